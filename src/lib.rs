@@ -1,0 +1,12 @@
+//! rasstatic: a static IPv4 address pool shared by every pppd on the machine.
+//!
+//! Three layers:
+//! - [`pool`], [`owner`], [`protocol`] and [`table`]: the pool and the lease
+//!   table, pure Rust with no pppd types;
+//! - `plugin`: the thin FFI layer, the only code that touches pppd;
+//! - `src/bin/rasstatic.rs`: the admin command, on top of the table alone.
+
+pub mod owner;
+pub mod pool;
+pub mod protocol;
+pub mod table;

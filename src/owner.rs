@@ -1,0 +1,179 @@
+//! Process identity: a PID plus its start time, never a bare PID.
+//!
+//! The start time is field 22 of `/proc/PID/stat`, in clock ticks since boot.
+//! Within one boot, no two processes share a (PID, start time) pair unless
+//! the PID space wraps within one clock tick, which Linux cannot do
+//! (pid_max is at most 2^22; one tick is 1-10 ms). Tables are reset when the
+//! boot id changes, so start times from another boot never meet.
+
+use std::fs;
+use std::io;
+
+/// Bits of the PID in an owner word. Linux's `PID_MAX_LIMIT` is 2^22.
+pub const PID_BITS: u32 = 22;
+const PID_MASK: u64 = (1 << PID_BITS) - 1;
+/// Bits of the start time kept in an owner word (2^41 ticks at 100 Hz is
+/// about 697 years of uptime).
+const START_BITS: u32 = 41;
+const START_MASK: u64 = (1 << START_BITS) - 1;
+/// Bit 63 of a slot word: set while the slot is leased.
+pub const OWNED: u64 = 1 << 63;
+
+/// A process identity, packed as a leased slot word: bit 63 set, start time
+/// in bits 22..63, PID in bits 0..22.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Owner(u64);
+
+impl Owner {
+    pub fn new(pid: u32, start_ticks: u64) -> Owner {
+        Owner(OWNED | ((start_ticks & START_MASK) << PID_BITS) | (u64::from(pid) & PID_MASK))
+    }
+
+    /// Decode a slot word; `None` for a free word.
+    pub fn from_word(w: u64) -> Option<Owner> {
+        (w & OWNED != 0).then_some(Owner(w))
+    }
+
+    pub fn word(self) -> u64 {
+        self.0
+    }
+
+    pub fn pid(self) -> u32 {
+        (self.0 & PID_MASK) as u32
+    }
+
+    pub fn start_ticks(self) -> u64 {
+        (self.0 >> PID_BITS) & START_MASK
+    }
+
+    /// The identity of the calling process.
+    pub fn current() -> io::Result<Owner> {
+        // SAFETY: getpid has no preconditions and cannot fail.
+        let pid = unsafe { libc::getpid() } as u32;
+        match proc_stat(pid)? {
+            Some(st) => Ok(Owner::new(pid, st.start_ticks)),
+            None => Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "/proc/self/stat is missing: is /proc mounted?",
+            )),
+        }
+    }
+
+    /// The identity of another live process, if it exists.
+    pub fn of_pid(pid: u32) -> io::Result<Option<Owner>> {
+        Ok(proc_stat(pid)?.map(|st| Owner::new(pid, st.start_ticks)))
+    }
+
+    /// Whether this exact process is still alive. A zombie is dead. A PID
+    /// now used by another process (a different start time) is dead. When
+    /// /proc cannot answer for another reason, the owner is taken as alive:
+    /// a lease is never reaped on a guess.
+    pub fn is_alive(self) -> bool {
+        match proc_stat(self.pid()) {
+            Ok(Some(st)) => {
+                (st.start_ticks & START_MASK) == self.start_ticks() && st.state != b'Z' && st.state != b'X'
+            }
+            Ok(None) => false,
+            Err(_) => true,
+        }
+    }
+}
+
+/// What we read from `/proc/PID/stat`.
+#[derive(Debug, Clone, Copy)]
+pub struct ProcStat {
+    pub state: u8,
+    pub start_ticks: u64,
+}
+
+/// Read `/proc/PID/stat`. `Ok(None)` when the process does not exist.
+pub fn proc_stat(pid: u32) -> io::Result<Option<ProcStat>> {
+    let text = match fs::read(format!("/proc/{pid}/stat")) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        // ESRCH: the process went away while we read.
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    parse_stat(&text).map(Some).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("/proc/{pid}/stat: unexpected format"),
+        )
+    })
+}
+
+/// Parse the state (field 3) and start time (field 22). The command name
+/// (field 2) may contain spaces and parentheses, so fields are counted from
+/// the last `)`.
+pub fn parse_stat(text: &[u8]) -> Option<ProcStat> {
+    let close = text.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(&text[close + 1..]).ok()?;
+    let mut fields = rest.split_ascii_whitespace();
+    let state = fields.next()?.as_bytes().first().copied()?;
+    // After the state (field 3), field 22 is the 19th more.
+    let start_ticks = fields.nth(18)?.parse().ok()?;
+    Some(ProcStat { state, start_ticks })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn word_round_trip() {
+        let o = Owner::new(4_194_303, 123_456_789_012);
+        assert_eq!(o.pid(), 4_194_303);
+        assert_eq!(o.start_ticks(), 123_456_789_012);
+        assert_eq!(Owner::from_word(o.word()), Some(o));
+        assert_eq!(Owner::from_word(0), None);
+        assert_eq!(Owner::from_word(0x7fff_ffff_ffff_ffff), None);
+    }
+
+    #[test]
+    fn parse_stat_with_odd_command_names() {
+        let s = b"1234 (pp) d) x) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 987654 20 21";
+        let st = parse_stat(s).unwrap();
+        assert_eq!(st.state, b'S');
+        assert_eq!(st.start_ticks, 987654);
+        assert!(parse_stat(b"garbage").is_none());
+    }
+
+    #[test]
+    fn current_process_is_alive_and_a_recycled_pid_is_not() {
+        let me = Owner::current().unwrap();
+        assert!(me.is_alive());
+        // Same PID, different start time: a stranger, so dead to us.
+        assert!(!Owner::new(me.pid(), me.start_ticks() + 1).is_alive());
+    }
+
+    #[test]
+    fn zombie_is_dead() {
+        // SAFETY: fork in a test; the child only calls _exit.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            // SAFETY: _exit is async-signal-safe and ends the child at once.
+            unsafe { libc::_exit(0) };
+        }
+        let child = loop {
+            // Catch the child before or after it exits; either way, learn
+            // its identity while the PID still names it.
+            if let Some(o) = Owner::of_pid(pid as u32).unwrap() {
+                break o;
+            }
+        };
+        // Wait until it is a zombie (not reaped yet).
+        for _ in 0..1000 {
+            if proc_stat(pid as u32).unwrap().map(|s| s.state) == Some(b'Z') {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert_eq!(proc_stat(pid as u32).unwrap().unwrap().state, b'Z');
+        assert!(!child.is_alive(), "a zombie must count as dead");
+        // SAFETY: reaping our own child.
+        unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+        assert!(!child.is_alive());
+    }
+}

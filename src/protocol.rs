@@ -1,0 +1,587 @@
+//! The claim / release / reap / transfer protocol over one word per slot.
+//!
+//! This module is generic over the atomic word type so that the very code
+//! the table runs on shared memory is also what `tests/loom.rs` model-checks
+//! with loom's atomics.
+//!
+//! # The invariant
+//!
+//! Any process may die between any two instructions, so the protocol keeps
+//! these at every step, not just at the end of an operation:
+//!
+//! - **I1 (one authority).** A slot's lease state is its owner word alone:
+//!   `OWNED | start | pid` means leased to exactly that process lifetime;
+//!   anything with bit 63 clear means free. Metadata, the free-bitmap and
+//!   the round-robin cursor never decide ownership.
+//! - **I2 (who may write what).** Every change of an owner word is one
+//!   compare-and-swap from a value the writer just observed:
+//!   - claim: `free -> OWNED(me)`, by `me` itself;
+//!   - release: `OWNED(me) -> free`, by `me` itself;
+//!   - transfer: `OWNED(me) -> OWNED(child)`, by `me` or by `child`, where
+//!     `child` is alive (pppd's detach fork);
+//!   - reap: `OWNED(x) -> free`, by anyone, only after observing that `x`
+//!     is dead. A (PID, start time) pair, once dead, never lives again in
+//!     this boot, so the observation cannot go stale and there is no ABA.
+//!
+//!   Hence no address is ever leased to two processes: a word names one.
+//! - **I3 (nothing lost).** A dying process leaves each word either free,
+//!   `OWNED(itself)` (dead, so reapable) or `OWNED(someone alive)`. No
+//!   intermediate state exists. A claim reports exhaustion only after a
+//!   full scan of the owner words that reaps the dead and finds no free
+//!   word; the hints (bitmap, cursor) only make the common case fast, and
+//!   any value they hold, torn or stale, is safe.
+//! - **I4 (no locks).** Nothing here waits for another process; a dead
+//!   process cannot leave anything held.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::owner::{Owner, OWNED};
+
+/// An atomic 64-bit word. Implemented for `std`'s `AtomicU64` (the table)
+/// and, in tests, for loom's.
+pub trait Word {
+    fn load(&self, order: Ordering) -> u64;
+    fn store(&self, v: u64, order: Ordering);
+    fn compare_exchange(&self, current: u64, new: u64) -> Result<u64, u64>;
+    fn fetch_or(&self, v: u64, order: Ordering) -> u64;
+    fn fetch_and(&self, v: u64, order: Ordering) -> u64;
+}
+
+impl Word for AtomicU64 {
+    #[inline]
+    fn load(&self, order: Ordering) -> u64 {
+        AtomicU64::load(self, order)
+    }
+    #[inline]
+    fn store(&self, v: u64, order: Ordering) {
+        AtomicU64::store(self, v, order)
+    }
+    #[inline]
+    fn compare_exchange(&self, current: u64, new: u64) -> Result<u64, u64> {
+        AtomicU64::compare_exchange(self, current, new, Ordering::SeqCst, Ordering::SeqCst)
+    }
+    #[inline]
+    fn fetch_or(&self, v: u64, order: Ordering) -> u64 {
+        AtomicU64::fetch_or(self, v, order)
+    }
+    #[inline]
+    fn fetch_and(&self, v: u64, order: Ordering) -> u64 {
+        AtomicU64::fetch_and(self, v, order)
+    }
+}
+
+/// Answers whether a lease owner is still alive.
+pub trait Liveness {
+    fn is_alive(&self, owner: Owner) -> bool;
+}
+
+/// The real answer, from /proc.
+pub struct ProcLiveness;
+
+impl Liveness for ProcLiveness {
+    fn is_alive(&self, owner: Owner) -> bool {
+        owner.is_alive()
+    }
+}
+
+/// How a lease ended, recorded in the free word and counted per path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Path {
+    /// Never leased since the table was created.
+    Never = 0,
+    /// pppd's IPCP went down (ip_down notifier).
+    IpDown = 1,
+    /// The link went down (link_down notifier).
+    LinkDown = 2,
+    /// pppd entered the dead phase (phase_change notifier).
+    PhaseDead = 3,
+    /// pppd exited (exit notifier).
+    Exit = 4,
+    /// The address was refused during IPCP negotiation.
+    Refused = 5,
+    /// `rasstatic release` of a stale lease.
+    Admin = 6,
+    /// `rasstatic release --force` of a live lease.
+    Forced = 7,
+    /// Reaped by a claim that found the pool looking full.
+    ReapClaim = 8,
+    /// Reaped by the watchdog.
+    ReapWatchdog = 9,
+    /// Reaped by `rasstatic reap`.
+    ReapAdmin = 10,
+    /// Released by an API user (tests, benchmarks).
+    Api = 11,
+}
+
+impl Path {
+    pub const COUNT: usize = 12;
+    pub const ALL: [Path; Path::COUNT] = [
+        Path::Never,
+        Path::IpDown,
+        Path::LinkDown,
+        Path::PhaseDead,
+        Path::Exit,
+        Path::Refused,
+        Path::Admin,
+        Path::Forced,
+        Path::ReapClaim,
+        Path::ReapWatchdog,
+        Path::ReapAdmin,
+        Path::Api,
+    ];
+
+    pub fn from_code(c: u8) -> Option<Path> {
+        Path::ALL.get(usize::from(c)).copied()
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Path::Never => "never",
+            Path::IpDown => "ip-down",
+            Path::LinkDown => "link-down",
+            Path::PhaseDead => "phase-dead",
+            Path::Exit => "exit",
+            Path::Refused => "refused",
+            Path::Admin => "admin",
+            Path::Forced => "forced",
+            Path::ReapClaim => "reap-claim",
+            Path::ReapWatchdog => "reap-watchdog",
+            Path::ReapAdmin => "reap-admin",
+            Path::Api => "api",
+        }
+    }
+
+    pub fn is_reap(self) -> bool {
+        matches!(self, Path::ReapClaim | Path::ReapWatchdog | Path::ReapAdmin)
+    }
+}
+
+/// A free slot word: bit 63 clear; how it was freed (bits 56..63), the PID
+/// that held it (bits 32..54) and when (unix seconds, bits 0..32).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Free {
+    pub path: Path,
+    pub last_pid: u32,
+    pub when: u32,
+}
+
+impl Free {
+    pub fn word(self) -> u64 {
+        (u64::from(self.path as u8 & 0x7f) << 56)
+            | ((u64::from(self.last_pid) & ((1 << 22) - 1)) << 32)
+            | u64::from(self.when)
+    }
+
+    pub fn from_word(w: u64) -> Option<Free> {
+        if w & OWNED != 0 {
+            return None;
+        }
+        Some(Free {
+            // Unknown codes (a newer writer) display as "never".
+            path: Path::from_code((w >> 56) as u8 & 0x7f).unwrap_or(Path::Never),
+            last_pid: ((w >> 32) & ((1 << 22) - 1)) as u32,
+            when: w as u32,
+        })
+    }
+}
+
+#[inline]
+fn is_free(w: u64) -> bool {
+    w & OWNED == 0
+}
+
+/// What a claim may prefer or must avoid.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ClaimOpts {
+    /// Try this slot first (this session's earlier address, or the sticky
+    /// address of the peer).
+    pub prefer: Option<u32>,
+    /// Never hand out this slot (the server's own address).
+    pub avoid: Option<u32>,
+}
+
+/// The result of a successful claim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Claimed {
+    pub slot: u32,
+    /// True when the caller already held this slot.
+    pub existing: bool,
+}
+
+/// A lease freed by a reap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reaped {
+    pub slot: u32,
+    pub owner: Owner,
+}
+
+/// The outcome of a claim: the slot, or `None` when the pool is exhausted;
+/// plus any dead leases reaped along the way.
+#[derive(Debug, Default)]
+pub struct ClaimOutcome {
+    pub claimed: Option<Claimed>,
+    pub reaped: Vec<Reaped>,
+}
+
+/// The protocol's view of a table: one owner word per slot, a free-bitmap
+/// hint (bit set = probably free) and a round-robin cursor hint.
+pub struct Slots<'a, W: Word> {
+    pub owners: &'a [W],
+    pub bitmap: &'a [W],
+    pub cursor: &'a W,
+}
+
+impl<W: Word> Slots<'_, W> {
+    pub fn len(&self) -> u32 {
+        self.owners.len() as u32
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.owners.is_empty()
+    }
+
+    /// The owner word of a slot.
+    #[inline]
+    pub fn word(&self, slot: u32) -> u64 {
+        self.owners[slot as usize].load(Ordering::SeqCst)
+    }
+
+    #[inline]
+    fn hint_free(&self, slot: u32) {
+        self.bitmap[(slot / 64) as usize].fetch_or(1 << (slot % 64), Ordering::Relaxed);
+    }
+
+    #[inline]
+    fn hint_taken(&self, slot: u32) {
+        self.bitmap[(slot / 64) as usize].fetch_and(!(1 << (slot % 64)), Ordering::Relaxed);
+    }
+
+    /// Try to take one slot. `Some(existing)` on success.
+    #[inline]
+    fn try_take(&self, slot: u32, me: Owner) -> Option<bool> {
+        let w = self.word(slot);
+        if w == me.word() {
+            return Some(true);
+        }
+        if is_free(w) && self.owners[slot as usize].compare_exchange(w, me.word()).is_ok() {
+            return Some(false);
+        }
+        None
+    }
+
+    fn took(&self, slot: u32, existing: bool) -> Claimed {
+        self.hint_taken(slot);
+        if !existing {
+            self.cursor.store(u64::from(slot) + 1, Ordering::Relaxed);
+        }
+        Claimed { slot, existing }
+    }
+
+    /// Claim a slot for `me`. Fast path: the bitmap from the cursor on.
+    /// Slow path, when nothing looked free: reap dead owners, then scan
+    /// every owner word (and rebuild the bitmap) before giving up.
+    pub fn claim(&self, me: Owner, opts: ClaimOpts, live: &impl Liveness, now: u32) -> ClaimOutcome {
+        let n = self.len();
+        let avoid = opts.avoid.unwrap_or(u32::MAX);
+        if let Some(p) = opts.prefer.filter(|&p| p < n && p != avoid) {
+            if let Some(existing) = self.try_take(p, me) {
+                return ClaimOutcome {
+                    claimed: Some(self.took(p, existing)),
+                    reaped: Vec::new(),
+                };
+            }
+        }
+        if let Some(c) = self.claim_fast(me, avoid) {
+            return ClaimOutcome {
+                claimed: Some(c),
+                reaped: Vec::new(),
+            };
+        }
+        let reaped = self.reap_all(live, Path::ReapClaim, now);
+        let claimed = self.claim_scan(me, avoid);
+        ClaimOutcome { claimed, reaped }
+    }
+
+    /// Round-robin over the bitmap: the first probably-free slot at or after
+    /// the cursor, wrapping once.
+    fn claim_fast(&self, me: Owner, avoid: u32) -> Option<Claimed> {
+        let n = self.len();
+        let words = self.bitmap.len() as u32;
+        let start = (self.cursor.load(Ordering::Relaxed) % u64::from(n)) as u32;
+        let (sw, sb) = (start / 64, start % 64);
+        for k in 0..=words {
+            let wi = (sw + k) % words;
+            let mut bits = self.bitmap[wi as usize].load(Ordering::Relaxed);
+            if k == 0 {
+                bits &= !0u64 << sb;
+            } else if k == words {
+                // Back at the start word: only the bits before the cursor.
+                bits &= (1u64 << sb).wrapping_sub(1);
+            }
+            while bits != 0 {
+                let b = bits.trailing_zeros();
+                bits &= bits - 1;
+                let slot = wi * 64 + b;
+                if slot >= n || slot == avoid {
+                    continue;
+                }
+                match self.try_take(slot, me) {
+                    Some(existing) => return Some(self.took(slot, existing)),
+                    // Taken meanwhile or a stale hint: clear it. If it was
+                    // freed again in between, the slow path finds it.
+                    None => self.hint_taken(slot),
+                }
+            }
+        }
+        None
+    }
+
+    /// Scan every owner word from the cursor on; rebuild the bitmap from
+    /// what was seen. Finds `me`'s existing lease too.
+    fn claim_scan(&self, me: Owner, avoid: u32) -> Option<Claimed> {
+        let n = self.len();
+        let start = (self.cursor.load(Ordering::Relaxed) % u64::from(n)) as u32;
+        let mut found = None;
+        for k in 0..n {
+            let slot = (start + k) % n;
+            if slot == avoid {
+                continue;
+            }
+            if let Some(existing) = self.try_take(slot, me) {
+                found = Some(self.took(slot, existing));
+                break;
+            }
+        }
+        self.rebuild_hints();
+        found
+    }
+
+    /// Recompute the bitmap from the owner words. Racing releases may be
+    /// lost from the hint; the slow path still finds them.
+    pub fn rebuild_hints(&self) {
+        let n = self.len();
+        for (wi, hint) in self.bitmap.iter().enumerate() {
+            let base = wi as u32 * 64;
+            let mut mask = 0u64;
+            for b in 0..64.min(n - base) {
+                if is_free(self.word(base + b)) {
+                    mask |= 1 << b;
+                }
+            }
+            hint.store(mask, Ordering::Relaxed);
+        }
+    }
+
+    /// Release `slot` if `me` holds it. Idempotent: false when `me` does not
+    /// hold it (already released, reaped, or never held).
+    pub fn release(&self, slot: u32, me: Owner, path: Path, now: u32) -> bool {
+        let free = Free {
+            path,
+            last_pid: me.pid(),
+            when: now,
+        };
+        if self.owners[slot as usize]
+            .compare_exchange(me.word(), free.word())
+            .is_ok()
+        {
+            self.hint_free(slot);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Free `slot` whatever holds it (`rasstatic release --force`). Returns
+    /// the owner it took the slot from, if any.
+    pub fn force_release(&self, slot: u32, path: Path, now: u32) -> Option<Owner> {
+        loop {
+            let w = self.word(slot);
+            let owner = Owner::from_word(w)?;
+            let free = Free {
+                path,
+                last_pid: owner.pid(),
+                when: now,
+            };
+            if self.owners[slot as usize].compare_exchange(w, free.word()).is_ok() {
+                self.hint_free(slot);
+                return Some(owner);
+            }
+        }
+    }
+
+    /// Free `slot` if its owner is dead. Returns the dead owner.
+    pub fn reap(&self, slot: u32, live: &impl Liveness, path: Path, now: u32) -> Option<Reaped> {
+        let w = self.word(slot);
+        let owner = Owner::from_word(w)?;
+        if live.is_alive(owner) {
+            return None;
+        }
+        let free = Free {
+            path,
+            last_pid: owner.pid(),
+            when: now,
+        };
+        // The CAS fails only if someone else reaped it first (I2: a dead
+        // owner cannot release or transfer).
+        self.owners[slot as usize].compare_exchange(w, free.word()).ok()?;
+        self.hint_free(slot);
+        Some(Reaped { slot, owner })
+    }
+
+    /// Reap every slot whose owner is dead.
+    pub fn reap_all(&self, live: &impl Liveness, path: Path, now: u32) -> Vec<Reaped> {
+        (0..self.len())
+            .filter_map(|s| self.reap(s, live, path, now))
+            .collect()
+    }
+
+    /// Move `slot` from `from` to `to` in one step; the slot is never free
+    /// in between. False if `from` does not hold it.
+    pub fn transfer(&self, slot: u32, from: Owner, to: Owner) -> bool {
+        self.owners[slot as usize]
+            .compare_exchange(from.word(), to.word())
+            .is_ok()
+    }
+
+    /// The slot `owner` holds, by a full scan (cold paths only).
+    pub fn find(&self, owner: Owner) -> Option<u32> {
+        (0..self.len()).find(|&s| self.word(s) == owner.word())
+    }
+
+    /// How many slots are leased right now.
+    pub fn leased(&self) -> u32 {
+        (0..self.len()).filter(|&s| !is_free(self.word(s))).count() as u32
+    }
+}
+
+/// Bitmap words needed for `n` slots.
+pub fn bitmap_words(n: u32) -> usize {
+    n.div_ceil(64) as usize
+}
+
+/// The bitmap of a fresh table: every slot probably free.
+pub fn initial_hint(word: usize, n: u32) -> u64 {
+    let base = word as u32 * 64;
+    let bits = 64.min(n.saturating_sub(base));
+    if bits == 64 {
+        !0
+    } else {
+        (1u64 << bits) - 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    struct Set(HashSet<u64>);
+    impl Liveness for Set {
+        fn is_alive(&self, o: Owner) -> bool {
+            self.0.contains(&o.word())
+        }
+    }
+
+    fn table(n: u32) -> (Vec<AtomicU64>, Vec<AtomicU64>, AtomicU64) {
+        let owners = (0..n).map(|_| AtomicU64::new(0)).collect();
+        let bitmap = (0..bitmap_words(n))
+            .map(|w| AtomicU64::new(initial_hint(w, n)))
+            .collect();
+        (owners, bitmap, AtomicU64::new(0))
+    }
+
+    #[test]
+    fn round_robin_claims_next_after_last() {
+        let (o, b, c) = table(130);
+        let s = Slots { owners: &o, bitmap: &b, cursor: &c };
+        let p = |i| Owner::new(i, 1);
+        let live = Set((1..200).map(|i| p(i).word()).collect());
+        let mut got = vec![];
+        for i in 1..=3 {
+            got.push(s.claim(p(i), ClaimOpts::default(), &live, 0).claimed.unwrap().slot);
+        }
+        assert_eq!(got, vec![0, 1, 2]);
+        assert!(s.release(1, p(2), Path::Api, 0));
+        assert!(!s.release(1, p(2), Path::Api, 0), "release is idempotent");
+        assert!(!s.release(0, p(2), Path::Api, 0), "only the owner releases");
+        // Slot 1 was just freed: it is the last to be reused.
+        assert_eq!(s.claim(p(4), ClaimOpts::default(), &live, 0).claimed.unwrap().slot, 3);
+        // A second claim by the same process returns its lease.
+        let again = s
+            .claim(p(4), ClaimOpts { prefer: Some(3), avoid: None }, &live, 0)
+            .claimed
+            .unwrap();
+        assert_eq!(again, Claimed { slot: 3, existing: true });
+    }
+
+    #[test]
+    fn wraps_around_and_avoids() {
+        let (o, b, c) = table(70);
+        let s = Slots { owners: &o, bitmap: &b, cursor: &c };
+        let live = Set((1..200).map(|i| Owner::new(i, 1).word()).collect());
+        for i in 0..69 {
+            let r = s.claim(Owner::new(i + 1, 1), ClaimOpts { prefer: None, avoid: Some(5) }, &live, 0);
+            assert_ne!(r.claimed.unwrap().slot, 5);
+        }
+        let r = s.claim(Owner::new(100, 1), ClaimOpts { prefer: None, avoid: Some(5) }, &live, 0);
+        assert_eq!(r.claimed, None, "only the avoided slot is left");
+        assert!(s.release(68, Owner::new(68, 1), Path::Api, 0));
+        c.store(69, Ordering::Relaxed);
+        let r = s.claim(Owner::new(101, 1), ClaimOpts::default(), &live, 0);
+        assert_eq!(r.claimed.unwrap().slot, 5, "wraps to the first free slot");
+    }
+
+    #[test]
+    fn full_pool_reaps_dead_before_refusing() {
+        let (o, b, c) = table(3);
+        let s = Slots { owners: &o, bitmap: &b, cursor: &c };
+        let mut live = Set((1..=4).map(|i| Owner::new(i, 1).word()).collect());
+        for i in 1..=3 {
+            s.claim(Owner::new(i, 1), ClaimOpts::default(), &live, 0).claimed.unwrap();
+        }
+        assert!(s.claim(Owner::new(4, 1), ClaimOpts::default(), &live, 0).claimed.is_none());
+        live.0.remove(&Owner::new(2, 1).word());
+        let r = s.claim(Owner::new(4, 1), ClaimOpts::default(), &live, 7);
+        assert_eq!(r.claimed.unwrap().slot, 1);
+        assert_eq!(r.reaped, vec![Reaped { slot: 1, owner: Owner::new(2, 1) }]);
+    }
+
+    #[test]
+    fn stale_hints_never_hide_a_free_slot() {
+        let (o, b, c) = table(200);
+        let s = Slots { owners: &o, bitmap: &b, cursor: &c };
+        let live = Set((1..=1000).map(|i| Owner::new(i, 1).word()).collect());
+        for i in 0..200 {
+            s.claim(Owner::new(i + 1, 1), ClaimOpts::default(), &live, 0).claimed.unwrap();
+        }
+        // Free one slot behind the bitmap's back: the hint still says taken.
+        o[123].store(0, Ordering::SeqCst);
+        for w in &b {
+            w.store(0, Ordering::Relaxed);
+        }
+        let r = s.claim(Owner::new(999, 1), ClaimOpts::default(), &live, 0);
+        assert_eq!(r.claimed.unwrap().slot, 123);
+    }
+
+    #[test]
+    fn transfer_is_one_step_and_only_from_the_owner() {
+        let (o, b, c) = table(4);
+        let s = Slots { owners: &o, bitmap: &b, cursor: &c };
+        let (p, q, x) = (Owner::new(10, 5), Owner::new(11, 6), Owner::new(12, 7));
+        let live = Set([p, q, x].iter().map(|o| o.word()).collect());
+        let slot = s.claim(p, ClaimOpts::default(), &live, 0).claimed.unwrap().slot;
+        assert!(!s.transfer(slot, x, q), "a stranger cannot move a lease");
+        assert!(s.transfer(slot, p, q));
+        assert!(!s.release(slot, p, Path::Api, 0), "the old owner no longer holds it");
+        assert!(s.release(slot, q, Path::Api, 0));
+    }
+
+    #[test]
+    fn free_word_round_trip() {
+        let f = Free { path: Path::ReapWatchdog, last_pid: 4_000_000, when: 0xdead_beef };
+        assert_eq!(Free::from_word(f.word()), Some(f));
+        assert_eq!(Free::from_word(0).unwrap().path, Path::Never);
+        assert_eq!(Free::from_word(Owner::new(1, 1).word()), None);
+    }
+}

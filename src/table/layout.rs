@@ -1,0 +1,154 @@
+//! The table file's layout. All of it is `#[repr(C)]`; everything another
+//! process may change while we run is an atomic, and code only ever forms
+//! shared references to it.
+//!
+//! ```text
+//! offset 0        Header (4096 bytes): immutable description, then live
+//!                 atomics (retired flag, cursor, counters)
+//! ranges_off      [RangeRec; range_count]   the pool, canonical
+//! owners_off      [AtomicU64; slots]        one owner word per address
+//! bitmap_off      [AtomicU64; ceil(slots/64)] free hint
+//! meta_off        [Meta; slots]             display data and sticky cells
+//! ```
+//! Each section starts on a 64-byte boundary.
+
+use std::mem::{align_of, size_of};
+use std::sync::atomic::{AtomicU32, AtomicU64};
+
+use crate::protocol::Path;
+
+pub const MAGIC: [u8; 8] = *b"RASSTAT\x01";
+pub const LAYOUT_VERSION: u32 = 1;
+pub const HEADER_SIZE: usize = 4096;
+pub const MAX_RANGES: u32 = 65_536;
+pub const SPEC_MAX: usize = 1024;
+pub const BOOT_ID_LEN: usize = 36;
+
+/// The immutable part: written once before the file gets its name, never
+/// changed after. It is read with `pread` into a local copy and validated
+/// before anything is mapped.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct Fixed {
+    pub magic: [u8; 8],
+    pub layout_version: u32,
+    pub header_size: u32,
+    pub slot_count: u32,
+    pub range_count: u32,
+    pub meta_size: u32,
+    pub _pad: u32,
+    pub file_size: u64,
+    pub created: u64,
+    pub boot_id: [u8; BOOT_ID_LEN],
+    pub spec_len: u16,
+    pub _pad2: u16,
+    /// The definition as the administrator wrote it (for messages only;
+    /// the ranges section is what counts).
+    pub spec: [u8; SPEC_MAX],
+}
+
+/// The live part of the header: atomics only.
+#[repr(C)]
+pub struct Live {
+    /// Non-zero once a reset has replaced this file: users must reopen.
+    pub retired: AtomicU64,
+    /// Round-robin hint: the slot after the last one handed out.
+    pub cursor: AtomicU64,
+    /// Leases handed out since the table was created.
+    pub assigned: AtomicU64,
+    /// Claims refused because the pool was exhausted.
+    pub refused: AtomicU64,
+    /// Leases ended, by [`Path`] code (reaps included).
+    pub ended: [AtomicU64; 16],
+}
+
+pub const LIVE_OFFSET: usize = 2048;
+
+#[repr(C)]
+pub struct Header {
+    pub fixed: Fixed,
+    _pad: [u8; LIVE_OFFSET - size_of::<Fixed>()],
+    pub live: Live,
+    _pad2: [u8; HEADER_SIZE - LIVE_OFFSET - size_of::<Live>()],
+}
+
+/// One pool range as stored: inclusive, host byte order.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct RangeRec {
+    pub first: u32,
+    pub last: u32,
+}
+
+/// Per-slot display data, written only by the slot's current owner right
+/// after its claim, under a sequence counter so readers never see a torn
+/// record. It never decides ownership. A free slot keeps its last holder's
+/// record.
+#[repr(C)]
+pub struct Meta {
+    /// Odd while the owner writes. A writer that dies mid-write leaves it
+    /// odd; the next owner's write makes it even again.
+    pub seq: AtomicU32,
+    /// Which owner wrote the record: PID | (start ticks & 0x3ff) << 22.
+    pub owner_tag: AtomicU32,
+    /// Unix time of the claim.
+    pub since: AtomicU32,
+    /// `FLAG_*`.
+    pub flags: AtomicU32,
+    /// A sticky-policy cell (not about this slot): the slot last held by a
+    /// peer whose name hashes to this slot's index, as `slot | tag << 24`.
+    pub sticky: AtomicU32,
+    pub peer: [AtomicU32; 4],
+    pub ifname: [AtomicU32; 2],
+    pub device: [AtomicU32; 2],
+}
+
+pub const FLAG_PROXYARP: u32 = 1;
+pub const FLAG_PEER_TRUNCATED: u32 = 2;
+pub const PEER_MAX: usize = 16;
+pub const IFNAME_MAX: usize = 8;
+pub const DEVICE_MAX: usize = 8;
+
+const _: () = {
+    assert!(size_of::<Header>() == HEADER_SIZE);
+    assert!(size_of::<Fixed>() <= LIVE_OFFSET);
+    assert!(LIVE_OFFSET % 64 == 0);
+    assert!(size_of::<Meta>() == 52);
+    assert!(align_of::<Meta>() == 4);
+    assert!(size_of::<RangeRec>() == 8);
+    assert!(size_of::<AtomicU64>() == 8 && align_of::<AtomicU64>() == 8);
+    assert!(Path::COUNT <= 16);
+};
+
+/// Section offsets and the total size, computed from the counts alone, so a
+/// file's own claims about them are never trusted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sections {
+    pub ranges: usize,
+    pub owners: usize,
+    pub bitmap: usize,
+    pub meta: usize,
+    pub total: usize,
+}
+
+fn up64(x: usize) -> usize {
+    x.div_ceil(64) * 64
+}
+
+impl Sections {
+    pub fn new(slots: u32, ranges: u32) -> Sections {
+        let slots = slots as usize;
+        let r = HEADER_SIZE;
+        let owners = up64(r + ranges as usize * size_of::<RangeRec>());
+        let bitmap = up64(owners + slots * 8);
+        let meta = up64(bitmap + slots.div_ceil(64) * 8);
+        let total = up64(meta + slots * size_of::<Meta>());
+        Sections {
+            ranges: r,
+            owners,
+            bitmap,
+            meta,
+            total,
+        }
+    }
+}

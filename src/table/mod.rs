@@ -1,0 +1,883 @@
+//! The lease table: one file per pool, mapped `MAP_SHARED` by every process
+//! that uses the pool. See [`crate::protocol`] for the lease protocol and
+//! its invariant, and [`layout`] for the file format.
+//!
+//! Why Rust atomics work here: the file is mapped shared, so every process
+//! sees the same physical pages, and the x86-64/aarch64 atomic instructions
+//! that `AtomicU64` compiles to are coherent across address spaces exactly
+//! as across threads. The mapping is page-aligned and every atomic is
+//! naturally aligned (checked at compile time in `layout`).
+
+pub mod layout;
+mod meta;
+
+use std::ffi::CString;
+use std::fmt;
+use std::fs::{self, File};
+use std::io;
+use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::owner::Owner;
+use crate::pool::{Pool, Range};
+use crate::protocol::{ClaimOpts, Claimed, Free, Liveness, Path, ProcLiveness, Reaped, Slots};
+use layout::*;
+pub use meta::{MetaRecord, SessionInfo};
+
+/// The default directory for tables: tmpfs, so tables are shared memory and
+/// vanish at reboot.
+pub const DEFAULT_DIR: &str = "/run/rasstatic";
+pub const DEFAULT_NAME: &str = "default";
+
+/// Why a table could not be used. Every variant names the file.
+#[derive(Debug)]
+pub enum TableError {
+    BadName { name: String },
+    Io { path: PathBuf, op: &'static str, err: io::Error },
+    NotRegular { path: PathBuf },
+    NotDir { path: PathBuf },
+    WrongOwner { path: PathBuf, uid: u32, euid: u32 },
+    Writable { path: PathBuf, mode: u32 },
+    Truncated { path: PathBuf, size: u64, need: u64 },
+    Foreign { path: PathBuf },
+    Version { path: PathBuf, found: u32 },
+    Corrupt { path: PathBuf, why: String },
+    PoolChanged { path: PathBuf, table: String, ours: String, live: u32 },
+    Busy { path: PathBuf },
+}
+
+impl fmt::Display for TableError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use TableError::*;
+        match self {
+            BadName { name } => write!(
+                f,
+                "table name \"{name}\" is not allowed: use 1 to 64 characters from a-z, 0-9, _ and -"
+            ),
+            Io { path, op, err } => write!(f, "{}: {op}: {err}", path.display()),
+            NotRegular { path } => {
+                write!(f, "{}: refused: not a regular file (a symlink, device or directory?)", path.display())
+            }
+            NotDir { path } => write!(f, "{}: refused: not a directory", path.display()),
+            WrongOwner { path, uid, euid } => write!(
+                f,
+                "{}: refused: owned by uid {uid}, not by this process's effective uid {euid}",
+                path.display()
+            ),
+            Writable { path, mode } => write!(
+                f,
+                "{}: refused: mode {mode:04o} lets group or others write it",
+                path.display()
+            ),
+            Truncated { path, size, need } => write!(
+                f,
+                "{}: refused: truncated ({size} bytes, its header needs {need})",
+                path.display()
+            ),
+            Foreign { path } => write!(f, "{}: refused: not a rasstatic table (bad magic)", path.display()),
+            Version { path, found } => write!(
+                f,
+                "{}: refused: table layout version {found}, this build reads version {LAYOUT_VERSION}",
+                path.display()
+            ),
+            Corrupt { path, why } => write!(f, "{}: refused: corrupt header: {why}", path.display()),
+            PoolChanged { path, table, ours, live } => write!(
+                f,
+                "{}: refused: the table holds pool \"{table}\" with {live} live lease(s), \
+                 but this process was configured with pool \"{ours}\"; use another rasstatic-name \
+                 for a different pool, or hang up those sessions first",
+                path.display()
+            ),
+            Busy { path } => write!(f, "{}: the table kept changing while opening it", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for TableError {}
+
+fn io_err<'a>(path: &'a FsPath, op: &'static str) -> impl FnOnce(io::Error) -> TableError + 'a {
+    move |err| TableError::Io {
+        path: path.to_path_buf(),
+        op,
+        err,
+    }
+}
+
+/// Turn a libc `-1` return into `io::Error`.
+fn cerr(r: libc::c_int) -> io::Result<libc::c_int> {
+    if r == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+pub fn now() -> u32 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as u32)
+        .unwrap_or(0)
+}
+
+/// `[a-z0-9_-]{1,64}`.
+pub fn check_name(name: &str) -> Result<(), TableError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(TableError::BadName {
+            name: name.to_string(),
+        })
+    }
+}
+
+pub fn table_path(dir: &FsPath, name: &str) -> PathBuf {
+    dir.join(format!("{name}.table"))
+}
+
+/// The machine's boot id, or zeros if the kernel does not tell.
+pub fn boot_id() -> [u8; BOOT_ID_LEN] {
+    let mut id = [0u8; BOOT_ID_LEN];
+    if let Ok(s) = fs::read("/proc/sys/kernel/random/boot_id") {
+        let s = s.trim_ascii();
+        let n = s.len().min(BOOT_ID_LEN);
+        id[..n].copy_from_slice(&s[..n]);
+    }
+    id
+}
+
+fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Check a file or directory's type, owner and mode.
+fn check_meta(path: &FsPath, md: &fs::Metadata, want_dir: bool) -> Result<(), TableError> {
+    let ft = md.file_type();
+    if want_dir && !ft.is_dir() {
+        return Err(TableError::NotDir { path: path.into() });
+    }
+    if !want_dir && !ft.is_file() {
+        return Err(TableError::NotRegular { path: path.into() });
+    }
+    if md.uid() != euid() {
+        return Err(TableError::WrongOwner {
+            path: path.into(),
+            uid: md.uid(),
+            euid: euid(),
+        });
+    }
+    if md.mode() & 0o022 != 0 {
+        return Err(TableError::Writable {
+            path: path.into(),
+            mode: md.mode() & 0o7777,
+        });
+    }
+    Ok(())
+}
+
+/// Make sure the table directory exists (0700 when created) and is safe.
+fn ensure_dir(dir: &FsPath, create: bool) -> Result<(), TableError> {
+    if create {
+        match fs::DirBuilder::new().mode(0o700).create(dir) {
+            Ok(()) => log::info!("created table directory {}", dir.display()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io_err(dir, "create directory")(e)),
+        }
+    }
+    let md = fs::symlink_metadata(dir).map_err(io_err(dir, "stat"))?;
+    check_meta(dir, &md, true)
+}
+
+/// A shared mapping of the whole table file.
+struct Mapping {
+    ptr: *mut u8,
+    len: usize,
+}
+
+// SAFETY: the mapping is only accessed through atomics (and the immutable
+// ranges/header, which we copy before use), so sharing it between threads
+// is as safe as sharing the atomics themselves.
+unsafe impl Send for Mapping {}
+// SAFETY: as above.
+unsafe impl Sync for Mapping {}
+
+impl Mapping {
+    fn new(file: &File, len: usize, path: &FsPath) -> Result<Mapping, TableError> {
+        // SAFETY: a fresh mapping of a file we hold open, with a length we
+        // checked against the file's size; the kernel picks the address.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io_err(path, "mmap")(io::Error::last_os_error()));
+        }
+        Ok(Mapping {
+            ptr: ptr.cast(),
+            len,
+        })
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: unmapping exactly what `new` mapped; no references into it
+        // outlive the Table that owns this Mapping.
+        unsafe { libc::munmap(self.ptr.cast(), self.len) };
+    }
+}
+
+/// Read the immutable header and the ranges with `pread`, and check every
+/// claim they make against the file's real size. Nothing is mapped yet, so
+/// a short or hostile file cannot SIGBUS us.
+fn read_and_validate(file: &File, path: &FsPath) -> Result<(Fixed, Pool), TableError> {
+    use std::os::unix::fs::FileExt;
+    let md = file.metadata().map_err(io_err(path, "fstat"))?;
+    check_meta(path, &md, false)?;
+    let size = md.len();
+    if size < HEADER_SIZE as u64 {
+        // Distinguish a foreign file from a truncated table when we can.
+        let mut head = [0u8; 8];
+        let n = file.read_at(&mut head, 0).unwrap_or(0);
+        if n == 8 && head != MAGIC {
+            return Err(TableError::Foreign { path: path.into() });
+        }
+        return Err(TableError::Truncated {
+            path: path.into(),
+            size,
+            need: HEADER_SIZE as u64,
+        });
+    }
+    let mut buf = vec![0u8; std::mem::size_of::<Fixed>()];
+    file.read_exact_at(&mut buf, 0)
+        .map_err(io_err(path, "read header"))?;
+    // SAFETY: Fixed is repr(C), Copy, made only of integers and byte arrays,
+    // so any bit pattern is a valid value; the buffer has exactly its size.
+    let fixed: Fixed = unsafe { std::ptr::read_unaligned(buf.as_ptr().cast()) };
+    let corrupt = |why: String| TableError::Corrupt {
+        path: path.into(),
+        why,
+    };
+    if fixed.magic != MAGIC {
+        return Err(TableError::Foreign { path: path.into() });
+    }
+    if fixed.layout_version != LAYOUT_VERSION {
+        return Err(TableError::Version {
+            path: path.into(),
+            found: fixed.layout_version,
+        });
+    }
+    if fixed.header_size as usize != HEADER_SIZE || fixed.meta_size as usize != std::mem::size_of::<Meta>() {
+        return Err(corrupt(format!(
+            "header size {} / record size {} do not match this layout",
+            fixed.header_size, fixed.meta_size
+        )));
+    }
+    if fixed.slot_count == 0 || u64::from(fixed.slot_count) > crate::pool::MAX_POOL {
+        return Err(corrupt(format!("{} slots", fixed.slot_count)));
+    }
+    if fixed.range_count == 0 || fixed.range_count > MAX_RANGES {
+        return Err(corrupt(format!("{} ranges", fixed.range_count)));
+    }
+    if fixed.spec_len as usize > SPEC_MAX {
+        return Err(corrupt(format!("definition length {}", fixed.spec_len)));
+    }
+    let sec = Sections::new(fixed.slot_count, fixed.range_count);
+    if fixed.file_size != sec.total as u64 {
+        return Err(corrupt(format!(
+            "declared size {} but {} slots need {}",
+            fixed.file_size, fixed.slot_count, sec.total
+        )));
+    }
+    if size < fixed.file_size {
+        return Err(TableError::Truncated {
+            path: path.into(),
+            size,
+            need: fixed.file_size,
+        });
+    }
+    let mut rbuf = vec![0u8; fixed.range_count as usize * 8];
+    file.read_exact_at(&mut rbuf, sec.ranges as u64)
+        .map_err(io_err(path, "read ranges"))?;
+    let ranges: Vec<Range> = rbuf
+        .chunks_exact(8)
+        .map(|c| Range {
+            first: u32::from_ne_bytes(c[..4].try_into().unwrap()),
+            last: u32::from_ne_bytes(c[4..].try_into().unwrap()),
+        })
+        .collect();
+    let pool = Pool::from_ranges(ranges).map_err(|e| corrupt(format!("pool ranges: {e}")))?;
+    if pool.size() != fixed.slot_count {
+        return Err(corrupt(format!(
+            "{} slots but the ranges hold {} addresses",
+            fixed.slot_count,
+            pool.size()
+        )));
+    }
+    Ok((fixed, pool))
+}
+
+fn flock(file: &File, op: libc::c_int, path: &FsPath) -> Result<(), TableError> {
+    loop {
+        // SAFETY: flock on a descriptor we own.
+        match cerr(unsafe { libc::flock(file.as_raw_fd(), op) }) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io_err(path, "flock")(e)),
+        }
+    }
+}
+
+fn open_file(path: &FsPath) -> io::Result<File> {
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))?;
+    // SAFETY: a plain open(2) of a NUL-terminated path; the descriptor is
+    // handed to File, which owns it from here.
+    let fd = cerr(unsafe {
+        libc::open(
+            c.as_ptr(),
+            libc::O_RDWR | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK,
+        )
+    })?;
+    // SAFETY: fd is a fresh descriptor nobody else owns.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+/// Write a complete new table under a temporary name, then give it its
+/// name: `link` (fails if another process got there first) for a new table,
+/// `rename` (atomic replace) for a reset. No process can ever open a
+/// half-written table.
+fn create_file(path: &FsPath, pool: &Pool, spec: &str, replace: bool) -> Result<bool, TableError> {
+    use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
+    let dir = path.parent().unwrap_or(FsPath::new("."));
+    let tmp = dir.join(format!(
+        ".{}.{}.{}.tmp",
+        path.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id(),
+        now()
+    ));
+    let _ = fs::remove_file(&tmp);
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&tmp)
+        .map_err(io_err(&tmp, "create"))?;
+    let result = (|| {
+        file.set_permissions(fs::Permissions::from_mode(0o600))
+            .map_err(io_err(&tmp, "chmod"))?;
+        let n = pool.size();
+        let sec = Sections::new(n, pool.ranges().len() as u32);
+        file.set_len(sec.total as u64).map_err(io_err(&tmp, "truncate"))?;
+        let mut fixed = Fixed {
+            magic: MAGIC,
+            layout_version: LAYOUT_VERSION,
+            header_size: HEADER_SIZE as u32,
+            slot_count: n,
+            range_count: pool.ranges().len() as u32,
+            meta_size: std::mem::size_of::<Meta>() as u32,
+            _pad: 0,
+            file_size: sec.total as u64,
+            created: u64::from(now()),
+            boot_id: boot_id(),
+            spec_len: 0,
+            _pad2: 0,
+            spec: [0; SPEC_MAX],
+        };
+        let s = spec.as_bytes();
+        let len = s.len().min(SPEC_MAX);
+        fixed.spec[..len].copy_from_slice(&s[..len]);
+        fixed.spec_len = len as u16;
+        // SAFETY: Fixed is repr(C) plain data; viewing it as bytes is sound.
+        let bytes = unsafe {
+            std::slice::from_raw_parts((&fixed as *const Fixed).cast::<u8>(), std::mem::size_of::<Fixed>())
+        };
+        file.write_all_at(bytes, 0).map_err(io_err(&tmp, "write"))?;
+        let ranges: Vec<u8> = pool
+            .ranges()
+            .iter()
+            .flat_map(|r| [r.first.to_ne_bytes(), r.last.to_ne_bytes()].concat())
+            .collect();
+        file.write_all_at(&ranges, sec.ranges as u64)
+            .map_err(io_err(&tmp, "write"))?;
+        let bitmap: Vec<u8> = (0..crate::protocol::bitmap_words(n))
+            .flat_map(|w| crate::protocol::initial_hint(w, n).to_ne_bytes())
+            .collect();
+        file.write_all_at(&bitmap, sec.bitmap as u64)
+            .map_err(io_err(&tmp, "write"))?;
+        if replace {
+            fs::rename(&tmp, path).map_err(io_err(path, "rename"))?;
+            Ok(true)
+        } else {
+            match fs::hard_link(&tmp, path) {
+                Ok(()) => Ok(true),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+                Err(e) => Err(io_err(path, "link")(e)),
+            }
+        }
+    })();
+    let _ = fs::remove_file(&tmp);
+    result
+}
+
+/// An open, validated, mapped table.
+pub struct Table {
+    path: PathBuf,
+    _file: File,
+    map: Mapping,
+    pool: Pool,
+    fixed: Fixed,
+    sec: Sections,
+}
+
+/// How `open` found the table, for the caller to log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Opened {
+    Existing,
+    Created,
+    /// Reset because it was written in an earlier boot.
+    ResetBoot,
+    /// Rebuilt for a new pool definition (it had no live leases).
+    ResetPool { old: String },
+}
+
+impl Table {
+    /// Open the table `name` in `dir` for `pool`, creating it if missing and
+    /// resetting it if it was written in an earlier boot or for another pool
+    /// with no live leases. `spec` is the definition as written, for messages.
+    pub fn open(dir: &FsPath, name: &str, pool: &Pool, spec: &str) -> Result<(Table, Opened), TableError> {
+        check_name(name)?;
+        ensure_dir(dir, true)?;
+        let path = table_path(dir, name);
+        let mut how = Opened::Existing;
+        for _ in 0..16 {
+            let file = match open_file(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    if create_file(&path, pool, spec, false)? {
+                        log::info!("created table {} for pool {} ({} addresses)", path.display(), pool, pool.size());
+                        if how == Opened::Existing {
+                            how = Opened::Created;
+                        }
+                    }
+                    continue;
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ELOOP) || e.raw_os_error() == Some(libc::ENXIO) => {
+                    return Err(TableError::NotRegular { path });
+                }
+                Err(e) => return Err(io_err(&path, "open")(e)),
+            };
+            flock(&file, libc::LOCK_SH, &path)?;
+            let t = Table::map(file, path.clone())?;
+            if t.live().retired.load(Ordering::SeqCst) != 0 {
+                continue;
+            }
+            let stale_boot = t.fixed.boot_id != boot_id();
+            if !stale_boot && t.pool == *pool {
+                flock(&t._file, libc::LOCK_UN, &path)?;
+                return Ok((t, how));
+            }
+            // A reset: take the file exclusively, then look again.
+            flock(&t._file, libc::LOCK_UN, &path)?;
+            flock(&t._file, libc::LOCK_EX, &path)?;
+            if t.live().retired.load(Ordering::SeqCst) != 0 {
+                continue;
+            }
+            let old = t.pool.to_string();
+            // Announce the retirement before counting live leases: a claim
+            // that lands after this sees it and moves to the new file.
+            t.live().retired.store(1, Ordering::SeqCst);
+            if !stale_boot {
+                let live = t.live_leases();
+                if live > 0 {
+                    t.live().retired.store(0, Ordering::SeqCst);
+                    return Err(TableError::PoolChanged {
+                        path,
+                        table: format!("{} ({})", t.spec(), old),
+                        ours: format!("{} ({})", spec, pool),
+                        live,
+                    });
+                }
+            }
+            create_file(&path, pool, spec, true)?;
+            if stale_boot {
+                log::warn!("table {} was written in an earlier boot; reset it", path.display());
+                how = Opened::ResetBoot;
+            } else {
+                log::warn!(
+                    "table {} held pool {} with no live leases; rebuilt it for pool {}",
+                    path.display(),
+                    old,
+                    pool
+                );
+                how = Opened::ResetPool { old };
+            }
+        }
+        Err(TableError::Busy { path })
+    }
+
+    /// Open an existing table as it is, for inspection and administration.
+    /// Never creates, resets or rebuilds; refuses exactly what `open` does.
+    pub fn open_existing(dir: &FsPath, name: &str) -> Result<Table, TableError> {
+        check_name(name)?;
+        ensure_dir(dir, false)?;
+        let path = table_path(dir, name);
+        let file = open_file(&path).map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) | Some(libc::ENXIO) => TableError::NotRegular { path: path.clone() },
+            _ => io_err(&path, "open")(e),
+        })?;
+        flock(&file, libc::LOCK_SH, &path)?;
+        let t = Table::map(file, path.clone())?;
+        flock(&t._file, libc::LOCK_UN, &path)?;
+        Ok(t)
+    }
+
+    fn map(file: File, path: PathBuf) -> Result<Table, TableError> {
+        let (fixed, pool) = read_and_validate(&file, &path)?;
+        let sec = Sections::new(fixed.slot_count, fixed.range_count);
+        let map = Mapping::new(&file, sec.total, &path)?;
+        Ok(Table {
+            path,
+            _file: file,
+            map,
+            pool,
+            fixed,
+            sec,
+        })
+    }
+
+    pub fn path(&self) -> &FsPath {
+        &self.path
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// The definition as the administrator wrote it when the table was made.
+    pub fn spec(&self) -> String {
+        String::from_utf8_lossy(&self.fixed.spec[..self.fixed.spec_len as usize]).into_owned()
+    }
+
+    pub fn created(&self) -> u64 {
+        self.fixed.created
+    }
+
+    pub fn size(&self) -> u32 {
+        self.fixed.slot_count
+    }
+
+    /// Bytes of the file.
+    pub fn file_size(&self) -> usize {
+        self.sec.total
+    }
+
+    /// Whether a reset has replaced this file since it was opened.
+    pub fn is_retired(&self) -> bool {
+        self.live().retired.load(Ordering::SeqCst) != 0
+    }
+
+    pub fn live(&self) -> &Live {
+        // SAFETY: the mapping is at least HEADER_SIZE long (validated), page
+        // aligned, and Live sits at a 64-aligned offset inside the header; it
+        // is made of atomics only, so a shared reference is sound while other
+        // processes change it.
+        unsafe { &*self.map.ptr.add(LIVE_OFFSET).cast::<Live>() }
+    }
+
+    fn owners(&self) -> &[AtomicU64] {
+        // SAFETY: the owners section lies inside the mapping (its bounds come
+        // from Sections::new over validated counts), is 64-aligned and holds
+        // slot_count atomics.
+        unsafe {
+            std::slice::from_raw_parts(
+                self.map.ptr.add(self.sec.owners).cast::<AtomicU64>(),
+                self.fixed.slot_count as usize,
+            )
+        }
+    }
+
+    fn bitmap(&self) -> &[AtomicU64] {
+        // SAFETY: as for owners(), for the bitmap section.
+        unsafe {
+            std::slice::from_raw_parts(
+                self.map.ptr.add(self.sec.bitmap).cast::<AtomicU64>(),
+                crate::protocol::bitmap_words(self.fixed.slot_count),
+            )
+        }
+    }
+
+    fn metas(&self) -> &[Meta] {
+        // SAFETY: as for owners(), for the meta section; Meta is made of
+        // AtomicU32 only and needs 4-byte alignment.
+        unsafe {
+            std::slice::from_raw_parts(
+                self.map.ptr.add(self.sec.meta).cast::<Meta>(),
+                self.fixed.slot_count as usize,
+            )
+        }
+    }
+
+    /// The protocol's view of this table.
+    pub fn slots(&self) -> Slots<'_, AtomicU64> {
+        Slots {
+            owners: self.owners(),
+            bitmap: self.bitmap(),
+            cursor: &self.live().cursor,
+        }
+    }
+
+    fn count(&self, path: Path) {
+        self.live().ended[path as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn count_reaps(&self, reaped: &[Reaped], path: Path) {
+        for r in reaped {
+            self.count(path);
+            log::info!(
+                "reaped {} from dead pid {}",
+                self.pool.addr(r.slot),
+                r.owner.pid()
+            );
+        }
+    }
+
+    /// Claim an address for `me`. See [`crate::protocol::Slots::claim`].
+    /// Returns `Ok(None)` when the pool is exhausted, or `Err` when the table
+    /// was replaced by a reset meanwhile (reopen and retry).
+    pub fn claim(
+        &self,
+        me: Owner,
+        mut opts: ClaimOpts,
+        policy: Policy,
+        info: &SessionInfo,
+    ) -> Result<Option<Claimed>, Retired> {
+        if opts.prefer.is_none() && policy == Policy::Sticky && !info.peer.is_empty() {
+            opts.prefer = self.sticky_lookup(&info.peer);
+        }
+        let out = self.slots().claim(me, opts, &ProcLiveness, now());
+        self.count_reaps(&out.reaped, Path::ReapClaim);
+        let Some(c) = out.claimed else {
+            self.live().refused.fetch_add(1, Ordering::Relaxed);
+            return Ok(None);
+        };
+        if c.existing {
+            return Ok(Some(c));
+        }
+        // Dekker with Table::open's reset: our CAS came first, so either the
+        // resetter counts our lease, or we see its flag and step back.
+        if self.is_retired() {
+            self.slots().release(c.slot, me, Path::Api, now());
+            return Err(Retired);
+        }
+        self.live().assigned.fetch_add(1, Ordering::Relaxed);
+        self.write_meta(c.slot, me, info);
+        if !info.peer.is_empty() {
+            self.sticky_remember(&info.peer, c.slot);
+        }
+        Ok(Some(c))
+    }
+
+    /// Release `slot` if `me` holds it. Idempotent.
+    pub fn release(&self, slot: u32, me: Owner, path: Path) -> bool {
+        let done = self.slots().release(slot, me, path, now());
+        if done {
+            self.count(path);
+        }
+        done
+    }
+
+    /// Free a lease whatever holds it (administrators only).
+    pub fn force_release(&self, slot: u32, path: Path) -> Option<Owner> {
+        let o = self.slots().force_release(slot, path, now());
+        if o.is_some() {
+            self.count(path);
+        }
+        o
+    }
+
+    /// Free one slot if its owner is dead.
+    pub fn reap(&self, slot: u32, live: &impl Liveness, path: Path) -> Option<Reaped> {
+        let r = self.slots().reap(slot, live, path, now());
+        if let Some(r) = r {
+            self.count_reaps(&[r], path);
+        }
+        r
+    }
+
+    /// Free every lease whose owner is dead.
+    pub fn reap_all(&self, path: Path) -> Vec<Reaped> {
+        let r = self.slots().reap_all(&ProcLiveness, path, now());
+        self.count_reaps(&r, path);
+        r
+    }
+
+    /// Move `me`'s lease on `slot` to `to` (pppd's detach), atomically.
+    pub fn transfer(&self, slot: u32, from: Owner, to: Owner) -> bool {
+        let ok = self.slots().transfer(slot, from, to);
+        if ok {
+            // Keep the display record's owner tag in step.
+            self.metas()[slot as usize]
+                .owner_tag
+                .store(meta::owner_tag(to), Ordering::Relaxed);
+        }
+        ok
+    }
+
+    /// Leases whose owner is alive.
+    pub fn live_leases(&self) -> u32 {
+        (0..self.size())
+            .filter(|&s| Owner::from_word(self.slots().word(s)).is_some_and(|o| o.is_alive()))
+            .count() as u32
+    }
+
+    /// A consistent snapshot of one slot, for display.
+    pub fn lease(&self, slot: u32) -> Lease {
+        let word = self.slots().word(slot);
+        let meta = meta::read(&self.metas()[slot as usize]);
+        let state = match Owner::from_word(word) {
+            Some(o) => LeaseState::Leased(o),
+            None => LeaseState::Free(Free::from_word(word).expect("free word")),
+        };
+        // The record belongs to this lease (or, for a free slot, its last
+        // holder) only if its tag says so.
+        let meta = meta.filter(|m| match state {
+            LeaseState::Leased(o) => m.owner_tag == meta::owner_tag(o),
+            LeaseState::Free(f) => f.path != Path::Never && m.owner_tag & 0x3f_ffff == f.last_pid,
+        });
+        Lease {
+            slot,
+            addr: self.pool.addr(slot),
+            state,
+            meta,
+        }
+    }
+
+    pub fn leases(&self) -> impl Iterator<Item = Lease> + '_ {
+        (0..self.size()).map(|s| self.lease(s))
+    }
+
+    pub fn counters(&self) -> Counters {
+        let l = self.live();
+        Counters {
+            assigned: l.assigned.load(Ordering::Relaxed),
+            refused: l.refused.load(Ordering::Relaxed),
+            ended: std::array::from_fn(|i| l.ended[i].load(Ordering::Relaxed)),
+        }
+    }
+
+    fn write_meta(&self, slot: u32, me: Owner, info: &SessionInfo) {
+        meta::write(&self.metas()[slot as usize], me, now(), info);
+    }
+
+    /// Update the display record of a lease `me` holds (for example the
+    /// interface name, known only once IPCP is up).
+    pub fn update_meta(&self, slot: u32, me: Owner, info: &SessionInfo) {
+        if self.slots().word(slot) == me.word() {
+            let since = self.lease(slot).meta.map(|m| m.since).unwrap_or_else(now);
+            meta::write(&self.metas()[slot as usize], me, since, info);
+        }
+    }
+
+    fn sticky_cell(&self, peer: &str) -> (&AtomicU32, u32) {
+        let h = meta::hash(peer.as_bytes());
+        let cell = &self.metas()[(h % u64::from(self.size())) as usize].sticky;
+        let tag = ((h >> 56) as u32 | 1) << 24;
+        (cell, tag)
+    }
+
+    fn sticky_remember(&self, peer: &str, slot: u32) {
+        let (cell, tag) = self.sticky_cell(peer);
+        cell.store(slot | tag, Ordering::Relaxed);
+    }
+
+    /// The slot `peer` held last, if the hint still names it.
+    fn sticky_lookup(&self, peer: &str) -> Option<u32> {
+        let (cell, tag) = self.sticky_cell(peer);
+        let v = cell.load(Ordering::Relaxed);
+        if v & 0xff00_0000 != tag {
+            return None;
+        }
+        let slot = v & 0x00ff_ffff;
+        if slot >= self.size() {
+            return None;
+        }
+        let m = meta::read(&self.metas()[slot as usize])?;
+        (m.peer_matches(peer)).then_some(slot)
+    }
+
+    /// The slot for `addr`, if it is in this table's pool.
+    pub fn slot_of(&self, addr: Ipv4Addr) -> Option<u32> {
+        self.pool.index(addr)
+    }
+}
+
+/// The table was replaced by a reset after this process opened it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retired;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Policy {
+    /// The next free address after the last one handed out.
+    #[default]
+    RoundRobin,
+    /// The address the same peer held last when it is free, otherwise
+    /// round-robin.
+    Sticky,
+}
+
+impl Policy {
+    pub fn parse(s: &str) -> Option<Policy> {
+        match s {
+            "round-robin" => Some(Policy::RoundRobin),
+            "sticky" => Some(Policy::Sticky),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeaseState {
+    Leased(Owner),
+    Free(Free),
+}
+
+/// One slot as seen at one moment.
+#[derive(Clone, Debug)]
+pub struct Lease {
+    pub slot: u32,
+    pub addr: Ipv4Addr,
+    pub state: LeaseState,
+    pub meta: Option<MetaRecord>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Counters {
+    pub assigned: u64,
+    pub refused: u64,
+    pub ended: [u64; 16],
+}
+
+impl Counters {
+    pub fn ended_by(&self, p: Path) -> u64 {
+        self.ended[p as usize]
+    }
+}
