@@ -1,0 +1,267 @@
+//! Loom model of the claim / release / reap / transfer protocol: the very
+//! code in `src/protocol.rs`, instantiated over loom's atomics.
+//!
+//! Process death between any two instructions: each modelled process gets
+//! a budget of atomic operations; when it runs out, the next operation
+//! unwinds out of the protocol (the process "stops executing" there), and
+//! the process is then marked dead, as the kernel would after SIGKILL. Each
+//! scenario runs once per budget, 0 up to "never dies", and loom explores
+//! every interleaving of each.
+
+use std::cell::Cell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+
+use loom::sync::atomic::{AtomicBool, AtomicU64};
+use loom::sync::Arc;
+use loom::thread;
+
+use rasstatic::owner::Owner;
+use rasstatic::protocol::{bitmap_words, initial_hint, ClaimOpts, Liveness, Path, Slots, Word};
+
+loom::thread_local! {
+    /// Atomic operations this modelled process may still perform.
+    static BUDGET: Cell<usize> = Cell::new(usize::MAX);
+}
+
+/// Unwinds when the current process's budget is spent: it dies here.
+struct Died;
+
+fn step() {
+    BUDGET.with(|b| {
+        let left = b.get();
+        if left == 0 {
+            std::panic::resume_unwind(Box::new(Died));
+        }
+        b.set(left - 1);
+    });
+}
+
+struct LWord(AtomicU64);
+
+impl Word for LWord {
+    fn load(&self, o: Ordering) -> u64 {
+        step();
+        self.0.load(o)
+    }
+    fn store(&self, v: u64, o: Ordering) {
+        step();
+        self.0.store(v, o)
+    }
+    fn compare_exchange(&self, c: u64, n: u64) -> Result<u64, u64> {
+        step();
+        self.0.compare_exchange(c, n, Ordering::SeqCst, Ordering::SeqCst)
+    }
+    fn fetch_or(&self, v: u64, o: Ordering) -> u64 {
+        step();
+        self.0.fetch_or(v, o)
+    }
+    fn fetch_and(&self, v: u64, o: Ordering) -> u64 {
+        step();
+        self.0.fetch_and(v, o)
+    }
+}
+
+/// A process table for the model: PIDs 1..=4, alive until marked dead.
+struct Procs {
+    alive: [AtomicBool; 5],
+    /// What each process believes it holds: slot + 1, or 0.
+    holds: [AtomicU64; 5],
+}
+
+impl Procs {
+    fn new() -> Procs {
+        Procs {
+            alive: std::array::from_fn(|_| AtomicBool::new(true)),
+            holds: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+}
+
+impl Liveness for Procs {
+    fn is_alive(&self, o: Owner) -> bool {
+        self.alive[o.pid() as usize].load(Ordering::SeqCst)
+    }
+}
+
+fn owner(pid: u32) -> Owner {
+    Owner::new(pid, u64::from(pid) * 100)
+}
+
+struct Table {
+    owners: Vec<LWord>,
+    bitmap: Vec<LWord>,
+    cursor: LWord,
+}
+
+impl Table {
+    fn new(n: u32) -> Table {
+        Table {
+            owners: (0..n).map(|_| LWord(AtomicU64::new(0))).collect(),
+            bitmap: (0..bitmap_words(n))
+                .map(|w| LWord(AtomicU64::new(initial_hint(w, n))))
+                .collect(),
+            cursor: LWord(AtomicU64::new(0)),
+        }
+    }
+    fn slots(&self) -> Slots<'_, LWord> {
+        Slots {
+            owners: &self.owners,
+            bitmap: &self.bitmap,
+            cursor: &self.cursor,
+        }
+    }
+}
+
+/// Record a belief and check it against every other live believer.
+fn believe(p: &Procs, pid: u32, slot: u32) {
+    p.holds[pid as usize].store(u64::from(slot) + 1, Ordering::SeqCst);
+    for other in 1..5 {
+        if other != pid as usize
+            && p.holds[other].load(Ordering::SeqCst) == u64::from(slot) + 1
+            && p.alive[other].load(Ordering::SeqCst)
+        {
+            panic!("slot {slot} held by live processes {pid} and {other}");
+        }
+    }
+}
+
+/// Run `body` as process `pid` with `budget` atomic operations; if it runs
+/// out, the process is dead from then on.
+fn process(p: &Procs, pid: u32, budget: usize, body: impl FnOnce()) {
+    BUDGET.with(|b| b.set(budget));
+    let r = catch_unwind(AssertUnwindSafe(body));
+    BUDGET.with(|b| b.set(usize::MAX));
+    match r {
+        Ok(()) => {}
+        Err(e) if e.is::<Died>() => p.alive[pid as usize].store(false, Ordering::SeqCst),
+        Err(e) => std::panic::resume_unwind(e),
+    }
+}
+
+/// A claim-then-release session of process `pid`.
+fn session(t: &Table, p: &Procs, pid: u32) {
+    let me = owner(pid);
+    if let Some(c) = t.slots().claim(me, ClaimOpts::default(), p, 0).claimed {
+        believe(p, pid, c.slot);
+        p.holds[pid as usize].store(0, Ordering::SeqCst);
+        assert!(t.slots().release(c.slot, me, Path::Api, 0), "lease taken from a live owner");
+    }
+}
+
+/// After everything: mark all dead, reap once, and the whole pool must be
+/// claimable again, not one address more.
+fn check_nothing_lost(t: &Table, p: &Procs, n: u32) {
+    for a in &p.alive {
+        a.store(false, Ordering::SeqCst);
+    }
+    t.slots().reap_all(p, Path::ReapAdmin, 0);
+    assert_eq!(t.slots().leased(), 0);
+    for a in &p.alive {
+        a.store(true, Ordering::SeqCst);
+    }
+    let mut got = vec![];
+    for pid in 1..=n {
+        let c = t.slots().claim(owner(pid), ClaimOpts::default(), p, 0).claimed;
+        got.push(c.expect("a free address was lost").slot);
+    }
+    got.sort();
+    got.dedup();
+    assert_eq!(got.len() as u32, n);
+    // Every process is alive and holds one; the next claim must fail.
+    assert!(t.slots().claim(owner(4), ClaimOpts::default(), p, 0).claimed.is_none());
+}
+
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut b = loom::model::Builder::new();
+    b.preemption_bound = Some(2);
+    b.check(f);
+}
+
+/// Two processes contend for a one-address pool while a third reaps; the
+/// first may die at any instruction.
+#[test]
+fn claim_release_reap_with_death_anywhere() {
+    // 0..=40 covers every death point of a claim + release (fewer than 40
+    // atomic operations) and the no-death run.
+    for budget in [0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 17, 20, 25, 30, usize::MAX] {
+        model(move || {
+            let t = Arc::new(Table::new(1));
+            let p = Arc::new(Procs::new());
+            let (t1, p1) = (t.clone(), p.clone());
+            let a = thread::spawn(move || process(&p1, 1, budget, || session(&t1, &p1, 1)));
+            let (t2, p2) = (t.clone(), p.clone());
+            let b = thread::spawn(move || process(&p2, 2, usize::MAX, || session(&t2, &p2, 2)));
+            t.slots().reap_all(&*p, Path::ReapWatchdog, 0);
+            a.join().unwrap();
+            b.join().unwrap();
+            check_nothing_lost(&t, &p, 1);
+        });
+    }
+}
+
+/// pppd's detach: the parent (pid 1) claims, its child (pid 2) exists, and
+/// the lease moves to the child, by the parent's pidchange or by the
+/// child's own adoption, whichever comes first, while a reaper runs. The
+/// parent may die at any instruction; it exits after the transfer.
+#[test]
+fn transfer_to_detached_child() {
+    for budget in [0, 1, 2, 3, 4, 5, 6, 8, 10, usize::MAX] {
+        model(move || {
+            let t = Arc::new(Table::new(2));
+            let p = Arc::new(Procs::new());
+            let (parent, child) = (owner(1), owner(2));
+            // The parent claims before forking.
+            let slot = t.slots().claim(parent, ClaimOpts::default(), &*p, 0).claimed.unwrap().slot;
+            let (t1, p1) = (t.clone(), p.clone());
+            let par = thread::spawn(move || {
+                process(&p1, 1, budget, || {
+                    t1.slots().transfer(slot, parent, child);
+                });
+                // exit(0) after pidchange.
+                p1.alive[1].store(false, Ordering::SeqCst);
+            });
+            let (t2, p2) = (t.clone(), p.clone());
+            let ch = thread::spawn(move || {
+                // The child adopts the lease at its first notifier.
+                let adopted = t2.slots().transfer(slot, parent, child);
+                let w = t2.slots().word(slot);
+                if adopted || w == child.word() {
+                    believe(&p2, 2, slot);
+                    p2.holds[2].store(0, Ordering::SeqCst);
+                    assert!(t2.slots().release(slot, child, Path::Api, 0), "child lost its lease");
+                }
+            });
+            t.slots().reap_all(&*p, Path::ReapWatchdog, 0);
+            par.join().unwrap();
+            ch.join().unwrap();
+            check_nothing_lost(&t, &p, 2);
+        });
+    }
+}
+
+/// Two addresses: the victim holds one and may die anywhere; the other
+/// process runs two sessions in a row, so its claims wrap the cursor, race
+/// the bitmap hints and, once the pool looks full, reap the victim.
+#[test]
+fn two_addresses_hints_and_reap_on_full() {
+    for budget in [0, 1, 2, 3, 4, 6, 8, 11, 14, usize::MAX] {
+        model(move || {
+            let t = Arc::new(Table::new(2));
+            let p = Arc::new(Procs::new());
+            // Pid 3 holds one address throughout, alive.
+            let c = t.slots().claim(owner(3), ClaimOpts::default(), &*p, 0).claimed.unwrap();
+            believe(&p, 3, c.slot);
+            let (t1, p1) = (t.clone(), p.clone());
+            let a = thread::spawn(move || process(&p1, 1, budget, || session(&t1, &p1, 1)));
+            process(&p, 2, usize::MAX, || {
+                session(&t, &p, 2);
+                session(&t, &p, 2);
+            });
+            a.join().unwrap();
+            p.holds[3].store(0, Ordering::SeqCst);
+            assert!(t.slots().release(c.slot, owner(3), Path::Api, 0));
+            check_nothing_lost(&t, &p, 2);
+        });
+    }
+}

@@ -1,0 +1,277 @@
+//! Multi-process torture of the lease table: real processes, real SIGKILL.
+//!
+//! 40 forked workers share a 12-address pool and claim and release in
+//! loops. The parent SIGKILLs random workers at random moments and forks
+//! replacements; some workers kill themselves between the claim's
+//! compare-and-swap and the metadata write. Each worker publishes what it
+//! believes it holds in a shared "beliefs" array: set after its claim
+//! succeeds, cleared before it releases. A checker process scans the
+//! beliefs all along.
+//!
+//! Asserted:
+//! - no address is ever believed held by two processes that are both alive;
+//! - no live worker ever finds its lease taken from it;
+//! - after every worker is dead and one reap, the whole pool, and not one
+//!   address more, can be claimed again.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rasstatic::owner::Owner;
+use rasstatic::pool::Pool;
+use rasstatic::protocol::{ClaimOpts, Liveness, Path};
+use rasstatic::table::{Policy, SessionInfo, Table};
+
+const WORKERS: usize = 40;
+const POOL: &str = "10.77.0.1-10.77.0.12";
+const RUN: Duration = Duration::from_secs(12);
+
+/// Shared between all processes: an anonymous MAP_SHARED region.
+#[repr(C)]
+struct Shared {
+    /// Per worker position: the worker's owner word.
+    who: [AtomicU64; 64],
+    /// Per worker position: `pid << 40 | generation << 16 | (slot + 1)`,
+    /// with the slot part 0 while it holds nothing. The generation grows at
+    /// every claim, so an unchanged word means an unbroken belief.
+    belief: [AtomicU64; 64],
+    violations: AtomicU64,
+    stolen: AtomicU64,
+    claims: AtomicU64,
+    refusals: AtomicU64,
+    checks: AtomicU64,
+    stop: AtomicU64,
+}
+
+fn shared() -> &'static Shared {
+    // SAFETY: a fresh anonymous shared mapping, zero-filled, big enough for
+    // Shared (atomics only, valid when zero); it is never unmapped.
+    unsafe {
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            std::mem::size_of::<Shared>(),
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        assert_ne!(p, libc::MAP_FAILED);
+        &*(p as *const Shared)
+    }
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn spin_for(us: u64) {
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_micros(us) {
+        std::hint::spin_loop();
+    }
+}
+
+/// A worker's life: claim, hold a little, release; sometimes die on purpose
+/// right after the claim's CAS, before the metadata is written.
+fn worker(t: &Table, sh: &Shared, idx: usize, seed: u64) {
+    let me = Owner::current().expect("identity");
+    let mut rng = Rng(seed | 1);
+    let b = &sh.belief[idx];
+    let tag = u64::from(me.pid()) << 40;
+    let mut generation = 0u64;
+    // Take over the position: first drop the dead predecessor's belief.
+    b.store(tag, Ordering::SeqCst);
+    sh.who[idx].store(me.word(), Ordering::SeqCst);
+    let info = SessionInfo {
+        peer: format!("w{idx}"),
+        ifname: format!("ppp{idx}"),
+        device: format!("/dev/pts/{idx}"),
+        proxyarp: false,
+    };
+    loop {
+        if sh.stop.load(Ordering::Relaxed) != 0 {
+            // SAFETY: ending a forked child without running the parent's
+            // atexit handlers or test harness.
+            unsafe { libc::_exit(0) };
+        }
+        let split = rng.below(4) == 0;
+        let slot = if split {
+            // The protocol's CAS alone, then a pause, then the record: the
+            // window the parent's kills (and our own) aim at.
+            let out = t.slots().claim(me, ClaimOpts::default(), &rasstatic::protocol::ProcLiveness, 0);
+            out.claimed.map(|c| {
+                if rng.below(50) == 0 {
+                    // SAFETY: raise has no preconditions.
+                    unsafe { libc::raise(libc::SIGKILL) };
+                }
+                spin_for(rng.below(200));
+                t.update_meta(c.slot, me, &info);
+                c.slot
+            })
+        } else {
+            t.claim(me, ClaimOpts::default(), Policy::RoundRobin, &info)
+                .expect("no reset in this test")
+                .map(|c| c.slot)
+        };
+        let Some(slot) = slot else {
+            sh.refusals.fetch_add(1, Ordering::Relaxed);
+            spin_for(rng.below(300));
+            continue;
+        };
+        sh.claims.fetch_add(1, Ordering::Relaxed);
+        generation += 1;
+        b.store(tag | generation << 16 | (u64::from(slot) + 1), Ordering::SeqCst);
+        spin_for(rng.below(500));
+        if t.slots().word(slot) != me.word() {
+            sh.stolen.fetch_add(1, Ordering::SeqCst);
+        }
+        b.store(tag | generation << 16, Ordering::SeqCst);
+        assert!(t.release(slot, me, Path::Api));
+        spin_for(rng.below(100));
+    }
+}
+
+/// Scan beliefs until told to stop. Two passes: an entry unchanged between
+/// its pass-1 and pass-2 reads was believed throughout, and all such
+/// intervals overlap (every pass-1 read precedes every pass-2 read). Two of
+/// them on one slot, by processes still alive afterwards, are a violation.
+fn checker(sh: &Shared) {
+    let snap = || -> Vec<(u64, u64)> {
+        (0..WORKERS)
+            .map(|i| (sh.who[i].load(Ordering::SeqCst), sh.belief[i].load(Ordering::SeqCst)))
+            .collect()
+    };
+    while sh.stop.load(Ordering::Relaxed) == 0 {
+        let a = snap();
+        let b = snap();
+        let held: Vec<(u64, u64)> = a
+            .iter()
+            .zip(&b)
+            // Unchanged, holding a slot, and written by the process that
+            // `who` names.
+            .filter(|(x, y)| {
+                x == y && x.1 & 0xffff != 0 && Owner::from_word(x.0).map(|o| u64::from(o.pid())) == Some(x.1 >> 40)
+            })
+            .map(|(x, _)| (x.1 & 0xffff, x.0))
+            .collect();
+        for (i, &(s1, o1)) in held.iter().enumerate() {
+            for &(s2, o2) in &held[i + 1..] {
+                let alive = |w| Owner::from_word(w).is_some_and(|o| o.is_alive());
+                if s1 == s2 && alive(o1) && alive(o2) {
+                    sh.violations.fetch_add(1, Ordering::SeqCst);
+                    let msg = format!("violation: slot {} held by {o1:#x} and {o2:#x}\n", s1 - 1);
+                    // SAFETY: writing a buffer we own to stderr.
+                    unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
+                }
+            }
+        }
+        sh.checks.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn fork_into(f: impl FnOnce()) -> libc::pid_t {
+    // SAFETY: this test binary runs this one test on one thread, so the
+    // child starts from a consistent state; the child never returns.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        f();
+        // SAFETY: f never returns; this is a backstop.
+        unsafe { libc::_exit(1) };
+    }
+    pid
+}
+
+struct AllAlive;
+impl Liveness for AllAlive {
+    fn is_alive(&self, _: Owner) -> bool {
+        true
+    }
+}
+
+#[test]
+fn forty_processes_with_sigkill_never_share_and_never_lose_an_address() {
+    let dir = std::env::temp_dir().join(format!("rasstatic-torture-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let pool = Pool::parse(POOL, "").unwrap();
+    let (t, _) = Table::open(&dir, "torture", &pool, POOL).unwrap();
+    let sh = shared();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ u64::from(std::process::id()));
+
+    let checker_pid = fork_into(|| checker(sh));
+    let mut pids: Vec<libc::pid_t> = (0..WORKERS)
+        .map(|i| {
+            let seed = rng.next();
+            fork_into(|| worker(&t, sh, i, seed))
+        })
+        .collect();
+    let start = Instant::now();
+    let mut kills = 0u64;
+    while start.elapsed() < RUN {
+        std::thread::sleep(Duration::from_micros(200 + rng.below(3000)));
+        let i = rng.below(WORKERS as u64) as usize;
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(pids[i], libc::SIGKILL) };
+        kills += 1;
+        // Reap any dead children (killed by us or by themselves) and
+        // replace them, reusing the belief slot.
+        for (j, pid) in pids.iter_mut().enumerate() {
+            let mut status = 0;
+            // SAFETY: non-blocking wait for our own child.
+            if unsafe { libc::waitpid(*pid, &mut status, libc::WNOHANG) } == *pid {
+                let seed = rng.next();
+                *pid = fork_into(|| worker(&t, sh, j, seed));
+            }
+        }
+    }
+    // Stop: kill every worker where it stands.
+    sh.stop.store(1, Ordering::SeqCst);
+    for &pid in &pids {
+        // SAFETY: as above.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    for &pid in pids.iter().chain([&checker_pid]) {
+        let mut status = 0;
+        // SAFETY: blocking wait for our own child.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+    }
+
+    let claims = sh.claims.load(Ordering::SeqCst);
+    let checks = sh.checks.load(Ordering::SeqCst);
+    eprintln!(
+        "{claims} claims, {} refusals, {kills} parent kills, {checks} checker scans",
+        sh.refusals.load(Ordering::SeqCst)
+    );
+    assert!(claims > 1000, "the workers barely ran ({claims} claims)");
+    assert!(checks > 100, "the checker barely ran ({checks} scans)");
+    assert_eq!(sh.violations.load(Ordering::SeqCst), 0, "an address was held by two live processes");
+    assert_eq!(sh.stolen.load(Ordering::SeqCst), 0, "a live worker lost its lease");
+
+    // Everyone is dead. One reap frees every lease.
+    let reaped = t.reap_all(Path::ReapAdmin);
+    eprintln!("final reap freed {} leases", reaped.len());
+    assert_eq!(t.slots().leased(), 0, "leases survived a full reap");
+    // The whole pool, and not one address more, can be claimed again.
+    let mut got = HashSet::new();
+    for k in 0..pool.size() + 1 {
+        let o = Owner::new(1, 1_000_000 + u64::from(k));
+        let out = t.slots().claim(o, ClaimOpts::default(), &AllAlive, 0);
+        match out.claimed {
+            Some(c) => assert!(got.insert(pool.addr(c.slot)), "slot handed out twice"),
+            None => assert_eq!(k, pool.size(), "refused before the pool was full"),
+        }
+    }
+    assert_eq!(got.len() as u32, pool.size());
+    assert!(got.iter().all(|a| pool.contains(*a)));
+    let _ = std::fs::remove_dir_all(&dir);
+}
