@@ -270,9 +270,11 @@ impl<W: Word> Slots<'_, W> {
         None
     }
 
-    fn took(&self, slot: u32, existing: bool) -> Claimed {
+    /// Bookkeeping after a successful take; round-robin picks move the
+    /// cursor, preferred ones do not.
+    fn took(&self, slot: u32, existing: bool, round_robin: bool) -> Claimed {
         self.hint_taken(slot);
-        if !existing {
+        if round_robin && !existing {
             self.cursor.store(u64::from(slot) + 1, Ordering::Relaxed);
         }
         Claimed { slot, existing }
@@ -287,7 +289,7 @@ impl<W: Word> Slots<'_, W> {
         if let Some(p) = opts.prefer.filter(|&p| p < n && p != avoid) {
             if let Some(existing) = self.try_take(p, me) {
                 return ClaimOutcome {
-                    claimed: Some(self.took(p, existing)),
+                    claimed: Some(self.took(p, existing, false)),
                     reaped: Vec::new(),
                 };
             }
@@ -327,7 +329,7 @@ impl<W: Word> Slots<'_, W> {
                     continue;
                 }
                 match self.try_take(slot, me) {
-                    Some(existing) => return Some(self.took(slot, existing)),
+                    Some(existing) => return Some(self.took(slot, existing, true)),
                     // Taken meanwhile or a stale hint: clear it. If it was
                     // freed again in between, the slow path finds it.
                     None => self.hint_taken(slot),
@@ -349,7 +351,7 @@ impl<W: Word> Slots<'_, W> {
                 continue;
             }
             if let Some(existing) = self.try_take(slot, me) {
-                found = Some(self.took(slot, existing));
+                found = Some(self.took(slot, existing, true));
                 break;
             }
         }

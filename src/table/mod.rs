@@ -480,7 +480,7 @@ impl Table {
                     }
                     continue;
                 }
-                Err(e) if e.raw_os_error() == Some(libc::ELOOP) || e.raw_os_error() == Some(libc::ENXIO) => {
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENXIO | libc::EISDIR)) => {
                     return Err(TableError::NotRegular { path });
                 }
                 Err(e) => return Err(io_err(&path, "open")(e)),
@@ -541,7 +541,7 @@ impl Table {
         ensure_dir(dir, false)?;
         let path = table_path(dir, name);
         let file = open_file(&path).map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) | Some(libc::ENXIO) => TableError::NotRegular { path: path.clone() },
+            Some(libc::ELOOP | libc::ENXIO | libc::EISDIR) => TableError::NotRegular { path: path.clone() },
             _ => io_err(&path, "open")(e),
         })?;
         flock(&file, libc::LOCK_SH, &path)?;

@@ -1,0 +1,297 @@
+//! Table files: creation, concurrent creation, resets, and every kind of
+//! bad file being refused with a message that names the path and reason.
+
+use std::fs;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::{Path as FsPath, PathBuf};
+
+use rasstatic::owner::Owner;
+use rasstatic::pool::Pool;
+use rasstatic::protocol::{ClaimOpts, Path};
+use rasstatic::table::{Opened, Policy, SessionInfo, Table, TableError};
+
+struct TempDir(PathBuf);
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let d = std::env::temp_dir().join(format!("rasstatic-tf-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        TempDir(d)
+    }
+}
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn pool(s: &str) -> Pool {
+    Pool::parse(s, "").unwrap()
+}
+
+fn open(dir: &FsPath, spec: &str) -> Result<(Table, Opened), TableError> {
+    Table::open(dir, "t", &pool(spec), spec)
+}
+
+fn refused(dir: &FsPath, spec: &str) -> String {
+    let e = match open(dir, spec) {
+        Ok(_) => panic!("a bad table was accepted"),
+        Err(e) => e.to_string(),
+    };
+    // The admin path refuses it too, with the same message.
+    let e2 = Table::open_existing(dir, "t").err().map(|e| e.to_string());
+    assert_eq!(Some(e.clone()), e2);
+    e
+}
+
+/// Create a good table, then let `spoil` damage the file.
+fn spoiled(tag: &str, spoil: impl FnOnce(&FsPath)) -> (TempDir, PathBuf) {
+    let d = TempDir::new(tag);
+    drop(open(&d.0, "10.1.0.0/24").unwrap());
+    let p = d.0.join("t.table");
+    spoil(&p);
+    (d, p)
+}
+
+#[test]
+fn created_0600_in_a_0700_directory() {
+    let d = TempDir::new("create");
+    let (t, how) = open(&d.0, "10.1.0.0/24").unwrap();
+    assert_eq!(how, Opened::Created);
+    assert_eq!(t.size(), 254);
+    let mode = |p: &FsPath| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode(&d.0), 0o700);
+    assert_eq!(mode(&d.0.join("t.table")), 0o600);
+    assert!(
+        t.file_size() as f64 / 254.0 < 100.0,
+        "a tiny pool still pays the header"
+    );
+    let (_, how) = open(&d.0, "10.1.0.0/24").unwrap();
+    assert_eq!(how, Opened::Existing);
+    // No temporary files are left behind.
+    assert_eq!(fs::read_dir(&d.0).unwrap().count(), 1);
+}
+
+#[test]
+fn concurrent_creation_yields_one_table() {
+    let d = TempDir::new("race");
+    let pids: Vec<_> = (0..8)
+        .map(|_| {
+            // SAFETY: the child only opens the table, claims and exits.
+            let pid = unsafe { libc::fork() };
+            if pid == 0 {
+                let code = match open(&d.0, "10.2.0.0/28") {
+                    Ok((t, _)) => {
+                        let me = Owner::current().unwrap();
+                        match t.claim(me, ClaimOpts::default(), Policy::RoundRobin, &SessionInfo::default()) {
+                            // Hold it: exit without releasing.
+                            Ok(Some(_)) => 0,
+                            _ => 3,
+                        }
+                    }
+                    Err(_) => 2,
+                };
+                // SAFETY: end the child without the test harness.
+                unsafe { libc::_exit(code) };
+            }
+            pid
+        })
+        .collect();
+    for pid in pids {
+        let mut st = 0;
+        // SAFETY: waiting for our own child.
+        unsafe { libc::waitpid(pid, &mut st, 0) };
+        assert!(libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0, "child failed: {st:#x}");
+    }
+    let t = Table::open_existing(&d.0, "t").unwrap();
+    // All eight claims landed in the one table that everyone shares.
+    assert_eq!(t.slots().leased(), 8);
+    assert_eq!(t.reap_all(Path::ReapAdmin).len(), 8);
+    assert_eq!(fs::read_dir(&d.0).unwrap().count(), 1);
+}
+
+#[test]
+fn pool_change_rebuilds_when_idle_and_refuses_with_live_leases() {
+    let d = TempDir::new("poolchange");
+    let (t, _) = open(&d.0, "10.3.0.1-10.3.0.9").unwrap();
+    let me = Owner::current().unwrap();
+    let c = t
+        .claim(me, ClaimOpts::default(), Policy::RoundRobin, &SessionInfo::default())
+        .unwrap()
+        .unwrap();
+    let e = open(&d.0, "10.4.0.0/24").err().unwrap().to_string();
+    assert!(e.contains("10.3.0.1-10.3.0.9") && e.contains("10.4.0.0/24"), "{e}");
+    assert!(e.contains("1 live lease"), "{e}");
+    // The refused attempt left the table as it was.
+    assert!(!t.is_retired());
+    assert!(t.release(c.slot, me, Path::Api));
+    let (t2, how) = open(&d.0, "10.4.0.0/24").unwrap();
+    assert_eq!(how, Opened::ResetPool { old: "10.3.0.1-10.3.0.9".into() });
+    assert_eq!(t2.size(), 254);
+    // The old mapping learns it was replaced, and a claim there steps back.
+    assert!(t.is_retired());
+    let r = t.claim(me, ClaimOpts::default(), Policy::RoundRobin, &SessionInfo::default());
+    assert!(r.is_err(), "a claim in a retired table must be refused");
+    assert_eq!(t.slots().leased(), 0);
+}
+
+#[test]
+fn earlier_boot_resets_the_table() {
+    let (d, p) = spoiled("boot", |p| {
+        use std::os::unix::fs::FileExt;
+        let f = fs::OpenOptions::new().write(true).open(p).unwrap();
+        // Overwrite the recorded boot id (offset of Fixed::boot_id: 48).
+        f.write_all_at(b"00000000-0000-0000-0000-000000000000", 48).unwrap();
+    });
+    let before = fs::metadata(&p).unwrap();
+    let (_, how) = open(&d.0, "10.1.0.0/24").unwrap();
+    assert_eq!(how, Opened::ResetBoot);
+    use std::os::unix::fs::MetadataExt;
+    assert_ne!(before.ino(), fs::metadata(&p).unwrap().ino(), "a fresh file replaced it");
+}
+
+#[test]
+fn truncated_tables_are_refused() {
+    let (d, _) = spoiled("trunc", |p| {
+        fs::OpenOptions::new().write(true).open(p).unwrap().set_len(8192).unwrap();
+    });
+    let e = refused(&d.0, "10.1.0.0/24");
+    assert!(e.contains("t.table: refused: truncated (8192 bytes, its header needs"), "{e}");
+    let (d, _) = spoiled("trunc2", |p| {
+        fs::OpenOptions::new().write(true).open(p).unwrap().set_len(100).unwrap();
+    });
+    let e = refused(&d.0, "10.1.0.0/24");
+    assert!(e.contains("refused: truncated (100 bytes"), "{e}");
+    let (d, _) = spoiled("trunc3", |p| {
+        fs::OpenOptions::new().write(true).open(p).unwrap().set_len(0).unwrap();
+    });
+    assert!(refused(&d.0, "10.1.0.0/24").contains("truncated (0 bytes"));
+}
+
+#[test]
+fn foreign_and_corrupt_files_are_refused() {
+    let (d, _) = spoiled("foreign", |p| {
+        fs::write(p, vec![b'x'; 10000]).unwrap();
+    });
+    assert!(refused(&d.0, "10.1.0.0/24").contains("not a rasstatic table (bad magic)"));
+    let (d, _) = spoiled("foreign-small", |p| {
+        fs::write(p, b"hello world\n").unwrap();
+    });
+    assert!(refused(&d.0, "10.1.0.0/24").contains("not a rasstatic table"));
+    let patch = |off: u64, bytes: &[u8]| {
+        let bytes = bytes.to_vec();
+        move |p: &FsPath| {
+            use std::os::unix::fs::FileExt;
+            let f = fs::OpenOptions::new().write(true).open(p).unwrap();
+            f.write_all_at(&bytes, off).unwrap();
+        }
+    };
+    let (d, _) = spoiled("version", patch(8, &99u32.to_ne_bytes()));
+    assert!(refused(&d.0, "10.1.0.0/24").contains("layout version 99"));
+    let (d, _) = spoiled("slots", patch(16, &1_000_000u32.to_ne_bytes()));
+    assert!(refused(&d.0, "10.1.0.0/24").contains("corrupt header"));
+    let (d, _) = spoiled("slots0", patch(16, &0u32.to_ne_bytes()));
+    assert!(refused(&d.0, "10.1.0.0/24").contains("corrupt header: 0 slots"));
+    // Ranges that do not add up to the slot count.
+    let (d, _) = spoiled("ranges", patch(4096 + 4, &u32::from_be_bytes([10, 1, 0, 9]).to_ne_bytes()));
+    assert!(refused(&d.0, "10.1.0.0/24").contains("corrupt header"));
+}
+
+#[test]
+fn wrongly_owned_or_writable_or_odd_files_are_refused() {
+    let (d, p) = spoiled("mode", |p| {
+        fs::set_permissions(p, fs::Permissions::from_mode(0o666)).unwrap();
+    });
+    let e = refused(&d.0, "10.1.0.0/24");
+    assert!(e.contains(&format!("{}: refused: mode 0666", p.display())), "{e}");
+    let (d, p) = spoiled("owner", |p| {
+        std::os::unix::fs::chown(p, Some(12345), None).unwrap();
+    });
+    let e = refused(&d.0, "10.1.0.0/24");
+    assert!(e.contains(&format!("{}: refused: owned by uid 12345", p.display())), "{e}");
+    let (d, _) = spoiled("symlink", |p| {
+        fs::rename(p, p.with_extension("real")).unwrap();
+        symlink(p.with_extension("real"), p).unwrap();
+    });
+    assert!(refused(&d.0, "10.1.0.0/24").contains("not a regular file"));
+    let (d, _) = spoiled("dir", |p| {
+        fs::remove_file(p).unwrap();
+        fs::create_dir(p).unwrap();
+    });
+    assert!(refused(&d.0, "10.1.0.0/24").contains("not a regular file"));
+    let (d, _) = spoiled("fifo", |p| {
+        fs::remove_file(p).unwrap();
+        let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: mkfifo with a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    });
+    assert!(refused(&d.0, "10.1.0.0/24").contains("not a regular file"));
+    // A world-writable directory is refused too.
+    let d = TempDir::new("dirmode");
+    fs::create_dir(&d.0).unwrap();
+    fs::set_permissions(&d.0, fs::Permissions::from_mode(0o777)).unwrap();
+    let e = open(&d.0, "10.1.0.0/24").err().unwrap().to_string();
+    assert!(e.contains("refused: mode 0777"), "{e}");
+}
+
+#[test]
+fn bad_names_are_refused() {
+    let d = TempDir::new("names");
+    for bad in ["", "Upper", "../x", "a b", "x.table", &"a".repeat(65)] {
+        let e = Table::open(&d.0, bad, &pool("10.1.0.1"), "10.1.0.1").err().unwrap();
+        assert!(e.to_string().contains("is not allowed"), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn sticky_policy_returns_a_peers_last_address() {
+    let d = TempDir::new("sticky");
+    let (t, _) = open(&d.0, "10.5.0.1-10.5.0.20").unwrap();
+    let info = |peer: &str| SessionInfo {
+        peer: peer.into(),
+        ..SessionInfo::default()
+    };
+    let o = |k: u64| Owner::new(std::process::id(), 10_000 + k);
+    let a = t.claim(o(1), ClaimOpts::default(), Policy::Sticky, &info("alice")).unwrap().unwrap();
+    let b = t.claim(o(2), ClaimOpts::default(), Policy::Sticky, &info("bob")).unwrap().unwrap();
+    assert!(t.release(a.slot, o(1), Path::Api));
+    assert!(t.release(b.slot, o(2), Path::Api));
+    // Round-robin would move on; sticky gives alice her address back.
+    let a2 = t.claim(o(3), ClaimOpts::default(), Policy::Sticky, &info("alice")).unwrap().unwrap();
+    assert_eq!(a2.slot, a.slot);
+    let c = t.claim(o(4), ClaimOpts::default(), Policy::RoundRobin, &info("carol")).unwrap().unwrap();
+    assert_ne!(c.slot, b.slot, "round-robin does not reuse the freshest address");
+    // While bob's old address is taken by someone else, bob gets another.
+    let x = t.claim(o(5), ClaimOpts { prefer: Some(b.slot), avoid: None }, Policy::RoundRobin, &info("x")).unwrap().unwrap();
+    assert_eq!(x.slot, b.slot);
+    let b2 = t.claim(o(6), ClaimOpts::default(), Policy::Sticky, &info("bob")).unwrap().unwrap();
+    assert_ne!(b2.slot, b.slot);
+}
+
+#[test]
+fn metadata_and_counters_survive_in_the_table() {
+    let d = TempDir::new("meta");
+    let (t, _) = open(&d.0, "10.6.0.1-10.6.0.4").unwrap();
+    let me = Owner::current().unwrap();
+    let info = SessionInfo {
+        peer: "dialer".into(),
+        ifname: "ppp3".into(),
+        device: "/dev/ttyS1".into(),
+        proxyarp: true,
+    };
+    let c = t.claim(me, ClaimOpts::default(), Policy::RoundRobin, &info).unwrap().unwrap();
+    let l = t.lease(c.slot);
+    let m = l.meta.unwrap();
+    assert_eq!((m.peer.as_str(), m.ifname.as_str(), m.device.as_str(), m.proxyarp), ("dialer", "ppp3", "ttyS1", true));
+    assert!(t.release(c.slot, me, Path::IpDown));
+    let l = t.lease(c.slot);
+    match l.state {
+        rasstatic::table::LeaseState::Free(f) => {
+            assert_eq!(f.path, Path::IpDown);
+            assert_eq!(f.last_pid, me.pid());
+        }
+        _ => panic!("not free"),
+    }
+    assert_eq!(l.meta.unwrap().peer, "dialer", "a free slot keeps its last holder");
+    let n = t.counters();
+    assert_eq!((n.assigned, n.ended_by(Path::IpDown)), (1, 1));
+}
