@@ -6,7 +6,12 @@
 //! - `plugin`: the thin FFI layer, the only code that touches pppd;
 //! - `src/bin/rasstatic.rs`: the admin command, on top of the table alone.
 
+pub mod config;
+pub mod optfile;
 pub mod owner;
 pub mod pool;
 pub mod protocol;
+pub mod syslog;
 pub mod table;
+
+mod plugin;

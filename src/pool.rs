@@ -159,6 +159,14 @@ fn items(spec: &str) -> Result<Vec<&str>, PoolError> {
         .collect()
 }
 
+/// Check the grammar of a list (an exclusion list may name any address).
+pub fn check_syntax(spec: &str) -> Result<(), PoolError> {
+    for item in items(spec)? {
+        parse_item(item)?;
+    }
+    Ok(())
+}
+
 /// Sort and merge overlapping or adjacent ranges.
 fn normalize(mut v: Vec<Range>) -> Vec<Range> {
     v.sort();

@@ -1,0 +1,548 @@
+//! The pppd plugin: `plugin rasstatic.so`.
+//!
+//! Every function pppd calls is a small `extern "C"` shim that runs the
+//! real work inside [`guard`], which catches any panic, logs it through
+//! pppd and returns the fail-safe answer (refuse the address). Only
+//! [`sys`] touches pppd itself.
+//!
+//! # Release paths
+//! - ip_down / link_down: released from pppd's main loop right after the
+//!   current event, i.e. after pppd has removed the address from the
+//!   interface. If IPCP renegotiates within that event (ip_down, then
+//!   ip_choose_hook), the release is cancelled and the caller keeps its
+//!   address.
+//! - phase change to dead, and exit: released at once (the address is off
+//!   the interface by then). These cover IPCP never opening after the hook.
+//! - pid change (detach, updetach): the lease moves to the child in one
+//!   step; the child also adopts it itself at its first call.
+//! - fork (scripts, helpers): the child never touches the lease.
+//! - SIGKILL, crash: nothing runs; the next claim that finds the pool
+//!   looking full reaps the dead owner (and the watchdog, later, promptly).
+
+mod sys;
+
+use std::ffi::{c_char, c_int, c_void};
+use std::net::Ipv4Addr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Mutex;
+
+use once_cell::sync::Lazy;
+
+use crate::config::Config;
+use crate::owner::Owner;
+use crate::pool::Pool;
+use crate::protocol::{ClaimOpts, Path};
+use crate::table::{Opened, SessionInfo, Table};
+
+/// The plugin's state in this pppd process. pppd is single-threaded and no
+/// signal handler touches this, so the mutex is never contended; it exists
+/// to make the static safe.
+struct Plugin {
+    cfg: Config,
+    /// Set once the options are in and the table is open.
+    ready: Option<Ready>,
+    /// The identity under which `lease` is held.
+    me: Option<Owner>,
+    /// The slot this session holds.
+    lease: Option<u32>,
+    /// The slot this connection held before an IPCP down, preferred if IPCP
+    /// comes up again in the same connection.
+    prev: Option<u32>,
+    /// A release scheduled from ip_down / link_down.
+    pending: Option<Path>,
+    /// A child of pppd (scripts, helpers): never touches leases.
+    helper: bool,
+    /// Fault injection for tests: panic in the named hook.
+    fault: Option<String>,
+}
+
+struct Ready {
+    pool: Pool,
+    table: Table,
+    avoid: Option<u32>,
+}
+
+static PLUGIN: Lazy<Mutex<Plugin>> = Lazy::new(|| {
+    Mutex::new(Plugin {
+        cfg: Config::default(),
+        ready: None,
+        me: None,
+        lease: None,
+        prev: None,
+        pending: None,
+        helper: false,
+        fault: None,
+    })
+});
+
+/// The last signal pppd received (set from its signal handler).
+static LAST_SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+fn with_plugin<R>(f: impl FnOnce(&mut Plugin) -> R) -> R {
+    // A panic while holding the lock poisons it; the state is still the
+    // best we have, so keep using it.
+    let mut g = PLUGIN.lock().unwrap_or_else(|e| e.into_inner());
+    f(&mut g)
+}
+
+/// Run `f`, catching any panic: log it and return `fallback`.
+fn guard<R>(what: &str, fallback: R, f: impl FnOnce() -> R) -> R {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            sys::log(
+                sys::Level::Error,
+                &format!("rasstatic: internal error in {what}: {msg}; failing safe"),
+            );
+            fallback
+        }
+    }
+}
+
+/// The `log` crate backend: pppd's logging, prefixed "rasstatic: ".
+struct PppdLogger;
+
+impl log::Log for PppdLogger {
+    fn enabled(&self, _: &log::Metadata) -> bool {
+        true
+    }
+    fn log(&self, r: &log::Record) {
+        let level = match r.level() {
+            log::Level::Error => sys::Level::Error,
+            log::Level::Warn => sys::Level::Warn,
+            log::Level::Info => sys::Level::Info,
+            log::Level::Debug | log::Level::Trace => sys::Level::Debug,
+        };
+        sys::log(level, &format!("rasstatic: {}", r.args()));
+    }
+    fn flush(&self) {}
+}
+
+static LOGGER: PppdLogger = PppdLogger;
+
+fn fault(p: &Plugin, hook: &str) {
+    if p.fault.as_deref() == Some(hook) {
+        panic!("fault injected in {hook} (RASSTATIC_FAULT)");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Options
+
+macro_rules! option_parser {
+    ($fn:ident, $name:literal) => {
+        unsafe extern "C" fn $fn(argv: *mut *mut c_char) -> c_int {
+            // SAFETY: pppd passes its argv pointer to o_special parsers.
+            let value = unsafe { sys::option_value(argv) };
+            guard(concat!("option ", $name), 0, || parse_option($name, value))
+        }
+    };
+}
+
+option_parser!(opt_pool, "rasstatic-pool");
+option_parser!(opt_exclude, "rasstatic-exclude");
+option_parser!(opt_name, "rasstatic-name");
+option_parser!(opt_dir, "rasstatic-dir");
+option_parser!(opt_policy, "rasstatic-policy");
+
+fn parse_option(name: &str, value: Option<String>) -> c_int {
+    with_plugin(|p| match p.cfg.apply(name, value.as_deref()) {
+        Ok(()) => 1,
+        Err(e) => {
+            sys::option_error(&format!("rasstatic: {e}"));
+            0
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Entry point
+
+/// Called by pppd when it loads the plugin, during option parsing.
+#[no_mangle]
+pub extern "C" fn plugin_init() {
+    guard("plugin_init", (), || {
+        let _ = log::set_logger(&LOGGER);
+        log::set_max_level(log::LevelFilter::Debug);
+        std::panic::set_hook(Box::new(|info| {
+            sys::log(sys::Level::Error, &format!("rasstatic: panic: {info}"));
+        }));
+        with_plugin(|p| p.fault = std::env::var("RASSTATIC_FAULT").ok());
+        use crate::config::OPTIONS;
+        let parsers: [sys::OptionSpec; 5] = [
+            sys::OptionSpec {
+                name: c"rasstatic-pool",
+                description: c"rasstatic: address pool",
+                takes_value: true,
+                parser: opt_pool,
+            },
+            sys::OptionSpec {
+                name: c"rasstatic-exclude",
+                description: c"rasstatic: addresses never handed out",
+                takes_value: true,
+                parser: opt_exclude,
+            },
+            sys::OptionSpec {
+                name: c"rasstatic-name",
+                description: c"rasstatic: lease table name",
+                takes_value: true,
+                parser: opt_name,
+            },
+            sys::OptionSpec {
+                name: c"rasstatic-dir",
+                description: c"rasstatic: lease table directory",
+                takes_value: true,
+                parser: opt_dir,
+            },
+            sys::OptionSpec {
+                name: c"rasstatic-policy",
+                description: c"rasstatic: round-robin or sticky",
+                takes_value: true,
+                parser: opt_policy,
+            },
+        ];
+        debug_assert!(parsers
+            .iter()
+            .zip(OPTIONS)
+            .all(|(s, o)| s.name.to_str() == Ok(o.0)));
+        sys::add_options(&parsers);
+        sys::set_address_hooks(ip_choose_hook, allowed_address_hook);
+        use sys::Notify::*;
+        sys::add_notifier(PhaseChange, on_phase_change);
+        sys::add_notifier(IpUp, on_ip_up);
+        sys::add_notifier(IpDown, on_ip_down);
+        sys::add_notifier(LinkDown, on_link_down);
+        sys::add_notifier(Exit, on_exit);
+        sys::add_notifier(PidChange, on_pid_change);
+        sys::add_notifier(Fork, on_fork);
+        sys::add_notifier(Signaled, on_signal);
+        log::info!("loaded (pppd {})", sys::VERSION);
+    })
+}
+
+// ---------------------------------------------------------------------------
+// The session logic
+
+impl Plugin {
+    /// Resolve the options and open the table, once. A problem here is a
+    /// configuration error: pppd stops (fatal) with the reason.
+    fn start(&mut self) -> Result<&mut Ready, String> {
+        if self.ready.is_none() {
+            let pool = self.cfg.resolve()?;
+            let local = sys::session().local;
+            let avoid = local.and_then(|a| pool.index(a));
+            if let Some(a) = local.filter(|_| avoid.is_some()) {
+                log::info!("our own address {a} is in the pool; it is never handed out");
+            }
+            let (table, how) = Table::open(&self.cfg.dir, &self.cfg.name, &pool, &self.cfg.spec())
+                .map_err(|e| e.to_string())?;
+            log::info!(
+                "pool {} ({} addresses), table {}{}",
+                pool,
+                pool.size(),
+                table.path().display(),
+                match how {
+                    Opened::Existing => "",
+                    Opened::Created => " (created)",
+                    Opened::ResetBoot => " (reset: written in an earlier boot)",
+                    Opened::ResetPool { .. } => " (rebuilt for a new pool)",
+                }
+            );
+            self.ready = Some(Ready { pool, table, avoid });
+        }
+        Ok(self.ready.as_mut().expect("just set"))
+    }
+
+    /// Reopen the table after a reset replaced it.
+    fn reopen(&mut self) -> Result<(), String> {
+        self.ready = None;
+        self.start().map(|_| ())
+    }
+
+    /// This process's identity. After pppd's detach fork the PID differs
+    /// from the one the lease was taken under: adopt the lease (the
+    /// parent's pidchange may have moved it already).
+    fn identity(&mut self) -> Option<Owner> {
+        // SAFETY: getpid has no preconditions.
+        let pid = unsafe { libc::getpid() } as u32;
+        if let Some(me) = self.me.filter(|m| m.pid() == pid) {
+            return Some(me);
+        }
+        let now = match Owner::current() {
+            Ok(o) => o,
+            Err(e) => {
+                log::error!("cannot read this process's identity: {e}");
+                return None;
+            }
+        };
+        if let (Some(old), Some(slot), Some(r)) = (self.me, self.lease, self.ready.as_ref()) {
+            let word = r.table.slots().word(slot);
+            if word == now.word() || r.table.transfer(slot, old, now) {
+                log::info!(
+                    "lease on {} now held by pid {} (was pid {})",
+                    r.pool.addr(slot),
+                    now.pid(),
+                    old.pid()
+                );
+            } else {
+                log::warn!("lease on {} was lost across the pid change", r.pool.addr(slot));
+                self.lease = None;
+            }
+        }
+        self.me = Some(now);
+        Some(now)
+    }
+
+    /// The address to hand out, or `None` to refuse the caller.
+    fn choose(&mut self) -> Option<Ipv4Addr> {
+        fault(self, "ip_choose_hook");
+        if self.helper {
+            return None;
+        }
+        if let Err(e) = self.start() {
+            log::error!("{e}; refusing the caller");
+            return None;
+        }
+        let me = self.identity()?;
+        // IPCP renegotiation in the same event as ip_down: keep the address.
+        if self.pending.take().is_some() {
+            sys::cancel_call(release_soon);
+        }
+        let s = sys::session();
+        let info = SessionInfo {
+            peer: s.peer.clone(),
+            ifname: s.ifname.clone(),
+            device: s.device.clone(),
+            proxyarp: s.proxyarp,
+        };
+        let policy = self.cfg.policy;
+        let prefer = self.lease.or(self.prev);
+        for _attempt in 0..3 {
+            let r = self.ready.as_ref().expect("started");
+            let opts = ClaimOpts {
+                prefer,
+                avoid: r.avoid,
+            };
+            match r.table.claim(me, opts, policy, &info) {
+                Ok(Some(c)) => {
+                    let addr = r.pool.addr(c.slot);
+                    if c.existing {
+                        log::info!("{} keeps {addr}", who(&info));
+                    } else {
+                        log::info!("assigned {addr} to {}", who(&info));
+                    }
+                    self.lease = Some(c.slot);
+                    return Some(addr);
+                }
+                Ok(None) => {
+                    self.lease = None;
+                    log::error!(
+                        "pool exhausted: {} of {} addresses leased; refusing {}",
+                        r.table.slots().leased(),
+                        r.pool.size(),
+                        who(&info)
+                    );
+                    return None;
+                }
+                Err(crate::table::Retired) => {
+                    log::info!("table was reset by another process; reopening");
+                    if let Err(e) = self.reopen() {
+                        log::error!("{e}; refusing the caller");
+                        return None;
+                    }
+                }
+            }
+        }
+        log::error!("table keeps being reset; refusing the caller");
+        None
+    }
+
+    /// Whether pppd may give the peer `addr`: exactly our lease.
+    fn allowed(&mut self, addr: Ipv4Addr) -> bool {
+        fault(self, "allowed_address_hook");
+        let me = self.identity();
+        let (Some(slot), Some(r), Some(me)) = (self.lease, self.ready.as_ref(), me) else {
+            log::warn!("refusing {addr}: this session holds no lease");
+            return false;
+        };
+        let ours = r.pool.addr(slot);
+        if ours == addr && r.table.slots().word(slot) == me.word() {
+            true
+        } else {
+            log::warn!("refusing {addr}: this session's lease is {ours}");
+            false
+        }
+    }
+
+    /// Release the lease now, if held.
+    fn release(&mut self, path: Path) {
+        if self.pending.take().is_some() {
+            sys::cancel_call(release_soon);
+        }
+        if self.helper {
+            return;
+        }
+        let Some(slot) = self.lease.take() else { return };
+        let me = self.identity();
+        let Some(r) = self.ready.as_ref() else { return };
+        let addr = r.pool.addr(slot);
+        let sig = match LAST_SIGNAL.load(Ordering::Relaxed) {
+            0 => String::new(),
+            s => format!(", after signal {}", signal_name(s)),
+        };
+        match me {
+            Some(me) if r.table.release(slot, me, path) => {
+                log::info!("released {addr} ({}{sig})", path.name());
+            }
+            _ => log::warn!("lease on {addr} was already gone ({}{sig})", path.name()),
+        }
+        self.prev = Some(slot);
+    }
+}
+
+fn who(info: &SessionInfo) -> String {
+    let peer = if info.peer.is_empty() { "peer" } else { &info.peer };
+    let dev = info.device.strip_prefix("/dev/").unwrap_or(&info.device);
+    if info.ifname.is_empty() {
+        format!("{peer} on {dev}")
+    } else {
+        format!("{peer} on {} ({dev})", info.ifname)
+    }
+}
+
+fn signal_name(s: c_int) -> String {
+    match s {
+        libc::SIGHUP => "SIGHUP".into(),
+        libc::SIGINT => "SIGINT".into(),
+        libc::SIGTERM => "SIGTERM".into(),
+        s => s.to_string(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The shims pppd calls
+
+/// pppd's `ip_choose_hook`: write the peer's address (network byte order),
+/// or 0 to refuse.
+unsafe extern "C" fn ip_choose_hook(addr: *mut u32) {
+    let chosen = guard("ip_choose_hook", None, || with_plugin(|p| p.choose()));
+    let v = chosen.map(|a| u32::from(a).to_be()).unwrap_or(0);
+    if !addr.is_null() {
+        // SAFETY: pppd passes a pointer to its wanted options' hisaddr.
+        unsafe { *addr = v };
+    }
+}
+
+/// pppd's `allowed_address_hook` (network byte order): 1 allows, 0 denies.
+unsafe extern "C" fn allowed_address_hook(addr: u32) -> c_int {
+    let a = Ipv4Addr::from(u32::from_be(addr));
+    guard("allowed_address_hook", 0, || c_int::from(with_plugin(|p| p.allowed(a))))
+}
+
+/// Deferred release after ip_down / link_down (pppd callout).
+unsafe extern "C" fn release_soon(_: *mut c_void) {
+    guard("release", (), || {
+        with_plugin(|p| {
+            if let Some(path) = p.pending.take() {
+                p.release(path);
+            }
+        })
+    })
+}
+
+fn schedule_release(path: Path) {
+    with_plugin(|p| {
+        if p.lease.is_some() && p.pending.is_none() && !p.helper {
+            p.pending = Some(path);
+            sys::call_soon(release_soon);
+        }
+    })
+}
+
+unsafe extern "C" fn on_phase_change(_: *mut c_void, phase: c_int) {
+    guard("phase_change", (), || {
+        if phase == sys::PHASE_DEAD {
+            with_plugin(|p| {
+                p.release(Path::PhaseDead);
+                // A new connection starts afresh (round-robin).
+                p.prev = None;
+            });
+        } else if phase != sys::PHASE_INITIALIZE {
+            // Options are all in: check them and open the table now, so a
+            // misconfiguration stops pppd before any caller is answered.
+            let r = with_plugin(|p| p.start().map(|_| ()));
+            if let Err(e) = r {
+                log::error!("{e}");
+                fatal(&e);
+            }
+        }
+    })
+}
+
+/// Stop pppd with a configuration error (pppd's fatal: cleanup, exit 1).
+fn fatal(msg: &str) -> ! {
+    sys::fatal(&format!("rasstatic: {msg}"))
+}
+
+unsafe extern "C" fn on_ip_up(_: *mut c_void, _: c_int) {
+    guard("ip_up", (), || {
+        with_plugin(|p| {
+            fault(p, "ip_up");
+            let Some(me) = p.identity() else { return };
+            let (Some(slot), Some(r)) = (p.lease, p.ready.as_ref()) else { return };
+            let s = sys::session();
+            let info = SessionInfo {
+                peer: s.peer,
+                ifname: s.ifname,
+                device: s.device,
+                proxyarp: s.proxyarp,
+            };
+            r.table.update_meta(slot, me, &info);
+            log::info!("{} is up on {}", r.pool.addr(slot), who(&info));
+        })
+    })
+}
+
+unsafe extern "C" fn on_ip_down(_: *mut c_void, _: c_int) {
+    guard("ip_down", (), || schedule_release(Path::IpDown))
+}
+
+unsafe extern "C" fn on_link_down(_: *mut c_void, _: c_int) {
+    guard("link_down", (), || schedule_release(Path::LinkDown))
+}
+
+unsafe extern "C" fn on_exit(_: *mut c_void, _: c_int) {
+    guard("exit", (), || with_plugin(|p| p.release(Path::Exit)))
+}
+
+/// In the detaching parent, with the child's PID: move the lease.
+unsafe extern "C" fn on_pid_change(_: *mut c_void, pid: c_int) {
+    guard("pid_change", (), || {
+        with_plugin(|p| {
+            let (Some(slot), Some(me)) = (p.lease, p.me) else { return };
+            let Some(r) = p.ready.as_ref() else { return };
+            match Owner::of_pid(pid as u32) {
+                Ok(Some(child)) if r.table.transfer(slot, me, child) => {
+                    log::info!("lease on {} follows pppd to pid {pid}", r.pool.addr(slot));
+                }
+                // The child adopts it at its first call.
+                _ => {}
+            }
+        })
+    })
+}
+
+unsafe extern "C" fn on_fork(_: *mut c_void, _: c_int) {
+    guard("fork", (), || with_plugin(|p| p.helper = true))
+}
+
+/// Runs in a signal handler: only an atomic store.
+unsafe extern "C" fn on_signal(_: *mut c_void, sig: c_int) {
+    LAST_SIGNAL.store(sig, Ordering::Relaxed);
+}
