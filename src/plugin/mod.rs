@@ -283,7 +283,9 @@ impl Plugin {
         };
         if let (Some(old), Some(slot), Some(r)) = (self.me, self.lease, self.ready.as_ref()) {
             let word = r.table.slots().word(slot);
-            if word == now.word() || r.table.transfer(slot, old, now) {
+            if word == now.word() {
+                log::debug!("lease on {} already moved to pid {}", r.pool.addr(slot), now.pid());
+            } else if r.table.transfer(slot, old, now) {
                 log::info!(
                     "lease on {} now held by pid {} (was pid {})",
                     r.pool.addr(slot),
@@ -380,11 +382,16 @@ impl Plugin {
         }
     }
 
-    /// Release the lease now, if held.
+    /// Release the lease now, if held. A release already scheduled by
+    /// ip_down / link_down keeps its path: that is what ended the session.
     fn release(&mut self, path: Path) {
-        if self.pending.take().is_some() {
-            sys::cancel_call(release_soon);
-        }
+        let path = match self.pending.take() {
+            Some(p) => {
+                sys::cancel_call(release_soon);
+                p
+            }
+            None => path,
+        };
         if self.helper {
             return;
         }
@@ -467,6 +474,7 @@ fn schedule_release(path: Path) {
 
 unsafe extern "C" fn on_phase_change(_: *mut c_void, phase: c_int) {
     guard("phase_change", (), || {
+        log::debug!("notified: phase change to {phase}");
         if phase == sys::PHASE_DEAD {
             with_plugin(|p| {
                 p.release(Path::PhaseDead);
@@ -478,7 +486,6 @@ unsafe extern "C" fn on_phase_change(_: *mut c_void, phase: c_int) {
             // misconfiguration stops pppd before any caller is answered.
             let r = with_plugin(|p| p.start().map(|_| ()));
             if let Err(e) = r {
-                log::error!("{e}");
                 fatal(&e);
             }
         }
@@ -492,6 +499,7 @@ fn fatal(msg: &str) -> ! {
 
 unsafe extern "C" fn on_ip_up(_: *mut c_void, _: c_int) {
     guard("ip_up", (), || {
+        log::debug!("notified: ip up");
         with_plugin(|p| {
             fault(p, "ip_up");
             let Some(me) = p.identity() else { return };
@@ -510,20 +518,30 @@ unsafe extern "C" fn on_ip_up(_: *mut c_void, _: c_int) {
 }
 
 unsafe extern "C" fn on_ip_down(_: *mut c_void, _: c_int) {
-    guard("ip_down", (), || schedule_release(Path::IpDown))
+    guard("ip_down", (), || {
+        log::debug!("notified: ip down");
+        schedule_release(Path::IpDown)
+    })
 }
 
 unsafe extern "C" fn on_link_down(_: *mut c_void, _: c_int) {
-    guard("link_down", (), || schedule_release(Path::LinkDown))
+    guard("link_down", (), || {
+        log::debug!("notified: link down");
+        schedule_release(Path::LinkDown)
+    })
 }
 
-unsafe extern "C" fn on_exit(_: *mut c_void, _: c_int) {
-    guard("exit", (), || with_plugin(|p| p.release(Path::Exit)))
+unsafe extern "C" fn on_exit(_: *mut c_void, status: c_int) {
+    guard("exit", (), || {
+        log::debug!("notified: exit (status {status})");
+        with_plugin(|p| p.release(Path::Exit))
+    })
 }
 
 /// In the detaching parent, with the child's PID: move the lease.
 unsafe extern "C" fn on_pid_change(_: *mut c_void, pid: c_int) {
     guard("pid_change", (), || {
+        log::debug!("notified: pid change to {pid}");
         with_plugin(|p| {
             let (Some(slot), Some(me)) = (p.lease, p.me) else { return };
             let Some(r) = p.ready.as_ref() else { return };
@@ -539,7 +557,10 @@ unsafe extern "C" fn on_pid_change(_: *mut c_void, pid: c_int) {
 }
 
 unsafe extern "C" fn on_fork(_: *mut c_void, _: c_int) {
-    guard("fork", (), || with_plugin(|p| p.helper = true))
+    guard("fork", (), || {
+        log::debug!("notified: fork (this is a helper child)");
+        with_plugin(|p| p.helper = true)
+    })
 }
 
 /// Runs in a signal handler: only an atomic store.

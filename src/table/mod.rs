@@ -187,10 +187,10 @@ fn check_meta(path: &FsPath, md: &fs::Metadata, want_dir: bool) -> Result<(), Ta
 
 /// Make sure the table directory exists (0700 when created) and is safe.
 fn ensure_dir(dir: &FsPath, create: bool) -> Result<(), TableError> {
-    if create {
-        match fs::DirBuilder::new().mode(0o700).create(dir) {
+    if create && fs::symlink_metadata(dir).is_err() {
+        // Missing parents are created too (0700, like the directory).
+        match fs::DirBuilder::new().recursive(true).mode(0o700).create(dir) {
             Ok(()) => log::info!("created table directory {}", dir.display()),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(io_err(dir, "create directory")(e)),
         }
     }

@@ -1,0 +1,224 @@
+//! Running the real-pppd scenarios: on the host kernel when /dev/ppp is
+//! usable, otherwise inside a User-Mode Linux guest whose root is the
+//! host's filesystem. Nothing here passes silently: a missing tool is a
+//! test failure that says what to install.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const SCENARIO_TIMEOUT_S: u32 = 150;
+
+/// The results of one run of scenarios.
+pub struct Run {
+    pub dir: PathBuf,
+    pub mode: &'static str,
+    pub seconds: f64,
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The built plugin and admin command, next to each other in the target dir.
+pub fn artifacts() -> Result<(PathBuf, PathBuf), String> {
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_rasstatic"));
+    let so = bin.with_file_name("librasstatic.so");
+    if !so.exists() {
+        return Err(format!("{} is missing: build the plugin (cargo build)", so.display()));
+    }
+    Ok((so, bin))
+}
+
+fn which(cmd: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .chain(["/usr/sbin", "/sbin"])
+        .map(|d| Path::new(d).join(cmd))
+        .find(|p| p.exists())
+}
+
+/// Whether this kernel has PPP (then no UML is needed).
+fn host_has_ppp() -> bool {
+    fs::OpenOptions::new().read(true).write(true).open("/dev/ppp").is_ok()
+}
+
+/// Run `scenarios` (names of tests/pppd/scenarios/*.sh without .sh) with
+/// `pppd`, in one boot. `tag` names the run directory.
+pub fn run_scenarios(tag: &str, pppd: &Path, scenarios: &[&str]) -> Result<Run, String> {
+    let (plugin, rasstatic) = artifacts()?;
+    if !pppd.exists() {
+        return Err(format!("{} not found: install Debian's ppp package", pppd.display()));
+    }
+    for tool in ["socat", "ip", "pkill", "timeout"] {
+        which(tool).ok_or(format!("{tool} not found: install socat, iproute2, procps, coreutils"))?;
+    }
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let dir = root.join(format!("pppd-{tag}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let t = repo().join("tests/pppd");
+    let pppeer = rasstatic.with_file_name("examples").join("pppeer");
+    let env = format!(
+        "PLUGIN={}\nRASSTATIC={}\nPPPD={}\nPPPEER={}\nLIB={}\nSCEN_DIR={}\nSCENARIOS=\"{}\"\nSCENARIO_TIMEOUT={}\nexport PLUGIN RASSTATIC PPPD PPPEER LIB\n",
+        plugin.display(),
+        rasstatic.display(),
+        pppd.display(),
+        pppeer.display(),
+        t.join("lib.sh").display(),
+        t.join("scenarios").display(),
+        scenarios.join(" "),
+        SCENARIO_TIMEOUT_S
+    );
+    fs::write(dir.join("env"), env).map_err(|e| e.to_string())?;
+    let init = t.join("guest-init.sh");
+    let start = Instant::now();
+    let budget = u64::from(SCENARIO_TIMEOUT_S) * scenarios.len() as u64 + 60;
+    let (mode, status) = if host_has_ppp() {
+        let st = Command::new("timeout")
+            .arg(budget.to_string())
+            .args(["unshare", "-m", "sh"])
+            .arg(&init)
+            .arg("--host")
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .status();
+        ("host", st)
+    } else {
+        let uml = which("linux.uml").ok_or(
+            "this kernel has no PPP and linux.uml is missing: install Debian's user-mode-linux (and kmod)",
+        )?;
+        let console = fs::File::create(dir.join("console.log")).map_err(|e| e.to_string())?;
+        let st = Command::new("timeout")
+            .arg(budget.to_string())
+            .arg(uml)
+            .args(["mem=768M", "root=/dev/root", "rootfstype=hostfs", "rootflags=/", "rw"])
+            .arg(format!("init={}", init.display()))
+            .arg(format!("rasstatic.run={}", dir.display()))
+            .args(["con=null", "con0=fd:0,fd:1"])
+            .stdin(Stdio::null())
+            .stdout(console.try_clone().map_err(|e| e.to_string())?)
+            .stderr(console)
+            .status();
+        ("uml", st)
+    };
+    let status = status.map_err(|e| format!("cannot start the {mode} run: {e}"))?;
+    if !dir.join("finished").exists() {
+        let tail = |f: &str| {
+            fs::read_to_string(dir.join(f))
+                .map(|s| s.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n"))
+                .unwrap_or_default()
+        };
+        return Err(format!(
+            "the {mode} run did not finish ({status}); guest.log:\n{}\nconsole.log:\n{}",
+            tail("guest.log"),
+            tail("console.log")
+        ));
+    }
+    Ok(Run {
+        dir,
+        mode,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// One scenario's outputs.
+pub struct Scenario {
+    pub name: String,
+    pub dir: PathBuf,
+}
+
+impl Run {
+    pub fn scenario(&self, name: &str) -> Scenario {
+        let s = Scenario {
+            name: name.into(),
+            dir: self.dir.join(name),
+        };
+        let status = s.read("status");
+        assert_eq!(
+            status.trim(),
+            "0",
+            "scenario {name} ended with status {status:?} (124 = timed out); its trace:\n{}",
+            s.read("trace")
+        );
+        s
+    }
+}
+
+impl Scenario {
+    pub fn read(&self, f: &str) -> String {
+        fs::read_to_string(self.dir.join(f)).unwrap_or_default()
+    }
+
+    /// The "KEY VALUE" facts the scenario recorded.
+    pub fn events(&self) -> HashMap<String, String> {
+        self.read("events")
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+            .collect()
+    }
+
+    pub fn ev(&self, key: &str) -> String {
+        self.events()
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| panic!("{}: no event {key}; trace:\n{}", self.name, self.read("trace")))
+    }
+
+    /// A `rasstatic show --json` snapshot.
+    pub fn snap(&self, label: &str) -> serde_json::Value {
+        let text = self.read(&format!("snap.{label}.json"));
+        serde_json::from_str(&text).unwrap_or_else(|e| {
+            panic!(
+                "{}: snapshot {label} is not JSON ({e}): {text:?} {}",
+                self.name,
+                self.read(&format!("snap.{label}.err"))
+            )
+        })
+    }
+
+    pub fn server_log(&self, n: u32) -> String {
+        self.read(&format!("server.{n}.log"))
+    }
+
+    pub fn client_log(&self, n: u32) -> String {
+        self.read(&format!("client.{n}.log"))
+    }
+}
+
+/// Leases in a snapshot that are not free: (address, state, pid).
+pub fn held(snap: &serde_json::Value) -> Vec<(String, String, Option<u64>)> {
+    snap["leases"]
+        .as_array()
+        .expect("leases array")
+        .iter()
+        .filter(|l| l["state"] != "free")
+        .map(|l| {
+            (
+                l["address"].as_str().unwrap().to_string(),
+                l["state"].as_str().unwrap().to_string(),
+                l["pid"].as_u64(),
+            )
+        })
+        .collect()
+}
+
+/// The lease record for `addr` in a snapshot.
+pub fn lease<'a>(snap: &'a serde_json::Value, addr: &str) -> &'a serde_json::Value {
+    snap["leases"]
+        .as_array()
+        .expect("leases array")
+        .iter()
+        .find(|l| l["address"] == addr)
+        .unwrap_or_else(|| panic!("{addr} not in the table: {snap}"))
+}
+
+pub fn wait_a_little() {
+    std::thread::sleep(Duration::from_millis(10));
+}

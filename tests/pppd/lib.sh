@@ -1,0 +1,88 @@
+# Helpers for the real-pppd scenarios, sourced by each one.
+# Set by the runner: OUT (this scenario's output directory), NAME, and from
+# env: PLUGIN, RASSTATIC, PPPD, PPPEER.
+set -u
+L=$OUT/lines
+mkdir -p "$L"
+TDIR=/run/rasstatic-test/$NAME
+SRV="nodetach noauth local noipv6 silent lcp-restart 1 ipcp-restart 1 nodefaultroute debug"
+CLI="nodetach noauth local noipv6 noipdefault lcp-restart 1 ipcp-restart 1 nodefaultroute"
+
+log() { echo "[$(date +%T.%N | cut -c1-12)] $*"; }
+# Record a fact for the Rust side: "KEY VALUE".
+ev() { log "event: $*"; echo "$*" >> "$OUT/events"; }
+
+# line N: a pty pair $L/sN (dial-in side) <-> $L/cN (caller).
+line() {
+    rm -f "$L/s$1" "$L/c$1"
+    socat PTY,link="$L/s$1",raw,echo=0 PTY,link="$L/c$1",raw,echo=0 &
+    echo $! > "$OUT/socat.$1.pid"
+    for _ in $(seq 100); do [ -e "$L/s$1" ] && [ -e "$L/c$1" ] && return 0; sleep 0.05; done
+    log "line $1 did not appear"; return 1
+}
+# launch ROLE N CMD...: run CMD in the background; its PID goes to
+# $OUT/ROLE.N.pid and, when it ends, its exit status to $OUT/ROLE.N.status.
+launch() {
+    role=$1; n=$2; shift 2
+    rm -f "$OUT/$role.$n.pid" "$OUT/$role.$n.status"
+    ( "$@" >> "$OUT/$role.$n.out" 2>&1 &
+      echo $! > "$OUT/$role.$n.pid.tmp"; mv "$OUT/$role.$n.pid.tmp" "$OUT/$role.$n.pid"
+      wait $!; echo $? > "$OUT/$role.$n.status" ) &
+    for _ in $(seq 100); do [ -s "$OUT/$role.$n.pid" ] && return 0; sleep 0.02; done
+    log "$role $n did not start"
+}
+# keep ROLE N: move an earlier log of this role and line to ROLE.N.history.
+keep() {
+    [ -f "$OUT/$1.$2.log" ] && cat "$OUT/$1.$2.log" >> "$OUT/$1.$2.history"
+    : > "$OUT/$1.$2.log"
+}
+# server N ARGS...: the dial-in pppd with the plugin.
+server() {
+    n=$1; shift
+    keep server $n
+    launch server $n $PPPD "$L/s$n" $SRV plugin "$PLUGIN" rasstatic-dir "$TDIR" logfile "$OUT/server.$n.log" "$@"
+}
+# client N ARGS...: the caller's pppd.
+client() {
+    n=$1; shift
+    keep client $n
+    launch client $n $PPPD "$L/c$n" $CLI logfile "$OUT/client.$n.log" "$@"
+}
+spid() { cat "$OUT/server.$1.pid"; }
+cpid() { cat "$OUT/client.$1.pid"; }
+# wait_for FILE PATTERN [SECONDS]: until grep finds it.
+wait_for() {
+    for _ in $(seq $((${3:-15} * 10))); do
+        grep -q -- "$2" "$1" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    log "timed out waiting for '$2' in $1"; return 1
+}
+# The address the caller N got (waits for IPCP up).
+caller_addr() {
+    wait_for "$OUT/client.$1.log" "local  IP address" "${2:-15}" || { echo none; return 1; }
+    sed -n 's/^local  IP address //p' "$OUT/client.$1.log" | tail -1
+}
+# ended ROLE N [SECONDS]: wait until a launched process exits; print its
+# exit status ("running" if it does not end in time).
+ended() {
+    for _ in $(seq $((${3:-15} * 10))); do
+        [ -s "$OUT/$1.$2.status" ] && { cat "$OUT/$1.$2.status"; return 0; }
+        sleep 0.1
+    done
+    log "$1 $2 still running"; echo running; return 1
+}
+# gone PID [SECONDS]: wait until a process that is not ours has exited.
+gone() {
+    for _ in $(seq $((${2:-15} * 10))); do
+        kill -0 "$1" 2>/dev/null || return 0
+        [ "$(cut -d' ' -f3 /proc/$1/stat 2>/dev/null)" = Z ] && return 0
+        sleep 0.1
+    done
+    log "pid $1 still running"; return 1
+}
+# snap LABEL: the lease table as `rasstatic show --json` sees it.
+snap() {
+    "$RASSTATIC" show --json --dir "$TDIR" --name "${2:-default}" > "$OUT/snap.$1.json" 2> "$OUT/snap.$1.err"
+    log "snapshot $1: $(grep -o '"leased":[0-9]*,"stale":[0-9]*' "$OUT/snap.$1.json")"
+}
