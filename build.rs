@@ -26,12 +26,15 @@ fn define(text: &str, name: &str) -> Option<String> {
 fn main() {
     println!("cargo:rerun-if-env-changed=PPPD_INCLUDE_DIR");
     println!("cargo:rerun-if-changed=include/rasstatic_pppd.h");
-    let dir = PathBuf::from(env::var("PPPD_INCLUDE_DIR").unwrap_or_else(|_| "/usr/include/pppd".into()));
+    let dir =
+        PathBuf::from(env::var("PPPD_INCLUDE_DIR").unwrap_or_else(|_| "/usr/include/pppd".into()));
     let read = |f: &str| fs::read_to_string(dir.join(f)).ok();
     println!("cargo:rerun-if-changed={}", dir.display());
 
     // 2.5.x has pppdconf.h with PPPD_VERSION; 2.4.x has patchlevel.h with VERSION.
-    let (api, version) = if let Some(v) = read("pppdconf.h").and_then(|t| define(&t, "PPPD_VERSION")) {
+    let (api, version) = if let Some(v) =
+        read("pppdconf.h").and_then(|t| define(&t, "PPPD_VERSION"))
+    {
         ("2.5", v)
     } else if let Some(v) = read("patchlevel.h").and_then(|t| define(&t, "VERSION")) {
         ("2.4", v)
@@ -42,7 +45,10 @@ fn main() {
         );
     };
     if !version.starts_with(api) {
-        panic!("{}: version {version} does not match the {api} API these headers look like", dir.display());
+        panic!(
+            "{}: version {version} does not match the {api} API these headers look like",
+            dir.display()
+        );
     }
     println!("cargo:rustc-cfg=pppd_api=\"{api}\"");
     println!("cargo:rustc-env=RASSTATIC_PPPD_VERSION={version}");

@@ -33,7 +33,11 @@ fn fcs16(data: &[u8]) -> u16 {
     for &b in data {
         fcs ^= u16::from(b);
         for _ in 0..8 {
-            fcs = if fcs & 1 != 0 { (fcs >> 1) ^ 0x8408 } else { fcs >> 1 };
+            fcs = if fcs & 1 != 0 {
+                (fcs >> 1) ^ 0x8408
+            } else {
+                fcs >> 1
+            };
         }
     }
     !fcs
@@ -105,7 +109,9 @@ impl Link {
 }
 
 fn parse(f: &[u8]) -> Option<(u16, u8, u8, Vec<u8>)> {
-    if f.len() < 4 || fcs16(&f[..f.len() - 2]) != u16::from_le_bytes([f[f.len() - 2], f[f.len() - 1]]) {
+    if f.len() < 4
+        || fcs16(&f[..f.len() - 2]) != u16::from_le_bytes([f[f.len() - 2], f[f.len() - 1]])
+    {
         return None;
     }
     let mut p = &f[..f.len() - 2];
@@ -174,7 +180,9 @@ fn main() {
             link.send(LCP, CONF_REQ, id, &[]);
             next = Instant::now() + Duration::from_millis(700);
         }
-        let Some((proto, code, rid, data)) = link.recv(next) else { continue };
+        let Some((proto, code, rid, data)) = link.recv(next) else {
+            continue;
+        };
         match (proto, code) {
             (LCP, CONF_REQ) => {
                 link.send(LCP, CONF_ACK, rid, &data);
@@ -198,7 +206,9 @@ fn main() {
                 link.send(IPCP, CONF_REQ, id, &[3, 6, o[0], o[1], o[2], o[3]]);
                 next = Instant::now() + Duration::from_millis(700);
             }
-            let Some((proto, code, rid, data)) = link.recv(next) else { continue };
+            let Some((proto, code, rid, data)) = link.recv(next) else {
+                continue;
+            };
             match (proto, code) {
                 (IPCP, CONF_REQ) => {
                     link.send(IPCP, CONF_ACK, rid, &data);

@@ -9,10 +9,26 @@ use crate::table::{check_name, Policy, DEFAULT_DIR, DEFAULT_NAME};
 
 /// Every option the plugin registers, and whether it takes a value.
 pub const OPTIONS: &[(&str, bool, &str)] = &[
-    ("rasstatic-pool", true, "Address pool: addresses, ranges a-b and CIDR blocks, comma-separated"),
-    ("rasstatic-exclude", true, "Addresses never handed out, same grammar as rasstatic-pool"),
-    ("rasstatic-name", true, "Lease table name ([a-z0-9_-], default \"default\")"),
-    ("rasstatic-dir", true, "Directory of lease tables (default /run/rasstatic)"),
+    (
+        "rasstatic-pool",
+        true,
+        "Address pool: addresses, ranges a-b and CIDR blocks, comma-separated",
+    ),
+    (
+        "rasstatic-exclude",
+        true,
+        "Addresses never handed out, same grammar as rasstatic-pool",
+    ),
+    (
+        "rasstatic-name",
+        true,
+        "Lease table name ([a-z0-9_-], default \"default\")",
+    ),
+    (
+        "rasstatic-dir",
+        true,
+        "Directory of lease tables (default /run/rasstatic)",
+    ),
     ("rasstatic-policy", true, "round-robin (default) or sticky"),
 ];
 
@@ -134,7 +150,8 @@ mod tests {
         let mut c = Config::default();
         c.apply("rasstatic-pool", Some("10.0.0.0/29")).unwrap();
         c.apply("rasstatic-exclude", Some("10.0.0.1")).unwrap();
-        c.apply("rasstatic-exclude", Some("10.0.0.2-10.0.0.3")).unwrap();
+        c.apply("rasstatic-exclude", Some("10.0.0.2-10.0.0.3"))
+            .unwrap();
         c.apply("rasstatic-name", Some("line_1-a")).unwrap();
         c.apply("rasstatic-dir", Some("/run/x")).unwrap();
         c.apply("rasstatic-policy", Some("sticky")).unwrap();
@@ -152,7 +169,10 @@ mod tests {
         );
         assert!(e("rasstatic-exclude", "10.0.0.x").starts_with("rasstatic-exclude \"10.0.0.x\": "));
         assert!(e("rasstatic-name", "Bad Name").starts_with("rasstatic-name \"Bad Name\": "));
-        assert_eq!(e("rasstatic-dir", "relative"), "rasstatic-dir \"relative\": must be an absolute path");
+        assert_eq!(
+            e("rasstatic-dir", "relative"),
+            "rasstatic-dir \"relative\": must be an absolute path"
+        );
         assert_eq!(
             e("rasstatic-policy", "random"),
             "rasstatic-policy \"random\": must be \"round-robin\" or \"sticky\""
@@ -163,7 +183,9 @@ mod tests {
     fn exclusions_emptying_the_pool_are_caught_in_either_order() {
         let mut c = Config::default();
         c.apply("rasstatic-pool", Some("10.0.0.5")).unwrap();
-        let e = c.apply("rasstatic-exclude", Some("10.0.0.0/24")).unwrap_err();
+        let e = c
+            .apply("rasstatic-exclude", Some("10.0.0.0/24"))
+            .unwrap_err();
         assert!(e.to_string().contains("empty once"), "{e}");
         let mut c = Config::default();
         c.apply("rasstatic-exclude", Some("10.0.0.0/24")).unwrap();
@@ -173,6 +195,9 @@ mod tests {
 
     #[test]
     fn missing_pool_is_reported() {
-        assert!(Config::default().resolve().unwrap_err().contains("rasstatic-pool is required"));
+        assert!(Config::default()
+            .resolve()
+            .unwrap_err()
+            .contains("rasstatic-pool is required"));
     }
 }

@@ -65,7 +65,10 @@ pub fn words(text: &str) -> Vec<Word> {
                 }
             }
         }
-        out.push(Word { text: w, line: start });
+        out.push(Word {
+            text: w,
+            line: start,
+        });
     }
     out
 }

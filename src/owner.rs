@@ -71,7 +71,9 @@ impl Owner {
     pub fn is_alive(self) -> bool {
         match proc_stat(self.pid()) {
             Ok(Some(st)) => {
-                (st.start_ticks & START_MASK) == self.start_ticks() && st.state != b'Z' && st.state != b'X'
+                (st.start_ticks & START_MASK) == self.start_ticks()
+                    && st.state != b'Z'
+                    && st.state != b'X'
             }
             Ok(None) => false,
             Err(_) => true,

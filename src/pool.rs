@@ -26,7 +26,8 @@ pub struct Range {
 }
 
 impl Range {
-    pub fn len(&self) -> u64 {
+    /// Addresses in the range (never zero: ranges are inclusive).
+    pub fn count(&self) -> u64 {
         u64::from(self.last - self.first) + 1
     }
 }
@@ -50,13 +51,30 @@ impl fmt::Display for Range {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PoolError {
     Empty,
-    EmptyItem { spec: String },
-    BadAddress { item: String },
-    BadPrefix { item: String },
-    Reversed { item: String },
-    Forbidden { item: String, addr: Ipv4Addr, why: &'static str },
-    EmptyAfterExclusions { pool: String, exclude: String },
-    TooLarge { size: u64 },
+    EmptyItem {
+        spec: String,
+    },
+    BadAddress {
+        item: String,
+    },
+    BadPrefix {
+        item: String,
+    },
+    Reversed {
+        item: String,
+    },
+    Forbidden {
+        item: String,
+        addr: Ipv4Addr,
+        why: &'static str,
+    },
+    EmptyAfterExclusions {
+        pool: String,
+        exclude: String,
+    },
+    TooLarge {
+        size: u64,
+    },
 }
 
 impl fmt::Display for PoolError {
@@ -78,10 +96,9 @@ impl fmt::Display for PoolError {
             PoolError::Forbidden { item, addr, why } => {
                 write!(f, "\"{item}\" contains {addr}, which is {why}")
             }
-            PoolError::EmptyAfterExclusions { pool, exclude } => write!(
-                f,
-                "pool \"{pool}\" is empty once \"{exclude}\" is excluded"
-            ),
+            PoolError::EmptyAfterExclusions { pool, exclude } => {
+                write!(f, "pool \"{pool}\" is empty once \"{exclude}\" is excluded")
+            }
             PoolError::TooLarge { size } => write!(
                 f,
                 "the pool has {size} addresses; at most {MAX_POOL} are supported"
@@ -137,7 +154,11 @@ const FORBIDDEN: &[(u32, u32, &str)] = &[
     (0x7f00_0000, 0x7fff_ffff, "a loopback address"),
     (0xe000_0000, 0xefff_ffff, "a multicast address"),
     (0xf000_0000, 0xffff_fffe, "a class-E (reserved) address"),
-    (0xffff_ffff, 0xffff_ffff, "the broadcast address 255.255.255.255"),
+    (
+        0xffff_ffff,
+        0xffff_ffff,
+        "the broadcast address 255.255.255.255",
+    ),
 ];
 
 /// Split a comma-separated list into trimmed items, rejecting empty ones.
@@ -264,17 +285,18 @@ impl Pool {
         let mut total: u64 = 0;
         let mut starts = Vec::with_capacity(ranges.len());
         for (i, r) in ranges.iter().enumerate() {
-            if r.last < r.first || (i > 0 && u64::from(r.first) <= u64::from(ranges[i - 1].last) + 1)
+            if r.last < r.first
+                || (i > 0 && u64::from(r.first) <= u64::from(ranges[i - 1].last) + 1)
             {
                 return Err(PoolError::BadAddress {
                     item: r.to_string(),
                 });
             }
             starts.push(total as u32);
-            total += r.len();
+            total += r.count();
             if total > MAX_POOL {
                 // Keep counting for the message, without overflowing u32.
-                let size = ranges.iter().map(Range::len).sum();
+                let size = ranges.iter().map(Range::count).sum();
                 return Err(PoolError::TooLarge { size });
             }
         }
@@ -298,7 +320,11 @@ impl Pool {
 
     /// The address at slot `idx`. Panics if `idx >= size()`.
     pub fn addr(&self, idx: u32) -> Ipv4Addr {
-        assert!(idx < self.size, "slot {idx} outside a pool of {}", self.size);
+        assert!(
+            idx < self.size,
+            "slot {idx} outside a pool of {}",
+            self.size
+        );
         let i = self.starts.partition_point(|&s| s <= idx) - 1;
         Ipv4Addr::from(self.ranges[i].first + (idx - self.starts[i]))
     }
@@ -306,7 +332,10 @@ impl Pool {
     /// The slot index of `addr`, if it is in the pool.
     pub fn index(&self, addr: Ipv4Addr) -> Option<u32> {
         let a = u32::from(addr);
-        let i = self.ranges.partition_point(|r| r.first <= a).checked_sub(1)?;
+        let i = self
+            .ranges
+            .partition_point(|r| r.first <= a)
+            .checked_sub(1)?;
         let r = self.ranges[i];
         (a <= r.last).then(|| self.starts[i] + (a - r.first))
     }
@@ -372,7 +401,11 @@ mod tests {
 
     #[test]
     fn exclusions_and_merging() {
-        let p = Pool::parse("10.0.0.0/24,10.0.0.100-10.0.1.10", "10.0.0.1,10.0.0.50-10.0.0.59").unwrap();
+        let p = Pool::parse(
+            "10.0.0.0/24,10.0.0.100-10.0.1.10",
+            "10.0.0.1,10.0.0.50-10.0.0.59",
+        )
+        .unwrap();
         assert_eq!(p.to_string(), "10.0.0.2-10.0.0.49,10.0.0.60-10.0.1.10");
         assert_eq!(p.size(), 48 + 207);
     }
@@ -380,11 +413,26 @@ mod tests {
     #[test]
     fn bad_items_are_quoted_with_the_reason() {
         let e = |p: &str, x: &str| Pool::parse(p, x).unwrap_err().to_string();
-        assert_eq!(e("10.0.0.256", ""), "\"10.0.0.256\": not an IPv4 address, range or CIDR block");
-        assert_eq!(e("10.0.0.1,bogus", ""), "\"bogus\": not an IPv4 address, range or CIDR block");
-        assert_eq!(e("10.0.0.9-10.0.0.1", ""), "\"10.0.0.9-10.0.0.1\": the range ends before it starts");
-        assert_eq!(e("10.0.0.0/33", ""), "\"10.0.0.0/33\": the prefix length must be 0 to 32");
-        assert_eq!(e("10.0.0.0/x", ""), "\"10.0.0.0/x\": the prefix length must be 0 to 32");
+        assert_eq!(
+            e("10.0.0.256", ""),
+            "\"10.0.0.256\": not an IPv4 address, range or CIDR block"
+        );
+        assert_eq!(
+            e("10.0.0.1,bogus", ""),
+            "\"bogus\": not an IPv4 address, range or CIDR block"
+        );
+        assert_eq!(
+            e("10.0.0.9-10.0.0.1", ""),
+            "\"10.0.0.9-10.0.0.1\": the range ends before it starts"
+        );
+        assert_eq!(
+            e("10.0.0.0/33", ""),
+            "\"10.0.0.0/33\": the prefix length must be 0 to 32"
+        );
+        assert_eq!(
+            e("10.0.0.0/x", ""),
+            "\"10.0.0.0/x\": the prefix length must be 0 to 32"
+        );
         assert!(e("0.0.0.0", "").contains("0.0.0.0"));
         assert!(e("255.255.255.255", "").contains("broadcast"));
         assert!(e("127.0.0.1", "").contains("loopback"));

@@ -264,7 +264,11 @@ impl<W: Word> Slots<'_, W> {
         if w == me.word() {
             return Some(true);
         }
-        if is_free(w) && self.owners[slot as usize].compare_exchange(w, me.word()).is_ok() {
+        if is_free(w)
+            && self.owners[slot as usize]
+                .compare_exchange(w, me.word())
+                .is_ok()
+        {
             return Some(false);
         }
         None
@@ -283,7 +287,13 @@ impl<W: Word> Slots<'_, W> {
     /// Claim a slot for `me`. Fast path: the bitmap from the cursor on.
     /// Slow path, when nothing looked free: reap dead owners, then scan
     /// every owner word (and rebuild the bitmap) before giving up.
-    pub fn claim(&self, me: Owner, opts: ClaimOpts, live: &impl Liveness, now: u32) -> ClaimOutcome {
+    pub fn claim(
+        &self,
+        me: Owner,
+        opts: ClaimOpts,
+        live: &impl Liveness,
+        now: u32,
+    ) -> ClaimOutcome {
         let n = self.len();
         let avoid = opts.avoid.unwrap_or(u32::MAX);
         if let Some(p) = opts.prefer.filter(|&p| p < n && p != avoid) {
@@ -405,7 +415,10 @@ impl<W: Word> Slots<'_, W> {
                 last_pid: owner.pid(),
                 when: now,
             };
-            if self.owners[slot as usize].compare_exchange(w, free.word()).is_ok() {
+            if self.owners[slot as usize]
+                .compare_exchange(w, free.word())
+                .is_ok()
+            {
                 self.hint_free(slot);
                 return Some(owner);
             }
@@ -426,7 +439,9 @@ impl<W: Word> Slots<'_, W> {
         };
         // The CAS fails only if someone else reaped it first (I2: a dead
         // owner cannot release or transfer).
-        self.owners[slot as usize].compare_exchange(w, free.word()).ok()?;
+        self.owners[slot as usize]
+            .compare_exchange(w, free.word())
+            .ok()?;
         self.hint_free(slot);
         Some(Reaped { slot, owner })
     }
@@ -496,37 +511,86 @@ mod tests {
     #[test]
     fn round_robin_claims_next_after_last() {
         let (o, b, c) = table(130);
-        let s = Slots { owners: &o, bitmap: &b, cursor: &c };
+        let s = Slots {
+            owners: &o,
+            bitmap: &b,
+            cursor: &c,
+        };
         let p = |i| Owner::new(i, 1);
         let live = Set((1..200).map(|i| p(i).word()).collect());
         let mut got = vec![];
         for i in 1..=3 {
-            got.push(s.claim(p(i), ClaimOpts::default(), &live, 0).claimed.unwrap().slot);
+            got.push(
+                s.claim(p(i), ClaimOpts::default(), &live, 0)
+                    .claimed
+                    .unwrap()
+                    .slot,
+            );
         }
         assert_eq!(got, vec![0, 1, 2]);
         assert!(s.release(1, p(2), Path::Api, 0));
         assert!(!s.release(1, p(2), Path::Api, 0), "release is idempotent");
         assert!(!s.release(0, p(2), Path::Api, 0), "only the owner releases");
         // Slot 1 was just freed: it is the last to be reused.
-        assert_eq!(s.claim(p(4), ClaimOpts::default(), &live, 0).claimed.unwrap().slot, 3);
+        assert_eq!(
+            s.claim(p(4), ClaimOpts::default(), &live, 0)
+                .claimed
+                .unwrap()
+                .slot,
+            3
+        );
         // A second claim by the same process returns its lease.
         let again = s
-            .claim(p(4), ClaimOpts { prefer: Some(3), avoid: None }, &live, 0)
+            .claim(
+                p(4),
+                ClaimOpts {
+                    prefer: Some(3),
+                    avoid: None,
+                },
+                &live,
+                0,
+            )
             .claimed
             .unwrap();
-        assert_eq!(again, Claimed { slot: 3, existing: true });
+        assert_eq!(
+            again,
+            Claimed {
+                slot: 3,
+                existing: true
+            }
+        );
     }
 
     #[test]
     fn wraps_around_and_avoids() {
         let (o, b, c) = table(70);
-        let s = Slots { owners: &o, bitmap: &b, cursor: &c };
+        let s = Slots {
+            owners: &o,
+            bitmap: &b,
+            cursor: &c,
+        };
         let live = Set((1..200).map(|i| Owner::new(i, 1).word()).collect());
         for i in 0..69 {
-            let r = s.claim(Owner::new(i + 1, 1), ClaimOpts { prefer: None, avoid: Some(5) }, &live, 0);
+            let r = s.claim(
+                Owner::new(i + 1, 1),
+                ClaimOpts {
+                    prefer: None,
+                    avoid: Some(5),
+                },
+                &live,
+                0,
+            );
             assert_ne!(r.claimed.unwrap().slot, 5);
         }
-        let r = s.claim(Owner::new(100, 1), ClaimOpts { prefer: None, avoid: Some(5) }, &live, 0);
+        let r = s.claim(
+            Owner::new(100, 1),
+            ClaimOpts {
+                prefer: None,
+                avoid: Some(5),
+            },
+            &live,
+            0,
+        );
         assert_eq!(r.claimed, None, "only the avoided slot is left");
         assert!(s.release(68, Owner::new(68, 1), Path::Api, 0));
         c.store(69, Ordering::Relaxed);
@@ -537,25 +601,46 @@ mod tests {
     #[test]
     fn full_pool_reaps_dead_before_refusing() {
         let (o, b, c) = table(3);
-        let s = Slots { owners: &o, bitmap: &b, cursor: &c };
+        let s = Slots {
+            owners: &o,
+            bitmap: &b,
+            cursor: &c,
+        };
         let mut live = Set((1..=4).map(|i| Owner::new(i, 1).word()).collect());
         for i in 1..=3 {
-            s.claim(Owner::new(i, 1), ClaimOpts::default(), &live, 0).claimed.unwrap();
+            s.claim(Owner::new(i, 1), ClaimOpts::default(), &live, 0)
+                .claimed
+                .unwrap();
         }
-        assert!(s.claim(Owner::new(4, 1), ClaimOpts::default(), &live, 0).claimed.is_none());
+        assert!(s
+            .claim(Owner::new(4, 1), ClaimOpts::default(), &live, 0)
+            .claimed
+            .is_none());
         live.0.remove(&Owner::new(2, 1).word());
         let r = s.claim(Owner::new(4, 1), ClaimOpts::default(), &live, 7);
         assert_eq!(r.claimed.unwrap().slot, 1);
-        assert_eq!(r.reaped, vec![Reaped { slot: 1, owner: Owner::new(2, 1) }]);
+        assert_eq!(
+            r.reaped,
+            vec![Reaped {
+                slot: 1,
+                owner: Owner::new(2, 1)
+            }]
+        );
     }
 
     #[test]
     fn stale_hints_never_hide_a_free_slot() {
         let (o, b, c) = table(200);
-        let s = Slots { owners: &o, bitmap: &b, cursor: &c };
+        let s = Slots {
+            owners: &o,
+            bitmap: &b,
+            cursor: &c,
+        };
         let live = Set((1..=1000).map(|i| Owner::new(i, 1).word()).collect());
         for i in 0..200 {
-            s.claim(Owner::new(i + 1, 1), ClaimOpts::default(), &live, 0).claimed.unwrap();
+            s.claim(Owner::new(i + 1, 1), ClaimOpts::default(), &live, 0)
+                .claimed
+                .unwrap();
         }
         // Free one slot behind the bitmap's back: the hint still says taken.
         o[123].store(0, Ordering::SeqCst);
@@ -569,19 +654,34 @@ mod tests {
     #[test]
     fn transfer_is_one_step_and_only_from_the_owner() {
         let (o, b, c) = table(4);
-        let s = Slots { owners: &o, bitmap: &b, cursor: &c };
+        let s = Slots {
+            owners: &o,
+            bitmap: &b,
+            cursor: &c,
+        };
         let (p, q, x) = (Owner::new(10, 5), Owner::new(11, 6), Owner::new(12, 7));
         let live = Set([p, q, x].iter().map(|o| o.word()).collect());
-        let slot = s.claim(p, ClaimOpts::default(), &live, 0).claimed.unwrap().slot;
+        let slot = s
+            .claim(p, ClaimOpts::default(), &live, 0)
+            .claimed
+            .unwrap()
+            .slot;
         assert!(!s.transfer(slot, x, q), "a stranger cannot move a lease");
         assert!(s.transfer(slot, p, q));
-        assert!(!s.release(slot, p, Path::Api, 0), "the old owner no longer holds it");
+        assert!(
+            !s.release(slot, p, Path::Api, 0),
+            "the old owner no longer holds it"
+        );
         assert!(s.release(slot, q, Path::Api, 0));
     }
 
     #[test]
     fn free_word_round_trip() {
-        let f = Free { path: Path::ReapWatchdog, last_pid: 4_000_000, when: 0xdead_beef };
+        let f = Free {
+            path: Path::ReapWatchdog,
+            last_pid: 4_000_000,
+            when: 0xdead_beef,
+        };
         assert_eq!(Free::from_word(f.word()), Some(f));
         assert_eq!(Free::from_word(0).unwrap().path, Path::Never);
         assert_eq!(Free::from_word(Owner::new(1, 1).word()), None);

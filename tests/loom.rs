@@ -50,7 +50,8 @@ impl Word for LWord {
     }
     fn compare_exchange(&self, c: u64, n: u64) -> Result<u64, u64> {
         step();
-        self.0.compare_exchange(c, n, Ordering::SeqCst, Ordering::SeqCst)
+        self.0
+            .compare_exchange(c, n, Ordering::SeqCst, Ordering::SeqCst)
     }
     fn fetch_or(&self, v: u64, o: Ordering) -> u64 {
         step();
@@ -145,7 +146,10 @@ fn session(t: &Table, p: &Procs, pid: u32) {
     if let Some(c) = t.slots().claim(me, ClaimOpts::default(), p, 0).claimed {
         believe(p, pid, c.slot);
         p.holds[pid as usize].store(0, Ordering::SeqCst);
-        assert!(t.slots().release(c.slot, me, Path::Api, 0), "lease taken from a live owner");
+        assert!(
+            t.slots().release(c.slot, me, Path::Api, 0),
+            "lease taken from a live owner"
+        );
     }
 }
 
@@ -162,14 +166,21 @@ fn check_nothing_lost(t: &Table, p: &Procs, n: u32) {
     }
     let mut got = vec![];
     for pid in 1..=n {
-        let c = t.slots().claim(owner(pid), ClaimOpts::default(), p, 0).claimed;
+        let c = t
+            .slots()
+            .claim(owner(pid), ClaimOpts::default(), p, 0)
+            .claimed;
         got.push(c.expect("a free address was lost").slot);
     }
     got.sort();
     got.dedup();
     assert_eq!(got.len() as u32, n);
     // Every process is alive and holds one; the next claim must fail.
-    assert!(t.slots().claim(owner(4), ClaimOpts::default(), p, 0).claimed.is_none());
+    assert!(t
+        .slots()
+        .claim(owner(4), ClaimOpts::default(), p, 0)
+        .claimed
+        .is_none());
 }
 
 fn model(f: impl Fn() + Sync + Send + 'static) {
@@ -184,7 +195,25 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
 fn claim_release_reap_with_death_anywhere() {
     // 0..=40 covers every death point of a claim + release (fewer than 40
     // atomic operations) and the no-death run.
-    for budget in [0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 17, 20, 25, 30, usize::MAX] {
+    for budget in [
+        0,
+        1,
+        2,
+        3,
+        4,
+        5,
+        6,
+        7,
+        8,
+        10,
+        12,
+        14,
+        17,
+        20,
+        25,
+        30,
+        usize::MAX,
+    ] {
         model(move || {
             let t = Arc::new(Table::new(1));
             let p = Arc::new(Procs::new());
@@ -212,7 +241,12 @@ fn transfer_to_detached_child() {
             let p = Arc::new(Procs::new());
             let (parent, child) = (owner(1), owner(2));
             // The parent claims before forking.
-            let slot = t.slots().claim(parent, ClaimOpts::default(), &*p, 0).claimed.unwrap().slot;
+            let slot = t
+                .slots()
+                .claim(parent, ClaimOpts::default(), &*p, 0)
+                .claimed
+                .unwrap()
+                .slot;
             let (t1, p1) = (t.clone(), p.clone());
             let par = thread::spawn(move || {
                 process(&p1, 1, budget, || {
@@ -229,7 +263,10 @@ fn transfer_to_detached_child() {
                 if adopted || w == child.word() {
                     believe(&p2, 2, slot);
                     p2.holds[2].store(0, Ordering::SeqCst);
-                    assert!(t2.slots().release(slot, child, Path::Api, 0), "child lost its lease");
+                    assert!(
+                        t2.slots().release(slot, child, Path::Api, 0),
+                        "child lost its lease"
+                    );
                 }
             });
             t.slots().reap_all(&*p, Path::ReapWatchdog, 0);
@@ -250,7 +287,11 @@ fn two_addresses_hints_and_reap_on_full() {
             let t = Arc::new(Table::new(2));
             let p = Arc::new(Procs::new());
             // Pid 3 holds one address throughout, alive.
-            let c = t.slots().claim(owner(3), ClaimOpts::default(), &*p, 0).claimed.unwrap();
+            let c = t
+                .slots()
+                .claim(owner(3), ClaimOpts::default(), &*p, 0)
+                .claimed
+                .unwrap();
             believe(&p, 3, c.slot);
             let (t1, p1) = (t.clone(), p.clone());
             let a = thread::spawn(move || process(&p1, 1, budget, || session(&t1, &p1, 1)));

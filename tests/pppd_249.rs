@@ -42,7 +42,8 @@ fn run() -> &'static Run {
         }
         r
     });
-    r.as_ref().unwrap_or_else(|e| panic!("the real-pppd run failed: {e}"))
+    r.as_ref()
+        .unwrap_or_else(|e| panic!("the real-pppd run failed: {e}"))
 }
 
 fn scenario(name: &str) -> Scenario {
@@ -61,11 +62,17 @@ fn all_free(s: &Scenario, label: &str) {
 fn released(s: &Scenario, n: u32, addr: &str, path: &str) {
     let log = s.server_log(n) + &s.read(&format!("server.{n}.history"));
     let want = format!("rasstatic: released {addr} ({path}");
-    assert!(log.contains(&want), "{}: server {n} never logged \"{want}\":\n{log}", s.name);
+    assert!(
+        log.contains(&want),
+        "{}: server {n} never logged \"{want}\":\n{log}",
+        s.name
+    );
 }
 
 fn in_pool(addr: &str, first: [u8; 4], last: u8) -> bool {
-    let a: std::net::Ipv4Addr = addr.parse().unwrap_or_else(|_| panic!("not an address: {addr}"));
+    let a: std::net::Ipv4Addr = addr
+        .parse()
+        .unwrap_or_else(|_| panic!("not an address: {addr}"));
     let o = a.octets();
     o[..3] == first[..3] && o[3] >= first[3] && o[3] <= last
 }
@@ -75,7 +82,11 @@ fn s01_three_callers_then_a_fourth_is_refused_until_one_hangs_up() {
     let s = scenario("01-three-callers-fourth-refused");
     let addrs: Vec<String> = (1..=3).map(|n| s.ev(&format!("addr{n}"))).collect();
     let distinct: HashSet<&String> = addrs.iter().collect();
-    assert_eq!(distinct.len(), 3, "three callers, three distinct addresses: {addrs:?}");
+    assert_eq!(
+        distinct.len(),
+        3,
+        "three callers, three distinct addresses: {addrs:?}"
+    );
     for a in &addrs {
         assert!(in_pool(a, [10, 9, 1, 1], 3), "{a} is outside the pool");
     }
@@ -84,7 +95,10 @@ fn s01_three_callers_then_a_fourth_is_refused_until_one_hangs_up() {
     for n in 1..=3 {
         let l = lease(&up, &addrs[n - 1]);
         assert_eq!(l["state"], "leased");
-        assert_eq!(l["pid"].as_u64().unwrap().to_string(), s.ev(&format!("spid{n}")));
+        assert_eq!(
+            l["pid"].as_u64().unwrap().to_string(),
+            s.ev(&format!("spid{n}"))
+        );
         assert!(l["interface"].as_str().unwrap().starts_with("ppp"));
     }
     // The fourth: refused cleanly, with the reason in the log.
@@ -93,8 +107,15 @@ fn s01_three_callers_then_a_fourth_is_refused_until_one_hangs_up() {
         log4.contains("rasstatic: pool exhausted: 3 of 3 addresses leased; refusing peer"),
         "{log4}"
     );
-    assert!(s.events().get("client4_got_address").is_none(), "the fourth caller got an address");
-    assert_eq!(s.ev("server4_exit"), "10", "pppd exits with 'negotiation failed'");
+    assert!(
+        !s.events().contains_key("client4_got_address"),
+        "the fourth caller got an address"
+    );
+    assert_eq!(
+        s.ev("server4_exit"),
+        "10",
+        "pppd exits with 'negotiation failed'"
+    );
     assert_eq!(held(&s.snap("fourth-refused")).len(), 3);
     // One hangs up: its address is free, and the fourth caller gets it.
     let after = s.snap("one-hung-up");
@@ -129,7 +150,11 @@ fn s03_dial_in_side_hangs_up_on_signals_with_and_without_persist() {
     }
     assert_eq!(s.ev("server_exit_TERM"), "5");
     assert_eq!(s.ev("server_exit_INT"), "5");
-    assert_eq!(s.ev("server_exit_HUP"), "16");
+    assert_eq!(
+        s.ev("server_exit_HUP"),
+        "5",
+        "SIGHUP without persist: pppd exits 5 like TERM and INT"
+    );
     // With persist, SIGHUP ends the call but not pppd; the next call gets
     // the next address (round-robin), and the first is free meanwhile.
     let p1 = s.ev("addr_persist1");
@@ -138,7 +163,10 @@ fn s03_dial_in_side_hangs_up_on_signals_with_and_without_persist() {
     assert_eq!(s.ev("persist_server_alive"), "yes");
     let p2 = s.ev("addr_persist2");
     assert!(in_pool(&p2, [10, 9, 3, 1], 5));
-    assert_ne!(p1, p2, "round-robin hands the next address to the next call");
+    assert_ne!(
+        p1, p2,
+        "round-robin hands the next address to the next call"
+    );
     assert_eq!(held(&s.snap("persist-second-call")).len(), 1);
     released(&s, 4, &p2, "ip-down");
     all_free(&s, "end");
@@ -160,7 +188,9 @@ fn s04_carrier_loss() {
 fn s05_idle_and_maxconnect_limits() {
     let s = scenario("05-idle-and-maxconnect");
     let a = s.ev("addr_idle");
-    assert!(s.server_log(1).contains("Terminating connection due to lack of activity"));
+    assert!(s
+        .server_log(1)
+        .contains("Terminating connection due to lack of activity"));
     released(&s, 1, &a, "ip-down");
     assert_eq!(s.ev("server_exit_idle"), "12", "pppd: idle timeout");
     all_free(&s, "after-idle");
@@ -176,10 +206,19 @@ fn s06_ipcp_never_opens_after_the_hook() {
     let s = scenario("06-ipcp-never-opens");
     assert_eq!(s.ev("hook_ran"), "yes");
     let log = s.server_log(1);
-    assert!(!log.contains("notified: ip up"), "IPCP came up after all:\n{log}");
-    assert!(!log.contains("notified: ip down"), "ip_down fired without IPCP opening:\n{log}");
+    assert!(
+        !log.contains("notified: ip up"),
+        "IPCP came up after all:\n{log}"
+    );
+    assert!(
+        !log.contains("notified: ip down"),
+        "ip_down fired without IPCP opening:\n{log}"
+    );
     // The only notifier that releases here is the phase change to dead.
-    assert!(log.contains("rasstatic: released 10.9.6.1 (phase-dead)"), "{log}");
+    assert!(
+        log.contains("rasstatic: released 10.9.6.1 (phase-dead)"),
+        "{log}"
+    );
     all_free(&s, "end");
 }
 
@@ -195,12 +234,23 @@ fn s07_ipcp_renegotiation_keeps_the_address() {
         .collect();
     assert_eq!(rounds.len(), 3, "three IPCP negotiations in one connection");
     assert!(in_pool(&rounds[0], [10, 9, 7, 1], 5));
-    assert!(rounds.iter().all(|a| *a == rounds[0]), "the address changed: {rounds:?}");
+    assert!(
+        rounds.iter().all(|a| *a == rounds[0]),
+        "the address changed: {rounds:?}"
+    );
     let log = s.server_log(1);
     // Each renegotiation took IPCP down and chose again.
     assert_eq!(log.matches("notified: ip down").count(), 3, "{log}");
-    assert_eq!(log.matches(&format!("keeps {}", rounds[0])).count(), 2, "{log}");
-    assert_eq!(log.matches("rasstatic: released").count(), 1, "released once, at the end");
+    assert_eq!(
+        log.matches(&format!("keeps {}", rounds[0])).count(),
+        2,
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("rasstatic: released").count(),
+        1,
+        "released once, at the end"
+    );
     released(&s, 1, &rounds[0], "ip-down");
     all_free(&s, "end");
 }
@@ -234,8 +284,14 @@ fn s09_lease_follows_detach_and_updetach_then_sigkill_frees_it() {
     let up = s.snap("updetach-up");
     let l = lease(&up, "10.9.9.1");
     assert_eq!(l["state"], "leased");
-    assert_eq!(l["pid"].as_u64().unwrap().to_string(), daemon, "the lease did not follow the detach");
-    assert!(s.server_log(1).contains(&format!("follows pppd to pid {daemon}")));
+    assert_eq!(
+        l["pid"].as_u64().unwrap().to_string(),
+        daemon,
+        "the lease did not follow the detach"
+    );
+    assert!(s
+        .server_log(1)
+        .contains(&format!("follows pppd to pid {daemon}")));
     all_free(&s, "updetach-down");
     // Plain detach, then SIGKILL of the detached pppd.
     let d = s.ev("daemon_pid_detach");
@@ -245,7 +301,9 @@ fn s09_lease_follows_detach_and_updetach_then_sigkill_frees_it() {
     assert_eq!(k["state"], "stale", "a SIGKILLed holder shows as stale");
     // The one-address pool: the next caller gets the address by reaping.
     assert_eq!(s.ev("addr_next"), "10.9.9.1");
-    assert!(s.server_log(3).contains(&format!("rasstatic: reaped 10.9.9.1 from dead pid {d}")));
+    assert!(s
+        .server_log(3)
+        .contains(&format!("rasstatic: reaped 10.9.9.1 from dead pid {d}")));
     all_free(&s, "end");
 }
 
@@ -258,12 +316,16 @@ fn s10_sigkill_of_the_dial_in_pppd() {
     assert_eq!(l["state"], "stale");
     assert_eq!(l["pid"].as_u64().unwrap().to_string(), pid);
     assert_eq!(s.ev("reap_status"), "0");
-    assert!(s.read("reap.out").contains(&format!("reaped 10.9.10.1 (pid {pid} is dead)")));
+    assert!(s
+        .read("reap.out")
+        .contains(&format!("reaped 10.9.10.1 (pid {pid} is dead)")));
     all_free(&s, "after-reap");
     assert_eq!(s.ev("addr2"), "10.9.10.1");
     // The second SIGKILLed lease is reaped by the next claim that needs it.
     assert_eq!(s.ev("addr3"), "10.9.10.1");
-    assert!(s.server_log(3).contains("rasstatic: reaped 10.9.10.1 from dead pid"));
+    assert!(s
+        .server_log(3)
+        .contains("rasstatic: reaped 10.9.10.1 from dead pid"));
     all_free(&s, "end");
 }
 
@@ -271,10 +333,19 @@ fn s10_sigkill_of_the_dial_in_pppd() {
 fn s11_eight_lines_random_order_never_share_never_lose() {
     let s = scenario("11-eight-lines-random");
     for round in 1..=3 {
-        let addrs: Vec<String> = (1..=8).map(|n| s.ev(&format!("round{round}_line{n}"))).collect();
+        let addrs: Vec<String> = (1..=8)
+            .map(|n| s.ev(&format!("round{round}_line{n}")))
+            .collect();
         let distinct: HashSet<&String> = addrs.iter().collect();
-        assert_eq!(distinct.len(), 8, "round {round}: an address was held twice or a caller got none: {addrs:?}");
-        assert!(addrs.iter().all(|a| in_pool(a, [10, 9, 11, 1], 8)), "{addrs:?}");
+        assert_eq!(
+            distinct.len(),
+            8,
+            "round {round}: an address was held twice or a caller got none: {addrs:?}"
+        );
+        assert!(
+            addrs.iter().all(|a| in_pool(a, [10, 9, 11, 1], 8)),
+            "{addrs:?}"
+        );
         let up = s.snap(&format!("round{round}-up"));
         let h = held(&up);
         assert_eq!(h.len(), 8);
@@ -285,8 +356,14 @@ fn s11_eight_lines_random_order_never_share_never_lose() {
             .filter(|n| s.ev(&format!("round{round}_hangup{n}")) == "server-kill9")
             .count();
         let left = held(&down);
-        assert!(left.iter().all(|(_, st, _)| st == "stale"), "round {round}: {left:?}");
-        assert!(left.len() <= killed, "round {round}: {left:?} with {killed} SIGKILLs");
+        assert!(
+            left.iter().all(|(_, st, _)| st == "stale"),
+            "round {round}: {left:?}"
+        );
+        assert!(
+            left.len() <= killed,
+            "round {round}: {left:?} with {killed} SIGKILLs"
+        );
     }
     all_free(&s, "end");
 }
@@ -307,27 +384,53 @@ fn s12_bad_options_exit_2_naming_the_option_and_bad_tables_are_refused() {
         ("policy", "rasstatic-policy \"random\": must be \"round-robin\" or \"sticky\""),
     ];
     for (k, msg) in cases {
-        assert_eq!(s.ev(&format!("bad_{k}")), "2", "{k}: pppd must exit 2 at option parsing");
+        assert_eq!(
+            s.ev(&format!("bad_{k}")),
+            "2",
+            "{k}: pppd must exit 2 at option parsing"
+        );
         let out = s.read(&format!("bad.{k}.out"));
         assert!(out.contains(msg), "{k}: {out:?} lacks {msg:?}");
     }
     assert_eq!(s.ev("nopool_exit"), "1");
-    assert!(s.server_log(9).contains("rasstatic: no pool configured: rasstatic-pool is required"));
+    assert!(s
+        .server_log(9)
+        .contains("rasstatic: no pool configured: rasstatic-pool is required"));
     let reasons = [
         ("corrupt", "refused: corrupt header"),
         ("foreign", "refused: not a rasstatic table (bad magic)"),
-        ("truncated", "refused: truncated (6000 bytes, its header needs"),
-        ("writable", "refused: mode 0666 lets group or others write it"),
+        (
+            "truncated",
+            "refused: truncated (6000 bytes, its header needs",
+        ),
+        (
+            "writable",
+            "refused: mode 0666 lets group or others write it",
+        ),
     ];
     for (n, (kind, reason)) in reasons.iter().enumerate() {
         assert!(in_pool(&s.ev(&format!("good_{kind}")), [10, 9, 12, 1], 254));
-        assert_eq!(s.ev(&format!("bad_table_{kind}_exit")), "1", "{kind}: pppd must stop");
-        assert!(s.events().get(&format!("bad_table_{kind}_got_address")).is_none());
-        assert_eq!(s.ev(&format!("bad_table_{kind}_untouched")), "yes", "{kind}: the file was changed");
+        assert_eq!(
+            s.ev(&format!("bad_table_{kind}_exit")),
+            "1",
+            "{kind}: pppd must stop"
+        );
+        assert!(!s
+            .events()
+            .contains_key(&format!("bad_table_{kind}_got_address")));
+        assert_eq!(
+            s.ev(&format!("bad_table_{kind}_untouched")),
+            "yes",
+            "{kind}: the file was changed"
+        );
         let log = s.server_log(n as u32 + 1);
         let want = format!("/run/rasstatic-test/12-bad-options-and-tables/default.table: {reason}");
         assert!(log.contains(&want), "{kind}: {log}");
-        assert_eq!(s.ev(&format!("bad_table_{kind}_show")), "1", "rasstatic show must refuse it too");
+        assert_eq!(
+            s.ev(&format!("bad_table_{kind}_show")),
+            "1",
+            "rasstatic show must refuse it too"
+        );
         assert!(s.read(&format!("show.{kind}.out")).contains(reason));
     }
 }
@@ -338,7 +441,11 @@ fn s13_pap_with_a_star_address_column() {
     let a = s.ev("addr1");
     assert!(in_pool(&a, [10, 9, 13, 1], 3));
     let up = s.snap("up");
-    assert_eq!(lease(&up, &a)["peer"], "alice", "the authenticated name is recorded");
+    assert_eq!(
+        lease(&up, &a)["peer"],
+        "alice",
+        "the authenticated name is recorded"
+    );
     assert!(s.server_log(1).contains(&format!("assigned {a} to alice")));
     // An authenticated link also fires link_down; the lease goes either way.
     assert!(s.server_log(1).contains("notified: link down"));
@@ -352,7 +459,10 @@ fn s14_proxyarp_with_the_pool_on_the_lan_subnet() {
     let a = s.ev("addr1");
     assert!(in_pool(&a, [10, 9, 14, 10], 12));
     let up = s.read("proxy.up");
-    assert!(up.contains(&format!("{a} dev lan0")), "no proxy ARP entry while up: {up:?}");
+    assert!(
+        up.contains(&format!("{a} dev lan0")),
+        "no proxy ARP entry while up: {up:?}"
+    );
     assert_eq!(lease(&s.snap("up"), &a)["proxyarp"], true);
     let down = s.read("proxy.down");
     assert!(!down.contains(&a), "the proxy ARP entry stayed: {down:?}");

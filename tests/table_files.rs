@@ -82,7 +82,12 @@ fn concurrent_creation_yields_one_table() {
                 let code = match open(&d.0, "10.2.0.0/28") {
                     Ok((t, _)) => {
                         let me = Owner::current().unwrap();
-                        match t.claim(me, ClaimOpts::default(), Policy::RoundRobin, &SessionInfo::default()) {
+                        match t.claim(
+                            me,
+                            ClaimOpts::default(),
+                            Policy::RoundRobin,
+                            &SessionInfo::default(),
+                        ) {
                             // Hold it: exit without releasing.
                             Ok(Some(_)) => 0,
                             _ => 3,
@@ -100,7 +105,10 @@ fn concurrent_creation_yields_one_table() {
         let mut st = 0;
         // SAFETY: waiting for our own child.
         unsafe { libc::waitpid(pid, &mut st, 0) };
-        assert!(libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0, "child failed: {st:#x}");
+        assert!(
+            libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0,
+            "child failed: {st:#x}"
+        );
     }
     let t = Table::open_existing(&d.0, "t").unwrap();
     // All eight claims landed in the one table that everyone shares.
@@ -115,21 +123,39 @@ fn pool_change_rebuilds_when_idle_and_refuses_with_live_leases() {
     let (t, _) = open(&d.0, "10.3.0.1-10.3.0.9").unwrap();
     let me = Owner::current().unwrap();
     let c = t
-        .claim(me, ClaimOpts::default(), Policy::RoundRobin, &SessionInfo::default())
+        .claim(
+            me,
+            ClaimOpts::default(),
+            Policy::RoundRobin,
+            &SessionInfo::default(),
+        )
         .unwrap()
         .unwrap();
     let e = open(&d.0, "10.4.0.0/24").err().unwrap().to_string();
-    assert!(e.contains("10.3.0.1-10.3.0.9") && e.contains("10.4.0.0/24"), "{e}");
+    assert!(
+        e.contains("10.3.0.1-10.3.0.9") && e.contains("10.4.0.0/24"),
+        "{e}"
+    );
     assert!(e.contains("1 live lease"), "{e}");
     // The refused attempt left the table as it was.
     assert!(!t.is_retired());
     assert!(t.release(c.slot, me, Path::Api));
     let (t2, how) = open(&d.0, "10.4.0.0/24").unwrap();
-    assert_eq!(how, Opened::ResetPool { old: "10.3.0.1-10.3.0.9".into() });
+    assert_eq!(
+        how,
+        Opened::ResetPool {
+            old: "10.3.0.1-10.3.0.9".into()
+        }
+    );
     assert_eq!(t2.size(), 254);
     // The old mapping learns it was replaced, and a claim there steps back.
     assert!(t.is_retired());
-    let r = t.claim(me, ClaimOpts::default(), Policy::RoundRobin, &SessionInfo::default());
+    let r = t.claim(
+        me,
+        ClaimOpts::default(),
+        Policy::RoundRobin,
+        &SessionInfo::default(),
+    );
     assert!(r.is_err(), "a claim in a retired table must be refused");
     assert_eq!(t.slots().leased(), 0);
 }
@@ -140,29 +166,52 @@ fn earlier_boot_resets_the_table() {
         use std::os::unix::fs::FileExt;
         let f = fs::OpenOptions::new().write(true).open(p).unwrap();
         // Overwrite the recorded boot id (offset of Fixed::boot_id: 48).
-        f.write_all_at(b"00000000-0000-0000-0000-000000000000", 48).unwrap();
+        f.write_all_at(b"00000000-0000-0000-0000-000000000000", 48)
+            .unwrap();
     });
     let before = fs::metadata(&p).unwrap();
     let (_, how) = open(&d.0, "10.1.0.0/24").unwrap();
     assert_eq!(how, Opened::ResetBoot);
     use std::os::unix::fs::MetadataExt;
-    assert_ne!(before.ino(), fs::metadata(&p).unwrap().ino(), "a fresh file replaced it");
+    assert_ne!(
+        before.ino(),
+        fs::metadata(&p).unwrap().ino(),
+        "a fresh file replaced it"
+    );
 }
 
 #[test]
 fn truncated_tables_are_refused() {
     let (d, _) = spoiled("trunc", |p| {
-        fs::OpenOptions::new().write(true).open(p).unwrap().set_len(8192).unwrap();
+        fs::OpenOptions::new()
+            .write(true)
+            .open(p)
+            .unwrap()
+            .set_len(8192)
+            .unwrap();
     });
     let e = refused(&d.0, "10.1.0.0/24");
-    assert!(e.contains("t.table: refused: truncated (8192 bytes, its header needs"), "{e}");
+    assert!(
+        e.contains("t.table: refused: truncated (8192 bytes, its header needs"),
+        "{e}"
+    );
     let (d, _) = spoiled("trunc2", |p| {
-        fs::OpenOptions::new().write(true).open(p).unwrap().set_len(100).unwrap();
+        fs::OpenOptions::new()
+            .write(true)
+            .open(p)
+            .unwrap()
+            .set_len(100)
+            .unwrap();
     });
     let e = refused(&d.0, "10.1.0.0/24");
     assert!(e.contains("refused: truncated (100 bytes"), "{e}");
     let (d, _) = spoiled("trunc3", |p| {
-        fs::OpenOptions::new().write(true).open(p).unwrap().set_len(0).unwrap();
+        fs::OpenOptions::new()
+            .write(true)
+            .open(p)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
     });
     assert!(refused(&d.0, "10.1.0.0/24").contains("truncated (0 bytes"));
 }
@@ -192,7 +241,10 @@ fn foreign_and_corrupt_files_are_refused() {
     let (d, _) = spoiled("slots0", patch(16, &0u32.to_ne_bytes()));
     assert!(refused(&d.0, "10.1.0.0/24").contains("corrupt header: 0 slots"));
     // Ranges that do not add up to the slot count.
-    let (d, _) = spoiled("ranges", patch(4096 + 4, &u32::from_be_bytes([10, 1, 0, 9]).to_ne_bytes()));
+    let (d, _) = spoiled(
+        "ranges",
+        patch(4096 + 4, &u32::from_be_bytes([10, 1, 0, 9]).to_ne_bytes()),
+    );
     assert!(refused(&d.0, "10.1.0.0/24").contains("corrupt header"));
 }
 
@@ -202,12 +254,18 @@ fn wrongly_owned_or_writable_or_odd_files_are_refused() {
         fs::set_permissions(p, fs::Permissions::from_mode(0o666)).unwrap();
     });
     let e = refused(&d.0, "10.1.0.0/24");
-    assert!(e.contains(&format!("{}: refused: mode 0666", p.display())), "{e}");
+    assert!(
+        e.contains(&format!("{}: refused: mode 0666", p.display())),
+        "{e}"
+    );
     let (d, p) = spoiled("owner", |p| {
         std::os::unix::fs::chown(p, Some(12345), None).unwrap();
     });
     let e = refused(&d.0, "10.1.0.0/24");
-    assert!(e.contains(&format!("{}: refused: owned by uid 12345", p.display())), "{e}");
+    assert!(
+        e.contains(&format!("{}: refused: owned by uid 12345", p.display())),
+        "{e}"
+    );
     let (d, _) = spoiled("symlink", |p| {
         fs::rename(p, p.with_extension("real")).unwrap();
         symlink(p.with_extension("real"), p).unwrap();
@@ -237,7 +295,9 @@ fn wrongly_owned_or_writable_or_odd_files_are_refused() {
 fn bad_names_are_refused() {
     let d = TempDir::new("names");
     for bad in ["", "Upper", "../x", "a b", "x.table", &"a".repeat(65)] {
-        let e = Table::open(&d.0, bad, &pool("10.1.0.1"), "10.1.0.1").err().unwrap();
+        let e = Table::open(&d.0, bad, &pool("10.1.0.1"), "10.1.0.1")
+            .err()
+            .unwrap();
         assert!(e.to_string().contains("is not allowed"), "{bad}: {e}");
     }
 }
@@ -251,19 +311,53 @@ fn sticky_policy_returns_a_peers_last_address() {
         ..SessionInfo::default()
     };
     let o = |k: u64| Owner::new(std::process::id(), 10_000 + k);
-    let a = t.claim(o(1), ClaimOpts::default(), Policy::Sticky, &info("alice")).unwrap().unwrap();
-    let b = t.claim(o(2), ClaimOpts::default(), Policy::Sticky, &info("bob")).unwrap().unwrap();
+    let a = t
+        .claim(o(1), ClaimOpts::default(), Policy::Sticky, &info("alice"))
+        .unwrap()
+        .unwrap();
+    let b = t
+        .claim(o(2), ClaimOpts::default(), Policy::Sticky, &info("bob"))
+        .unwrap()
+        .unwrap();
     assert!(t.release(a.slot, o(1), Path::Api));
     assert!(t.release(b.slot, o(2), Path::Api));
     // Round-robin would move on; sticky gives alice her address back.
-    let a2 = t.claim(o(3), ClaimOpts::default(), Policy::Sticky, &info("alice")).unwrap().unwrap();
+    let a2 = t
+        .claim(o(3), ClaimOpts::default(), Policy::Sticky, &info("alice"))
+        .unwrap()
+        .unwrap();
     assert_eq!(a2.slot, a.slot);
-    let c = t.claim(o(4), ClaimOpts::default(), Policy::RoundRobin, &info("carol")).unwrap().unwrap();
-    assert_ne!(c.slot, b.slot, "round-robin does not reuse the freshest address");
+    let c = t
+        .claim(
+            o(4),
+            ClaimOpts::default(),
+            Policy::RoundRobin,
+            &info("carol"),
+        )
+        .unwrap()
+        .unwrap();
+    assert_ne!(
+        c.slot, b.slot,
+        "round-robin does not reuse the freshest address"
+    );
     // While bob's old address is taken by someone else, bob gets another.
-    let x = t.claim(o(5), ClaimOpts { prefer: Some(b.slot), avoid: None }, Policy::RoundRobin, &info("x")).unwrap().unwrap();
+    let x = t
+        .claim(
+            o(5),
+            ClaimOpts {
+                prefer: Some(b.slot),
+                avoid: None,
+            },
+            Policy::RoundRobin,
+            &info("x"),
+        )
+        .unwrap()
+        .unwrap();
     assert_eq!(x.slot, b.slot);
-    let b2 = t.claim(o(6), ClaimOpts::default(), Policy::Sticky, &info("bob")).unwrap().unwrap();
+    let b2 = t
+        .claim(o(6), ClaimOpts::default(), Policy::Sticky, &info("bob"))
+        .unwrap()
+        .unwrap();
     assert_ne!(b2.slot, b.slot);
 }
 
@@ -278,10 +372,21 @@ fn metadata_and_counters_survive_in_the_table() {
         device: "/dev/ttyS1".into(),
         proxyarp: true,
     };
-    let c = t.claim(me, ClaimOpts::default(), Policy::RoundRobin, &info).unwrap().unwrap();
+    let c = t
+        .claim(me, ClaimOpts::default(), Policy::RoundRobin, &info)
+        .unwrap()
+        .unwrap();
     let l = t.lease(c.slot);
     let m = l.meta.unwrap();
-    assert_eq!((m.peer.as_str(), m.ifname.as_str(), m.device.as_str(), m.proxyarp), ("dialer", "ppp3", "ttyS1", true));
+    assert_eq!(
+        (
+            m.peer.as_str(),
+            m.ifname.as_str(),
+            m.device.as_str(),
+            m.proxyarp
+        ),
+        ("dialer", "ppp3", "ttyS1", true)
+    );
     assert!(t.release(c.slot, me, Path::IpDown));
     let l = t.lease(c.slot);
     match l.state {
@@ -291,7 +396,11 @@ fn metadata_and_counters_survive_in_the_table() {
         }
         _ => panic!("not free"),
     }
-    assert_eq!(l.meta.unwrap().peer, "dialer", "a free slot keeps its last holder");
+    assert_eq!(
+        l.meta.unwrap().peer,
+        "dialer",
+        "a free slot keeps its last holder"
+    );
     let n = t.counters();
     assert_eq!((n.assigned, n.ended_by(Path::IpDown)), (1, 1));
 }

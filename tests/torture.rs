@@ -108,7 +108,12 @@ fn worker(t: &Table, sh: &Shared, idx: usize, seed: u64) {
         let slot = if split {
             // The protocol's CAS alone, then a pause, then the record: the
             // window the parent's kills (and our own) aim at.
-            let out = t.slots().claim(me, ClaimOpts::default(), &rasstatic::protocol::ProcLiveness, 0);
+            let out = t.slots().claim(
+                me,
+                ClaimOpts::default(),
+                &rasstatic::protocol::ProcLiveness,
+                0,
+            );
             out.claimed.map(|c| {
                 if rng.below(50) == 0 {
                     // SAFETY: raise has no preconditions.
@@ -130,7 +135,10 @@ fn worker(t: &Table, sh: &Shared, idx: usize, seed: u64) {
         };
         sh.claims.fetch_add(1, Ordering::Relaxed);
         generation += 1;
-        b.store(tag | generation << 16 | (u64::from(slot) + 1), Ordering::SeqCst);
+        b.store(
+            tag | generation << 16 | (u64::from(slot) + 1),
+            Ordering::SeqCst,
+        );
         spin_for(rng.below(500));
         if t.slots().word(slot) != me.word() {
             sh.stolen.fetch_add(1, Ordering::SeqCst);
@@ -148,7 +156,12 @@ fn worker(t: &Table, sh: &Shared, idx: usize, seed: u64) {
 fn checker(sh: &Shared) {
     let snap = || -> Vec<(u64, u64)> {
         (0..WORKERS)
-            .map(|i| (sh.who[i].load(Ordering::SeqCst), sh.belief[i].load(Ordering::SeqCst)))
+            .map(|i| {
+                (
+                    sh.who[i].load(Ordering::SeqCst),
+                    sh.belief[i].load(Ordering::SeqCst),
+                )
+            })
             .collect()
     };
     while sh.stop.load(Ordering::Relaxed) == 0 {
@@ -160,7 +173,9 @@ fn checker(sh: &Shared) {
             // Unchanged, holding a slot, and written by the process that
             // `who` names.
             .filter(|(x, y)| {
-                x == y && x.1 & 0xffff != 0 && Owner::from_word(x.0).map(|o| u64::from(o.pid())) == Some(x.1 >> 40)
+                x == y
+                    && x.1 & 0xffff != 0
+                    && Owner::from_word(x.0).map(|o| u64::from(o.pid())) == Some(x.1 >> 40)
             })
             .map(|(x, _)| (x.1 & 0xffff, x.0))
             .collect();
@@ -254,8 +269,16 @@ fn forty_processes_with_sigkill_never_share_and_never_lose_an_address() {
     );
     assert!(claims > 1000, "the workers barely ran ({claims} claims)");
     assert!(checks > 100, "the checker barely ran ({checks} scans)");
-    assert_eq!(sh.violations.load(Ordering::SeqCst), 0, "an address was held by two live processes");
-    assert_eq!(sh.stolen.load(Ordering::SeqCst), 0, "a live worker lost its lease");
+    assert_eq!(
+        sh.violations.load(Ordering::SeqCst),
+        0,
+        "an address was held by two live processes"
+    );
+    assert_eq!(
+        sh.stolen.load(Ordering::SeqCst),
+        0,
+        "a live worker lost its lease"
+    );
 
     // Everyone is dead. One reap frees every lease.
     let reaped = t.reap_all(Path::ReapAdmin);

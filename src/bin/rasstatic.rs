@@ -36,7 +36,12 @@ fn cli() -> Command {
         .subcommand(common(
             Command::new("show")
                 .about("List every pool address with its state and holder")
-                .arg(Arg::new("json").long("json").action(ArgAction::SetTrue).help("One JSON object")),
+                .arg(
+                    Arg::new("json")
+                        .long("json")
+                        .action(ArgAction::SetTrue)
+                        .help("One JSON object"),
+                ),
         ))
         .subcommand(common(
             Command::new("stats").about("Pool usage and counters").arg(
@@ -46,7 +51,9 @@ fn cli() -> Command {
                     .help("Prometheus text format (node_exporter textfile collector)"),
             ),
         ))
-        .subcommand(common(Command::new("reap").about("Free leases whose holder is dead")))
+        .subcommand(common(
+            Command::new("reap").about("Free leases whose holder is dead"),
+        ))
         .subcommand(common(
             Command::new("release")
                 .about("Free a stale lease (or, with --force, a live one)")
@@ -61,7 +68,12 @@ fn cli() -> Command {
         .subcommand(
             Command::new("check")
                 .about("Check the rasstatic options in pppd option files")
-                .arg(Arg::new("files").required(true).num_args(1..).value_name("OPTION-FILE")),
+                .arg(
+                    Arg::new("files")
+                        .required(true)
+                        .num_args(1..)
+                        .value_name("OPTION-FILE"),
+                ),
         )
 }
 
@@ -80,7 +92,12 @@ fn main() -> ExitCode {
         "stats" => open(args).and_then(|t| stats(&t, name(args), args.get_flag("prometheus"))),
         "reap" => open(args).and_then(|t| reap(&t)),
         "release" => open(args).and_then(|t| release(&t, args)),
-        "check" => check(args.get_many::<String>("files").expect("required").cloned().collect()),
+        "check" => check(
+            args.get_many::<String>("files")
+                .expect("required")
+                .cloned()
+                .collect(),
+        ),
         _ => unreachable!("clap knows the subcommands"),
     };
     match r {
@@ -193,7 +210,15 @@ fn show(t: &Table, as_json: bool) -> Result<(), String> {
         return Ok(());
     }
     let mut rows = vec![[
-        "ADDRESS", "STATE", "PID", "PEER", "IFACE", "DEVICE", "SINCE", "FOR", "LAST HOLDER",
+        "ADDRESS",
+        "STATE",
+        "PID",
+        "PEER",
+        "IFACE",
+        "DEVICE",
+        "SINCE",
+        "FOR",
+        "LAST HOLDER",
     ]
     .map(String::from)];
     for l in &leases {
@@ -203,7 +228,9 @@ fn show(t: &Table, as_json: bool) -> Result<(), String> {
         let last = match (l.state, l.meta.as_ref()) {
             (LeaseState::Free(f), m) if f.path != Path::Never => format!(
                 "{} pid {}, {} {}",
-                m.map(|m| m.peer.as_str()).filter(|p| !p.is_empty()).unwrap_or("?"),
+                m.map(|m| m.peer.as_str())
+                    .filter(|p| !p.is_empty())
+                    .unwrap_or("?"),
                 f.last_pid,
                 f.path.name(),
                 local_time(u64::from(f.when))
@@ -218,8 +245,10 @@ fn show(t: &Table, as_json: bool) -> Result<(), String> {
             m.map(|m| nonempty(&m.peer)).unwrap_or_else(dash),
             m.map(|m| nonempty(&m.ifname)).unwrap_or_else(dash),
             m.map(|m| nonempty(&m.device)).unwrap_or_else(dash),
-            m.map(|m| local_time(u64::from(m.since))).unwrap_or_else(dash),
-            m.map(|m| duration(now.saturating_sub(u64::from(m.since)))).unwrap_or_else(dash),
+            m.map(|m| local_time(u64::from(m.since)))
+                .unwrap_or_else(dash),
+            m.map(|m| duration(now.saturating_sub(u64::from(m.since))))
+                .unwrap_or_else(dash),
             last,
         ]);
     }
@@ -309,7 +338,11 @@ fn stats(t: &Table, name: &str, prometheus: bool) -> Result<(), String> {
 fn reap(t: &Table) -> Result<(), String> {
     let r = t.reap_all(Path::ReapAdmin);
     for x in &r {
-        println!("reaped {} (pid {} is dead)", t.pool().addr(x.slot), x.owner.pid());
+        println!(
+            "reaped {} (pid {} is dead)",
+            t.pool().addr(x.slot),
+            x.owner.pid()
+        );
     }
     println!("{} stale lease(s) freed", r.len());
     Ok(())
@@ -320,9 +353,13 @@ fn release(t: &Table, a: &ArgMatches) -> Result<(), String> {
     let addr: Ipv4Addr = text
         .parse()
         .map_err(|_| format!("\"{text}\" is not an IPv4 address"))?;
-    let slot = t
-        .slot_of(addr)
-        .ok_or_else(|| format!("{addr} is not in pool {} ({})", t.pool(), t.path().display()))?;
+    let slot = t.slot_of(addr).ok_or_else(|| {
+        format!(
+            "{addr} is not in pool {} ({})",
+            t.pool(),
+            t.path().display()
+        )
+    })?;
     let l = t.lease(slot);
     let (st, owner) = state(&l);
     let Some(owner) = owner else {
@@ -338,7 +375,10 @@ fn release(t: &Table, a: &ArgMatches) -> Result<(), String> {
     if st == "stale" {
         return match t.reap(slot, &ProcLiveness, Path::Admin) {
             Some(_) => {
-                log::info!("released stale lease {addr} of dead pid {}{peer} by admin", owner.pid());
+                log::info!(
+                    "released stale lease {addr} of dead pid {}{peer} by admin",
+                    owner.pid()
+                );
                 println!("released {addr} (pid {} was dead)", owner.pid());
                 Ok(())
             }
@@ -353,7 +393,10 @@ fn release(t: &Table, a: &ArgMatches) -> Result<(), String> {
     }
     match t.force_release(slot, Path::Forced) {
         Some(o) => {
-            log::warn!("forced release of {addr}, leased to live pid {}{peer}", o.pid());
+            log::warn!(
+                "forced release of {addr}, leased to live pid {}{peer}",
+                o.pid()
+            );
             println!("released {addr}");
             Ok(())
         }

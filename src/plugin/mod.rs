@@ -284,7 +284,11 @@ impl Plugin {
         if let (Some(old), Some(slot), Some(r)) = (self.me, self.lease, self.ready.as_ref()) {
             let word = r.table.slots().word(slot);
             if word == now.word() {
-                log::debug!("lease on {} already moved to pid {}", r.pool.addr(slot), now.pid());
+                log::debug!(
+                    "lease on {} already moved to pid {}",
+                    r.pool.addr(slot),
+                    now.pid()
+                );
             } else if r.table.transfer(slot, old, now) {
                 log::info!(
                     "lease on {} now held by pid {} (was pid {})",
@@ -293,7 +297,10 @@ impl Plugin {
                     old.pid()
                 );
             } else {
-                log::warn!("lease on {} was lost across the pid change", r.pool.addr(slot));
+                log::warn!(
+                    "lease on {} was lost across the pid change",
+                    r.pool.addr(slot)
+                );
                 self.lease = None;
             }
         }
@@ -395,7 +402,9 @@ impl Plugin {
         if self.helper {
             return;
         }
-        let Some(slot) = self.lease.take() else { return };
+        let Some(slot) = self.lease.take() else {
+            return;
+        };
         let me = self.identity();
         let Some(r) = self.ready.as_ref() else { return };
         let addr = r.pool.addr(slot);
@@ -414,7 +423,11 @@ impl Plugin {
 }
 
 fn who(info: &SessionInfo) -> String {
-    let peer = if info.peer.is_empty() { "peer" } else { &info.peer };
+    let peer = if info.peer.is_empty() {
+        "peer"
+    } else {
+        &info.peer
+    };
     let dev = info.device.strip_prefix("/dev/").unwrap_or(&info.device);
     if info.ifname.is_empty() {
         format!("{peer} on {dev}")
@@ -449,7 +462,9 @@ unsafe extern "C" fn ip_choose_hook(addr: *mut u32) {
 /// pppd's `allowed_address_hook` (network byte order): 1 allows, 0 denies.
 unsafe extern "C" fn allowed_address_hook(addr: u32) -> c_int {
     let a = Ipv4Addr::from(u32::from_be(addr));
-    guard("allowed_address_hook", 0, || c_int::from(with_plugin(|p| p.allowed(a))))
+    guard("allowed_address_hook", 0, || {
+        c_int::from(with_plugin(|p| p.allowed(a)))
+    })
 }
 
 /// Deferred release after ip_down / link_down (pppd callout).
@@ -503,7 +518,9 @@ unsafe extern "C" fn on_ip_up(_: *mut c_void, _: c_int) {
         with_plugin(|p| {
             fault(p, "ip_up");
             let Some(me) = p.identity() else { return };
-            let (Some(slot), Some(r)) = (p.lease, p.ready.as_ref()) else { return };
+            let (Some(slot), Some(r)) = (p.lease, p.ready.as_ref()) else {
+                return;
+            };
             let s = sys::session();
             let info = SessionInfo {
                 peer: s.peer,
@@ -543,7 +560,9 @@ unsafe extern "C" fn on_pid_change(_: *mut c_void, pid: c_int) {
     guard("pid_change", (), || {
         log::debug!("notified: pid change to {pid}");
         with_plugin(|p| {
-            let (Some(slot), Some(me)) = (p.lease, p.me) else { return };
+            let (Some(slot), Some(me)) = (p.lease, p.me) else {
+                return;
+            };
             let Some(r) = p.ready.as_ref() else { return };
             match Owner::of_pid(pid as u32) {
                 Ok(Some(child)) if r.table.transfer(slot, me, child) => {

@@ -6,12 +6,22 @@
 //! calls into the plugin, except `on_signal`'s caller (a signal handler),
 //! which only stores an atomic.
 
-#![allow(non_camel_case_types, non_upper_case_globals, non_snake_case, dead_code, clippy::all)]
+#![allow(
+    non_camel_case_types,
+    non_upper_case_globals,
+    non_snake_case,
+    dead_code,
+    clippy::all
+)]
 
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::net::Ipv4Addr;
 
-#[allow(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+#[allow(
+    unsafe_op_in_unsafe_fn,
+    clippy::undocumented_unsafe_blocks,
+    clippy::missing_safety_doc
+)]
 mod bindings {
     include!(concat!(env!("OUT_DIR"), "/pppd_bindings.rs"));
 }

@@ -37,18 +37,54 @@ pub const DEFAULT_NAME: &str = "default";
 /// Why a table could not be used. Every variant names the file.
 #[derive(Debug)]
 pub enum TableError {
-    BadName { name: String },
-    Io { path: PathBuf, op: &'static str, err: io::Error },
-    NotRegular { path: PathBuf },
-    NotDir { path: PathBuf },
-    WrongOwner { path: PathBuf, uid: u32, euid: u32 },
-    Writable { path: PathBuf, mode: u32 },
-    Truncated { path: PathBuf, size: u64, need: u64 },
-    Foreign { path: PathBuf },
-    Version { path: PathBuf, found: u32 },
-    Corrupt { path: PathBuf, why: String },
-    PoolChanged { path: PathBuf, table: String, ours: String, live: u32 },
-    Busy { path: PathBuf },
+    BadName {
+        name: String,
+    },
+    Io {
+        path: PathBuf,
+        op: &'static str,
+        err: io::Error,
+    },
+    NotRegular {
+        path: PathBuf,
+    },
+    NotDir {
+        path: PathBuf,
+    },
+    WrongOwner {
+        path: PathBuf,
+        uid: u32,
+        euid: u32,
+    },
+    Writable {
+        path: PathBuf,
+        mode: u32,
+    },
+    Truncated {
+        path: PathBuf,
+        size: u64,
+        need: u64,
+    },
+    Foreign {
+        path: PathBuf,
+    },
+    Version {
+        path: PathBuf,
+        found: u32,
+    },
+    Corrupt {
+        path: PathBuf,
+        why: String,
+    },
+    PoolChanged {
+        path: PathBuf,
+        table: String,
+        ours: String,
+        live: u32,
+    },
+    Busy {
+        path: PathBuf,
+    },
 }
 
 impl fmt::Display for TableError {
@@ -189,7 +225,11 @@ fn check_meta(path: &FsPath, md: &fs::Metadata, want_dir: bool) -> Result<(), Ta
 fn ensure_dir(dir: &FsPath, create: bool) -> Result<(), TableError> {
     if create && fs::symlink_metadata(dir).is_err() {
         // Missing parents are created too (0700, like the directory).
-        match fs::DirBuilder::new().recursive(true).mode(0o700).create(dir) {
+        match fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+        {
             Ok(()) => log::info!("created table directory {}", dir.display()),
             Err(e) => return Err(io_err(dir, "create directory")(e)),
         }
@@ -283,7 +323,9 @@ fn read_and_validate(file: &File, path: &FsPath) -> Result<(Fixed, Pool), TableE
             found: fixed.layout_version,
         });
     }
-    if fixed.header_size as usize != HEADER_SIZE || fixed.meta_size as usize != std::mem::size_of::<Meta>() {
+    if fixed.header_size as usize != HEADER_SIZE
+        || fixed.meta_size as usize != std::mem::size_of::<Meta>()
+    {
         return Err(corrupt(format!(
             "header size {} / record size {} do not match this layout",
             fixed.header_size, fixed.meta_size
@@ -386,7 +428,8 @@ fn create_file(path: &FsPath, pool: &Pool, spec: &str, replace: bool) -> Result<
             .map_err(io_err(&tmp, "chmod"))?;
         let n = pool.size();
         let sec = Sections::new(n, pool.ranges().len() as u32);
-        file.set_len(sec.total as u64).map_err(io_err(&tmp, "truncate"))?;
+        file.set_len(sec.total as u64)
+            .map_err(io_err(&tmp, "truncate"))?;
         let mut fixed = Fixed {
             magic: MAGIC,
             layout_version: LAYOUT_VERSION,
@@ -408,7 +451,10 @@ fn create_file(path: &FsPath, pool: &Pool, spec: &str, replace: bool) -> Result<
         fixed.spec_len = len as u16;
         // SAFETY: Fixed is repr(C) plain data; viewing it as bytes is sound.
         let bytes = unsafe {
-            std::slice::from_raw_parts((&fixed as *const Fixed).cast::<u8>(), std::mem::size_of::<Fixed>())
+            std::slice::from_raw_parts(
+                (&fixed as *const Fixed).cast::<u8>(),
+                std::mem::size_of::<Fixed>(),
+            )
         };
         file.write_all_at(bytes, 0).map_err(io_err(&tmp, "write"))?;
         let ranges: Vec<u8> = pool
@@ -456,14 +502,21 @@ pub enum Opened {
     /// Reset because it was written in an earlier boot.
     ResetBoot,
     /// Rebuilt for a new pool definition (it had no live leases).
-    ResetPool { old: String },
+    ResetPool {
+        old: String,
+    },
 }
 
 impl Table {
     /// Open the table `name` in `dir` for `pool`, creating it if missing and
     /// resetting it if it was written in an earlier boot or for another pool
     /// with no live leases. `spec` is the definition as written, for messages.
-    pub fn open(dir: &FsPath, name: &str, pool: &Pool, spec: &str) -> Result<(Table, Opened), TableError> {
+    pub fn open(
+        dir: &FsPath,
+        name: &str,
+        pool: &Pool,
+        spec: &str,
+    ) -> Result<(Table, Opened), TableError> {
         check_name(name)?;
         ensure_dir(dir, true)?;
         let path = table_path(dir, name);
@@ -473,14 +526,24 @@ impl Table {
                 Ok(f) => f,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     if create_file(&path, pool, spec, false)? {
-                        log::info!("created table {} for pool {} ({} addresses)", path.display(), pool, pool.size());
+                        log::info!(
+                            "created table {} for pool {} ({} addresses)",
+                            path.display(),
+                            pool,
+                            pool.size()
+                        );
                         if how == Opened::Existing {
                             how = Opened::Created;
                         }
                     }
                     continue;
                 }
-                Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENXIO | libc::EISDIR)) => {
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::ELOOP | libc::ENXIO | libc::EISDIR)
+                    ) =>
+                {
                     return Err(TableError::NotRegular { path });
                 }
                 Err(e) => return Err(io_err(&path, "open")(e)),
@@ -519,7 +582,10 @@ impl Table {
             }
             create_file(&path, pool, spec, true)?;
             if stale_boot {
-                log::warn!("table {} was written in an earlier boot; reset it", path.display());
+                log::warn!(
+                    "table {} was written in an earlier boot; reset it",
+                    path.display()
+                );
                 how = Opened::ResetBoot;
             } else {
                 log::warn!(
@@ -541,7 +607,9 @@ impl Table {
         ensure_dir(dir, false)?;
         let path = table_path(dir, name);
         let file = open_file(&path).map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP | libc::ENXIO | libc::EISDIR) => TableError::NotRegular { path: path.clone() },
+            Some(libc::ELOOP | libc::ENXIO | libc::EISDIR) => {
+                TableError::NotRegular { path: path.clone() }
+            }
             _ => io_err(&path, "open")(e),
         })?;
         flock(&file, libc::LOCK_SH, &path)?;

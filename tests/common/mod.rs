@@ -29,7 +29,10 @@ pub fn artifacts() -> Result<(PathBuf, PathBuf), String> {
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_rasstatic"));
     let so = bin.with_file_name("librasstatic.so");
     if !so.exists() {
-        return Err(format!("{} is missing: build the plugin (cargo build)", so.display()));
+        return Err(format!(
+            "{} is missing: build the plugin (cargo build)",
+            so.display()
+        ));
     }
     Ok((so, bin))
 }
@@ -45,7 +48,11 @@ fn which(cmd: &str) -> Option<PathBuf> {
 
 /// Whether this kernel has PPP (then no UML is needed).
 fn host_has_ppp() -> bool {
-    fs::OpenOptions::new().read(true).write(true).open("/dev/ppp").is_ok()
+    fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/ppp")
+        .is_ok()
 }
 
 /// Run `scenarios` (names of tests/pppd/scenarios/*.sh without .sh) with
@@ -53,10 +60,15 @@ fn host_has_ppp() -> bool {
 pub fn run_scenarios(tag: &str, pppd: &Path, scenarios: &[&str]) -> Result<Run, String> {
     let (plugin, rasstatic) = artifacts()?;
     if !pppd.exists() {
-        return Err(format!("{} not found: install Debian's ppp package", pppd.display()));
+        return Err(format!(
+            "{} not found: install Debian's ppp package",
+            pppd.display()
+        ));
     }
     for tool in ["socat", "ip", "pkill", "timeout"] {
-        which(tool).ok_or(format!("{tool} not found: install socat, iproute2, procps, coreutils"))?;
+        which(tool).ok_or(format!(
+            "{tool} not found: install socat, iproute2, procps, coreutils"
+        ))?;
     }
     let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     let dir = root.join(format!("pppd-{tag}-{}", std::process::id()));
@@ -97,7 +109,13 @@ pub fn run_scenarios(tag: &str, pppd: &Path, scenarios: &[&str]) -> Result<Run, 
         let st = Command::new("timeout")
             .arg(budget.to_string())
             .arg(uml)
-            .args(["mem=768M", "root=/dev/root", "rootfstype=hostfs", "rootflags=/", "rw"])
+            .args([
+                "mem=768M",
+                "root=/dev/root",
+                "rootfstype=hostfs",
+                "rootflags=/",
+                "rw",
+            ])
             .arg(format!("init={}", init.display()))
             .arg(format!("rasstatic.run={}", dir.display()))
             .args(["con=null", "con0=fd:0,fd:1"])
@@ -111,7 +129,16 @@ pub fn run_scenarios(tag: &str, pppd: &Path, scenarios: &[&str]) -> Result<Run, 
     if !dir.join("finished").exists() {
         let tail = |f: &str| {
             fs::read_to_string(dir.join(f))
-                .map(|s| s.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n"))
+                .map(|s| {
+                    s.lines()
+                        .rev()
+                        .take(30)
+                        .collect::<Vec<_>>()
+                        .into_iter()
+                        .rev()
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
                 .unwrap_or_default()
         };
         return Err(format!(
@@ -165,10 +192,13 @@ impl Scenario {
     }
 
     pub fn ev(&self, key: &str) -> String {
-        self.events()
-            .get(key)
-            .cloned()
-            .unwrap_or_else(|| panic!("{}: no event {key}; trace:\n{}", self.name, self.read("trace")))
+        self.events().get(key).cloned().unwrap_or_else(|| {
+            panic!(
+                "{}: no event {key}; trace:\n{}",
+                self.name,
+                self.read("trace")
+            )
+        })
     }
 
     /// A `rasstatic show --json` snapshot.

@@ -30,7 +30,8 @@ mount -t tmpfs tmpfs /run
 mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /etc/ppp
 mkdir -p /run/lock /var/lock 2>/dev/null
-exec > "$RUN/guest.log" 2>&1
+# fd 3 keeps the console for the demo; everything else goes to the log.
+exec 3>&1 > "$RUN/guest.log" 2>&1
 echo "mode $MODE, kernel $(uname -r)"
 if [ "$MODE" = uml ]; then
     M=$(echo /usr/lib/uml/modules/*/kernel)
@@ -42,13 +43,17 @@ if [ "$MODE" = uml ]; then
 fi
 [ -c /dev/ppp ] || echo "no /dev/ppp"
 . "$RUN/env"
+if [ -n "${DEMO:-}" ]; then
+    ( cd "$RUN" && OUT="$RUN" NAME=demo sh "$DEMO" >&3 2>&3 )
+    SCENARIOS=""
+fi
 for s in $SCENARIOS; do
     mkdir -p "$RUN/$s"
     start=$(date +%s.%N)
     ( cd "$RUN/$s" && OUT="$RUN/$s" NAME="$s" timeout -k 5 "$SCENARIO_TIMEOUT" sh "$SCEN_DIR/$s.sh" > "$RUN/$s/trace" 2>&1 )
     echo $? > "$RUN/$s/status"
     end=$(date +%s.%N)
-    echo "$s: status $(cat "$RUN/$s/status") in $(echo "$end - $start" | bc 2>/dev/null || echo '?')s"
+    echo "$s: status $(cat "$RUN/$s/status") in $(awk "BEGIN { printf \"%.1f\", $end - $start }")s"
     # Whatever a scenario left running must not disturb the next one.
     pkill -9 -x pppd; pkill -9 -x socat; pkill -9 -f pppeer
     sleep 0.3

@@ -84,5 +84,5 @@ gone() {
 # snap LABEL: the lease table as `rasstatic show --json` sees it.
 snap() {
     "$RASSTATIC" show --json --dir "$TDIR" --name "${2:-default}" > "$OUT/snap.$1.json" 2> "$OUT/snap.$1.err"
-    log "snapshot $1: $(grep -o '"leased":[0-9]*,"stale":[0-9]*' "$OUT/snap.$1.json")"
+    log "snapshot $1: $(grep -o '"leased":[0-9]*' "$OUT/snap.$1.json") $(grep -o '"stale":[0-9]*' "$OUT/snap.$1.json")"
 }

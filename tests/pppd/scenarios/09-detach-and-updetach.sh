@@ -33,7 +33,7 @@ ev "daemon_pid_detach $D"
 snap detach-up
 kill -9 $D
 gone $D
-ended client 2 > /dev/null
+kill -TERM $(cpid 2); ended client 2 > /dev/null
 snap after-kill
 # The pool has one address: the next caller gets it back by reaping.
 line 3

@@ -10,7 +10,7 @@ ev "addr1 $(caller_addr 1)"
 ev "server1_pid $(spid 1)"
 kill -9 $(spid 1)
 ended server 1 > /dev/null
-ended client 1 > /dev/null
+kill -TERM $(cpid 1); ended client 1 > /dev/null
 snap after-kill
 "$RASSTATIC" reap --dir "$TDIR" > "$OUT/reap.out" 2>&1
 ev "reap_status $?"
@@ -21,7 +21,7 @@ client 2
 ev "addr2 $(caller_addr 2)"
 kill -9 $(spid 2)
 ended server 2 > /dev/null
-ended client 2 > /dev/null
+kill -TERM $(cpid 2); ended client 2 > /dev/null
 line 3
 server 3 10.0.0.1: rasstatic-pool $POOL
 client 3

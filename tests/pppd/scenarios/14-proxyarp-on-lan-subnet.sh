@@ -3,7 +3,8 @@
 . "$LIB"
 ip link add lan0 type dummy
 ip addr add 10.9.14.254/24 dev lan0
-ip link set lan0 up
+# pppd publishes proxy ARP entries only on ARP-capable interfaces.
+ip link set lan0 arp on up
 line 1
 server 1 10.0.0.1: rasstatic-pool 10.9.14.10-10.9.14.12 proxyarp
 client 1

@@ -1,0 +1,10 @@
+#!/bin/sh
+# The test command: sets up a fresh Debian 12 machine (as root), then checks
+# formatting and lints, and runs every test, including the real-pppd
+# scenarios (inside User-Mode Linux when this kernel has no PPP).
+set -eu
+cd "$(dirname "$0")"
+sh scripts/setup.sh
+cargo fmt --check
+cargo clippy --all-targets -- -D warnings
+cargo test
