@@ -19,7 +19,7 @@ else
     MODE=uml
     mount -t proc proc /proc
     mount -t sysfs sys /sys
-    mount -t devtmpfs dev /dev
+    mountpoint -q /dev || mount -t devtmpfs dev /dev
     mkdir -p /dev/pts
     mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
     RUN=$(sed -n 's/.*rasstatic\.run=\([^ ]*\).*/\1/p' /proc/cmdline)

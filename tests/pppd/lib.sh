@@ -27,7 +27,7 @@ launch() {
     rm -f "$OUT/$role.$n.pid" "$OUT/$role.$n.status"
     ( "$@" >> "$OUT/$role.$n.out" 2>&1 &
       echo $! > "$OUT/$role.$n.pid.tmp"; mv "$OUT/$role.$n.pid.tmp" "$OUT/$role.$n.pid"
-      wait $!; echo $? > "$OUT/$role.$n.status" ) &
+      wait $!; echo $? > "$OUT/$role.$n.status" ) 2>> "$OUT/$role.$n.out" &
     for _ in $(seq 100); do [ -s "$OUT/$role.$n.pid" ] && return 0; sleep 0.02; done
     log "$role $n did not start"
 }
