@@ -24,10 +24,10 @@ else
     mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
     RUN=$(sed -n 's/.*rasstatic\.run=\([^ ]*\).*/\1/p' /proc/cmdline)
 fi
-# Fresh /run, /tmp and /etc/ppp: Debian's /etc/ppp/options and ip-up.d
-# scripts stay out of the tests, and tables live on a tmpfs as in production.
+# Fresh /run and /etc/ppp: Debian's /etc/ppp/options and ip-up.d scripts
+# stay out of the tests, and tables live on a tmpfs as in production. (/tmp
+# stays the host's: the checkout and its target/ may live there.)
 mount -t tmpfs tmpfs /run
-mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /etc/ppp
 mkdir -p /run/lock /var/lock 2>/dev/null
 # fd 3 keeps the console for the demo; everything else goes to the log.
