@@ -26,6 +26,7 @@ const SCENARIOS: &[&str] = &[
     "12-bad-options-and-tables",
     "13-pap-star-address",
     "14-proxyarp-on-lan-subnet",
+    "15-options-files-proposals-panics",
 ];
 
 fn run() -> &'static Run {
@@ -468,4 +469,50 @@ fn s14_proxyarp_with_the_pool_on_the_lan_subnet() {
     assert!(!down.contains(&a), "the proxy ARP entry stayed: {down:?}");
     released(&s, 1, &a, "ip-down");
     all_free(&s, "end");
+}
+
+#[test]
+fn s15_options_files_caller_proposals_and_a_panicking_hook() {
+    let s = scenario("15-options-files-proposals-panics");
+    // From a peers file (pppd call dialin), into the table it names.
+    let a = s.ev("addr_peers");
+    assert!(in_pool(&a, [10, 9, 15, 1], 4));
+    assert_eq!(lease(&s.snap("peers-up"), &a)["state"], "leased");
+    assert!(s.snap("peers-up")["table"]
+        .as_str()
+        .unwrap()
+        .ends_with("/fromfile.table"));
+    // From options.<tty>, with the sticky policy: the same address again
+    // (the caller has no name, so the empty name is sticky too).
+    assert!(in_pool(&s.ev("addr_ttyopts"), [10, 9, 15, 1], 4));
+    assert!(s.server_log(2).contains("rasstatic: assigned"));
+    // A caller proposing its own address gets a pool address instead...
+    let p = s.ev("addr_accepting");
+    assert!(
+        in_pool(&p, [10, 9, 15, 1], 4),
+        "caller kept its proposal: {p}"
+    );
+    assert_ne!(p, "10.50.0.7");
+    // ...or, insisting, no address at all: pppd refuses the call.
+    assert!(
+        !s.events().contains_key("insisting_got"),
+        "{:?}",
+        s.events().get("insisting_got")
+    );
+    assert!(held(&s.snap("after-insisting")).is_empty());
+    // A panic in the hook is caught, logged, and fails safe.
+    let log = s.server_log(5);
+    assert!(
+        log.contains(
+            "rasstatic: internal error in ip_choose_hook: fault injected in ip_choose_hook"
+        ),
+        "{log}"
+    );
+    assert!(!s.events().contains_key("panic_client_got_address"));
+    let code = s.ev("panic_server_exit");
+    assert!(
+        code == "10" || code == "16",
+        "pppd did not end its normal way: {code}"
+    );
+    assert!(held(&s.snap("end")).is_empty());
 }

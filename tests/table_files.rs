@@ -404,3 +404,28 @@ fn metadata_and_counters_survive_in_the_table() {
     let n = t.counters();
     assert_eq!((n.assigned, n.ended_by(Path::IpDown)), (1, 1));
 }
+
+#[test]
+fn a_second_claim_by_the_same_process_returns_its_lease() {
+    let d = TempDir::new("again");
+    let (t, _) = open(&d.0, "10.7.0.1-10.7.0.9").unwrap();
+    let me = Owner::current().unwrap();
+    let i = SessionInfo::default();
+    let a = t
+        .claim(me, ClaimOpts::default(), Policy::RoundRobin, &i)
+        .unwrap()
+        .unwrap();
+    let b = t
+        .claim(me, ClaimOpts::default(), Policy::RoundRobin, &i)
+        .unwrap()
+        .unwrap();
+    assert_eq!((b.slot, b.existing), (a.slot, true));
+    assert_eq!(t.slots().leased(), 1);
+    // Once released, the next claim is a new lease.
+    assert!(t.release(a.slot, me, Path::Api));
+    let c = t
+        .claim(me, ClaimOpts::default(), Policy::RoundRobin, &i)
+        .unwrap()
+        .unwrap();
+    assert!(!c.existing);
+}

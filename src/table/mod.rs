@@ -492,6 +492,10 @@ pub struct Table {
     pool: Pool,
     fixed: Fixed,
     sec: Sections,
+    /// The slot this process last claimed through this handle, plus one (0:
+    /// none): a second claim by the same process finds its lease at once.
+    /// Process-local; a hint checked against the owner word.
+    held: AtomicU64,
 }
 
 /// How `open` found the table, for the caller to log.
@@ -629,6 +633,7 @@ impl Table {
             pool,
             fixed,
             sec,
+            held: AtomicU64::new(0),
         })
     }
 
@@ -738,6 +743,13 @@ impl Table {
         policy: Policy,
         info: &SessionInfo,
     ) -> Result<Option<Claimed>, Retired> {
+        let held = self.held.load(Ordering::Relaxed);
+        if held != 0 && self.slots().word(held as u32 - 1) == me.word() {
+            return Ok(Some(Claimed {
+                slot: held as u32 - 1,
+                existing: true,
+            }));
+        }
         if opts.prefer.is_none() && policy == Policy::Sticky && !info.peer.is_empty() {
             opts.prefer = self.sticky_lookup(&info.peer);
         }
@@ -757,6 +769,7 @@ impl Table {
             return Err(Retired);
         }
         self.live().assigned.fetch_add(1, Ordering::Relaxed);
+        self.held.store(u64::from(c.slot) + 1, Ordering::Relaxed);
         self.write_meta(c.slot, me, info);
         if !info.peer.is_empty() {
             self.sticky_remember(&info.peer, c.slot);

@@ -76,6 +76,15 @@ pub fn run_scenarios(tag: &str, pppd: &Path, scenarios: &[&str]) -> Result<Run, 
     fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let t = repo().join("tests/pppd");
     let pppeer = rasstatic.with_file_name("examples").join("pppeer");
+    if !pppeer.exists() {
+        return Err(format!("{} is missing after the build", pppeer.display()));
+    }
+    // A checkout may lose the executable bit; the guest's init needs it.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let init = t.join("guest-init.sh");
+        let _ = fs::set_permissions(&init, fs::Permissions::from_mode(0o755));
+    }
     let env = format!(
         "PLUGIN={}\nRASSTATIC={}\nPPPD={}\nPPPEER={}\nLIB={}\nSCEN_DIR={}\nSCENARIOS=\"{}\"\nSCENARIO_TIMEOUT={}\nexport PLUGIN RASSTATIC PPPD PPPEER LIB\n",
         plugin.display(),
