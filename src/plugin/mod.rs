@@ -496,6 +496,7 @@ unsafe extern "C" fn on_phase_change(_: *mut c_void, phase: c_int) {
                 // A new connection starts afresh (round-robin).
                 p.prev = None;
             });
+            LAST_SIGNAL.store(0, Ordering::Relaxed);
         } else if phase != sys::PHASE_INITIALIZE {
             // Options are all in: check them and open the table now, so a
             // misconfiguration stops pppd before any caller is answered.

@@ -24,15 +24,26 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The built plugin and admin command, next to each other in the target dir.
+/// The plugin and admin command under test, next to each other in the
+/// target dir. `cargo test` builds the library only as an rlib for tests,
+/// so build the cdylib (and the scripted peer) from this same source now,
+/// with the profile the tests were built with.
 pub fn artifacts() -> Result<(PathBuf, PathBuf), String> {
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_rasstatic"));
+    let release = bin.parent().is_some_and(|d| d.ends_with("release"));
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.args(["build", "--lib", "--example", "pppeer"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if release {
+        cmd.arg("--release");
+    }
+    let st = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !st.success() {
+        return Err(format!("building the plugin failed: {st}"));
+    }
     let so = bin.with_file_name("librasstatic.so");
     if !so.exists() {
-        return Err(format!(
-            "{} is missing: build the plugin (cargo build)",
-            so.display()
-        ));
+        return Err(format!("{} is missing after the build", so.display()));
     }
     Ok((so, bin))
 }

@@ -16,9 +16,11 @@ client 1
 ev "addr_peers $(caller_addr 1)"
 snap peers-up fromfile
 kill -TERM $(cpid 1); ended server 1 > /dev/null
-# options.<tty>: pppd reads /etc/ppp/options.s2 for the device .../s2.
+# options.<tty>: pppd reads /etc/ppp/options.<device>, with the device's
+# path after "/dev/" (here the whole path) and every "/" turned into ".".
 line 2
-cat > /etc/ppp/options.s2 <<P
+TTYOPTS=/etc/ppp/options$(echo "$L/s2" | tr / .)
+cat > "$TTYOPTS" <<P
 plugin $PLUGIN
 rasstatic-dir $TDIR
 rasstatic-pool 10.9.15.1-10.9.15.4
@@ -29,7 +31,7 @@ launch server 2 $PPPD "$L/s2" $SRV logfile "$OUT/server.2.log" 10.0.0.1:
 client 2
 ev "addr_ttyopts $(caller_addr 2)"
 kill -TERM $(cpid 2); ended server 2 > /dev/null
-rm /etc/ppp/options.s2
+rm "$TTYOPTS"
 # A caller that proposes 10.50.0.7 and accepts a correction.
 line 3
 server 3 10.0.0.1: rasstatic-pool 10.9.15.1-10.9.15.4
