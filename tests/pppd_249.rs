@@ -485,8 +485,8 @@ fn s15_options_files_caller_proposals_and_a_panicking_hook() {
         .as_str()
         .unwrap()
         .ends_with("/fromfile.table"));
-    // From options.<tty>, with the sticky policy: the same address again
-    // (the caller has no name, so the empty name is sticky too).
+    // From options.<tty> (a caller without a name: sticky falls back to
+    // round-robin).
     assert!(in_pool(&s.ev("addr_ttyopts"), [10, 9, 15, 1], 4));
     assert!(s.server_log(2).contains("rasstatic: assigned"));
     // A caller proposing its own address gets a pool address instead...

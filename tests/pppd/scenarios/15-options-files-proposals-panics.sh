@@ -17,9 +17,10 @@ ev "addr_peers $(caller_addr 1)"
 snap peers-up fromfile
 kill -TERM $(cpid 1); ended server 1 > /dev/null
 # options.<tty>: pppd reads /etc/ppp/options.<device>, with the device's
-# path after "/dev/" (here the whole path) and every "/" turned into ".".
+# path after "/dev/" (here the whole path) and every "/" turned into "."
+# (so "options." + ".work.main..." = "options..work.main...").
 line 2
-TTYOPTS=/etc/ppp/options$(echo "$L/s2" | tr / .)
+TTYOPTS=/etc/ppp/options.$(echo "$L/s2" | tr / .)
 cat > "$TTYOPTS" <<P
 plugin $PLUGIN
 rasstatic-dir $TDIR
