@@ -123,7 +123,11 @@ fn pair_latency(fraction: f64) -> (u64, u64, u64) {
     // The prefilled holders are made-up identities: dead, if anyone asked.
     // Nobody may: with free addresses left, claims never take the slow
     // path that reaps. Prove it, or the figure would be of another path.
-    assert_eq!(t.counters().ended_by(Path::ReapClaim), 0, "a claim took the slow path");
+    assert_eq!(
+        t.counters().ended_by(Path::ReapClaim),
+        0,
+        "a claim took the slow path"
+    );
     (
         percentile(&ns, 0.5),
         percentile(&ns, 0.99),
