@@ -281,7 +281,9 @@ impl Plugin {
                 return None;
             }
         };
-        if let (Some(old), Some(slot), Some(r)) = (self.me, self.lease, self.ready.as_ref()) {
+        // A helper child (fork notifier) never takes its parent's lease.
+        let adopting = if self.helper { None } else { self.lease };
+        if let (Some(old), Some(slot), Some(r)) = (self.me, adopting, self.ready.as_ref()) {
             let word = r.table.slots().word(slot);
             if word == now.word() {
                 log::debug!(
@@ -323,13 +325,7 @@ impl Plugin {
         if self.pending.take().is_some() {
             sys::cancel_call(release_soon);
         }
-        let s = sys::session();
-        let info = SessionInfo {
-            peer: s.peer.clone(),
-            ifname: s.ifname.clone(),
-            device: s.device.clone(),
-            proxyarp: s.proxyarp,
-        };
+        let info = session_info();
         let policy = self.cfg.policy;
         let prefer = self.lease.or(self.prev);
         for _attempt in 0..3 {
@@ -402,10 +398,11 @@ impl Plugin {
         if self.helper {
             return;
         }
+        // Identity first: a detached child adopts the lease before freeing it.
+        let me = self.identity();
         let Some(slot) = self.lease.take() else {
             return;
         };
-        let me = self.identity();
         let Some(r) = self.ready.as_ref() else { return };
         let addr = r.pool.addr(slot);
         let sig = match LAST_SIGNAL.load(Ordering::Relaxed) {
@@ -419,6 +416,17 @@ impl Plugin {
             _ => log::warn!("lease on {addr} was already gone ({}{sig})", path.name()),
         }
         self.prev = Some(slot);
+    }
+}
+
+/// What the table records about this session, from pppd.
+fn session_info() -> SessionInfo {
+    let s = sys::session();
+    SessionInfo {
+        peer: s.peer,
+        ifname: s.ifname,
+        device: s.device,
+        proxyarp: s.proxyarp,
     }
 }
 
@@ -522,13 +530,7 @@ unsafe extern "C" fn on_ip_up(_: *mut c_void, _: c_int) {
             let (Some(slot), Some(r)) = (p.lease, p.ready.as_ref()) else {
                 return;
             };
-            let s = sys::session();
-            let info = SessionInfo {
-                peer: s.peer,
-                ifname: s.ifname,
-                device: s.device,
-                proxyarp: s.proxyarp,
-            };
+            let info = session_info();
             r.table.update_meta(slot, me, &info);
             log::info!("{} is up on {}", r.pool.addr(slot), who(&info));
         })

@@ -19,6 +19,7 @@ use std::net::Ipv4Addr;
 
 #[allow(
     unsafe_op_in_unsafe_fn,
+    unused_imports,
     clippy::undocumented_unsafe_blocks,
     clippy::missing_safety_doc
 )]
@@ -42,8 +43,14 @@ pub static pppd_version: [u8; b::PPPD_VERSION.len()] = *b::PPPD_VERSION;
 /// The pppd version these bindings were built for (e.g. "2.4.9").
 pub const VERSION: &str = env!("RASSTATIC_PPPD_VERSION");
 
+#[cfg(pppd_api = "2.4")]
 pub const PHASE_DEAD: c_int = b::PHASE_DEAD as c_int;
+#[cfg(pppd_api = "2.4")]
 pub const PHASE_INITIALIZE: c_int = b::PHASE_INITIALIZE as c_int;
+#[cfg(pppd_api = "2.5")]
+pub const PHASE_DEAD: c_int = b::ppp_phase::PHASE_DEAD as c_int;
+#[cfg(pppd_api = "2.5")]
+pub const PHASE_INITIALIZE: c_int = b::ppp_phase::PHASE_INITIALIZE as c_int;
 
 #[derive(Clone, Copy, Debug)]
 pub enum Level {
@@ -214,7 +221,7 @@ pub fn add_notifier(which: Notify, f: NotifyFn) {
     }
     #[cfg(pppd_api = "2.5")]
     {
-        use b::ppp_notify as N;
+        use b::ppp_notify_t as N;
         let n = match which {
             Notify::PidChange => N::NF_PID_CHANGE,
             Notify::PhaseChange => N::NF_PHASE_CHANGE,
@@ -287,7 +294,8 @@ pub fn session() -> Session {
     // pppd process); read on pppd's thread.
     let wo = unsafe { &*(&raw const b::ipcp_wantoptions).cast::<b::ipcp_options>() };
     let local = (wo.ouraddr != 0).then(|| Ipv4Addr::from(u32::from_be(wo.ouraddr)));
-    let proxyarp = wo.proxy_arp != 0;
+    // A 1-byte `bool` typedef in 2.4, C's bool in 2.5.
+    let proxyarp = u8::from(wo.proxy_arp) != 0;
     #[cfg(pppd_api = "2.4")]
     // SAFETY: pppd's global name buffers are NUL-terminated C strings.
     let (ifname, device, peer, remote) = unsafe {
@@ -302,7 +310,7 @@ pub fn session() -> Session {
     // SAFETY: pppd's getters return NUL-terminated strings (or fill ours).
     let (ifname, device, peer, remote) = unsafe {
         let mut buf = [0 as c_char; 256];
-        b::ppp_peer_authname(buf.as_mut_ptr(), buf.len() as c_int);
+        b::ppp_peer_authname(buf.as_mut_ptr(), buf.len());
         (
             text(b::ppp_ifname()),
             text(b::ppp_devnam()),
