@@ -5,6 +5,8 @@
 set -eu
 cd "$(dirname "$0")"
 sh scripts/setup.sh
+# Debian 13's pppd 2.5.2 and headers, for the second matrix.
+sh scripts/fetch-pppd-2.5.sh
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
 cargo test

@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod checks;
+
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -24,29 +26,102 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The plugin and admin command under test, next to each other in the
-/// target dir. `cargo test` builds the library only as an rlib for tests,
-/// so build the cdylib (and the scripted peer) from this same source now,
-/// with the profile the tests were built with.
-pub fn artifacts() -> Result<(PathBuf, PathBuf), String> {
+/// Which pppd the scenarios run, and the headers its plugin is built with.
+pub struct Target {
+    pub version: &'static str,
+    pub pppd: PathBuf,
+    /// `PPPD_INCLUDE_DIR` for the plugin build; `None`: the installed headers.
+    pub include: Option<PathBuf>,
+    /// A separate target directory for that build.
+    pub target_dir: Option<PathBuf>,
+}
+
+impl Target {
+    /// Debian 12: the installed pppd 2.4.9 and ppp-dev.
+    pub fn debian12() -> Target {
+        Target {
+            version: "2.4.9",
+            pppd: PathBuf::from("/usr/sbin/pppd"),
+            include: None,
+            target_dir: None,
+        }
+    }
+
+    /// Debian 13's pppd 2.5.2 and ppp-dev, unpacked by
+    /// scripts/fetch-pppd-2.5.sh into target/pppd-2.5/root.
+    pub fn debian13() -> Target {
+        let t = repo().join("target/pppd-2.5");
+        Target {
+            version: "2.5.2",
+            pppd: t.join("root/usr/sbin/pppd"),
+            include: Some(t.join("root/usr/include/pppd")),
+            target_dir: Some(t.join("build")),
+        }
+    }
+}
+
+/// Build the plugin for `target` from this same source, with the profile
+/// the tests were built with (`cargo test` builds the library only as an
+/// rlib), plus the scripted peer. Returns the plugin and the admin command.
+pub fn artifacts(target: &Target) -> Result<(PathBuf, PathBuf), String> {
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_rasstatic"));
     let release = bin.parent().is_some_and(|d| d.ends_with("release"));
-    let mut cmd = Command::new(env!("CARGO"));
-    cmd.args(["build", "--lib", "--example", "pppeer"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    if release {
-        cmd.arg("--release");
-    }
-    let st = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !st.success() {
-        return Err(format!("building the plugin failed: {st}"));
-    }
-    let so = bin.with_file_name("librasstatic.so");
+    let profile = if release { "release" } else { "debug" };
+    let cargo = |args: &[&str], include: Option<&Path>, dir: Option<&Path>| -> Result<(), String> {
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.arg("build").args(args).current_dir(repo());
+        if release {
+            cmd.arg("--release");
+        }
+        if let Some(i) = include {
+            if !i.join("pppd.h").exists() {
+                return Err(format!(
+                    "no pppd headers in {}: run scripts/fetch-pppd-2.5.sh (./test.sh does)",
+                    i.display()
+                ));
+            }
+            cmd.env("PPPD_INCLUDE_DIR", i);
+        }
+        if let Some(d) = dir {
+            cmd.arg("--target-dir").arg(d);
+        }
+        let st = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
+        st.success()
+            .then_some(())
+            .ok_or(format!("building the plugin failed: {st}"))
+    };
+    cargo(&["--lib", "--example", "pppeer"], None, None)?;
+    let so = match &target.target_dir {
+        Some(d) => {
+            cargo(&["--lib"], target.include.as_deref(), Some(d))?;
+            d.join(profile).join("librasstatic.so")
+        }
+        None => bin.with_file_name("librasstatic.so"),
+    };
     if !so.exists() {
         return Err(format!("{} is missing after the build", so.display()));
     }
     Ok((so, bin))
 }
+
+/// The scenarios both pppd versions run.
+pub const SCENARIOS: &[&str] = &[
+    "01-three-callers-fourth-refused",
+    "02-caller-hangs-up",
+    "03-dial-in-side-hangs-up",
+    "04-carrier-loss",
+    "05-idle-and-maxconnect",
+    "06-ipcp-never-opens",
+    "07-ipcp-renegotiation",
+    "08-persist-several-calls",
+    "09-detach-and-updetach",
+    "10-sigkill",
+    "11-eight-lines-random",
+    "12-bad-options-and-tables",
+    "13-pap-star-address",
+    "14-proxyarp-on-lan-subnet",
+    "15-options-files-proposals-panics",
+];
 
 fn which(cmd: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")?
@@ -67,9 +142,11 @@ fn host_has_ppp() -> bool {
 }
 
 /// Run `scenarios` (names of tests/pppd/scenarios/*.sh without .sh) with
-/// `pppd`, in one boot. `tag` names the run directory.
-pub fn run_scenarios(tag: &str, pppd: &Path, scenarios: &[&str]) -> Result<Run, String> {
-    let (plugin, rasstatic) = artifacts()?;
+/// the target's pppd and plugin, in one boot.
+pub fn run_scenarios(target: &Target, scenarios: &[&str]) -> Result<Run, String> {
+    let (plugin, rasstatic) = artifacts(target)?;
+    let pppd = target.pppd.as_path();
+    let tag = target.version;
     if !pppd.exists() {
         return Err(format!(
             "{} not found: install Debian's ppp package",
@@ -167,11 +244,17 @@ pub fn run_scenarios(tag: &str, pppd: &Path, scenarios: &[&str]) -> Result<Run, 
             tail("console.log")
         ));
     }
-    Ok(Run {
+    let run = Run {
         dir,
         mode,
         seconds: start.elapsed().as_secs_f64(),
-    })
+    };
+    eprintln!(
+        "pppd {tag} scenarios ran in {:.0} s ({mode} mode), outputs in {}",
+        run.seconds,
+        run.dir.display()
+    );
+    Ok(run)
 }
 
 /// One scenario's outputs.
