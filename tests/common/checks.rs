@@ -79,17 +79,17 @@ pub fn s01_three_callers_then_a_fourth_is_refused_until_one_hangs_up(s: &Scenari
     assert_eq!(held(&after).len(), 2);
     assert_eq!(s.ev("addr4"), addrs[0]);
     assert_eq!(lease(&s.snap("fourth-up"), &addrs[0])["state"], "leased");
-    all_free(&s, "end");
+    all_free(s, "end");
 }
 
 pub fn s02_caller_hangs_up(s: &Scenario) {
     let a = s.ev("addr1");
     assert!(in_pool(&a, [10, 9, 2, 1], 5));
     assert_eq!(lease(&s.snap("up"), &a)["state"], "leased");
-    released(&s, 1, &a, "ip-down");
+    released(s, 1, &a, "ip-down");
     assert_eq!(s.ev("server_exit"), "16", "pppd: hangup (peer terminated)");
     let end = s.snap("end");
-    all_free(&s, "end");
+    all_free(s, "end");
     assert_eq!(lease(&end, &a)["last"]["released_by"], "ip-down");
 }
 
@@ -97,8 +97,8 @@ pub fn s03_dial_in_side_hangs_up_on_signals_with_and_without_persist(s: &Scenari
     for (n, sig) in [(1, "TERM"), (2, "INT"), (3, "HUP")] {
         let a = s.ev(&format!("addr_{sig}"));
         assert!(in_pool(&a, [10, 9, 3, 1], 5));
-        released(&s, n, &a, &format!("ip-down, after signal SIG{sig}"));
-        all_free(&s, &format!("after-{sig}"));
+        released(s, n, &a, &format!("ip-down, after signal SIG{sig}"));
+        all_free(s, &format!("after-{sig}"));
     }
     assert_eq!(s.ev("server_exit_TERM"), "5");
     assert_eq!(s.ev("server_exit_INT"), "5");
@@ -110,8 +110,8 @@ pub fn s03_dial_in_side_hangs_up_on_signals_with_and_without_persist(s: &Scenari
     // With persist, SIGHUP ends the call but not pppd; the next call gets
     // the next address (round-robin), and the first is free meanwhile.
     let p1 = s.ev("addr_persist1");
-    released(&s, 4, &p1, "ip-down, after signal SIGHUP");
-    all_free(&s, "after-HUP-persist");
+    released(s, 4, &p1, "ip-down, after signal SIGHUP");
+    all_free(s, "after-HUP-persist");
     assert_eq!(s.ev("persist_server_alive"), "yes");
     let p2 = s.ev("addr_persist2");
     assert!(in_pool(&p2, [10, 9, 3, 1], 5));
@@ -120,8 +120,8 @@ pub fn s03_dial_in_side_hangs_up_on_signals_with_and_without_persist(s: &Scenari
         "round-robin hands the next address to the next call"
     );
     assert_eq!(held(&s.snap("persist-second-call")).len(), 1);
-    released(&s, 4, &p2, "ip-down");
-    all_free(&s, "end");
+    released(s, 4, &p2, "ip-down");
+    all_free(s, "end");
 }
 
 pub fn s04_carrier_loss(s: &Scenario) {
@@ -129,9 +129,9 @@ pub fn s04_carrier_loss(s: &Scenario) {
     assert_eq!(lease(&s.snap("up"), &a)["state"], "leased");
     let log = s.server_log(1);
     assert!(log.contains("Modem hangup"), "{log}");
-    released(&s, 1, &a, "ip-down");
+    released(s, 1, &a, "ip-down");
     assert_eq!(s.ev("server_exit"), "16");
-    all_free(&s, "end");
+    all_free(s, "end");
 }
 
 pub fn s05_idle_and_maxconnect_limits(s: &Scenario) {
@@ -139,14 +139,14 @@ pub fn s05_idle_and_maxconnect_limits(s: &Scenario) {
     assert!(s
         .server_log(1)
         .contains("Terminating connection due to lack of activity"));
-    released(&s, 1, &a, "ip-down");
+    released(s, 1, &a, "ip-down");
     assert_eq!(s.ev("server_exit_idle"), "12", "pppd: idle timeout");
-    all_free(&s, "after-idle");
+    all_free(s, "after-idle");
     let b = s.ev("addr_maxconnect");
     assert!(s.server_log(2).contains("Connect time expired"));
-    released(&s, 2, &b, "ip-down");
+    released(s, 2, &b, "ip-down");
     assert_eq!(s.ev("server_exit_maxconnect"), "13", "pppd: connect time");
-    all_free(&s, "after-maxconnect");
+    all_free(s, "after-maxconnect");
 }
 
 pub fn s06_ipcp_never_opens_after_the_hook(s: &Scenario) {
@@ -165,7 +165,7 @@ pub fn s06_ipcp_never_opens_after_the_hook(s: &Scenario) {
         log.contains("rasstatic: released 10.9.6.1 (phase-dead)"),
         "{log}"
     );
-    all_free(&s, "end");
+    all_free(s, "end");
 }
 
 pub fn s07_ipcp_renegotiation_keeps_the_address(s: &Scenario) {
@@ -195,8 +195,8 @@ pub fn s07_ipcp_renegotiation_keeps_the_address(s: &Scenario) {
         1,
         "released once, at the end"
     );
-    released(&s, 1, &rounds[0], "ip-down");
-    all_free(&s, "end");
+    released(s, 1, &rounds[0], "ip-down");
+    all_free(s, "end");
 }
 
 pub fn s08_persist_serves_calls_in_a_row_and_nothing_accumulates(s: &Scenario) {
@@ -206,13 +206,13 @@ pub fn s08_persist_serves_calls_in_a_row_and_nothing_accumulates(s: &Scenario) {
     assert_eq!(addrs, ["10.9.8.1", "10.9.8.2", "10.9.8.3", "10.9.8.1"]);
     for c in 1..=4 {
         assert_eq!(held(&s.snap(&format!("call{c}-up"))).len(), 1);
-        all_free(&s, &format!("call{c}-down"));
+        all_free(s, &format!("call{c}-down"));
     }
     assert_eq!(s.ev("server_alive"), "yes");
     let log = s.server_log(1);
     assert_eq!(log.matches("rasstatic: assigned").count(), 4);
     assert_eq!(log.matches("rasstatic: released").count(), 4);
-    all_free(&s, "end");
+    all_free(s, "end");
 }
 
 pub fn s09_lease_follows_detach_and_updetach_then_sigkill_frees_it(s: &Scenario) {
@@ -232,7 +232,7 @@ pub fn s09_lease_follows_detach_and_updetach_then_sigkill_frees_it(s: &Scenario)
     assert!(s
         .server_log(1)
         .contains(&format!("follows pppd to pid {daemon}")));
-    all_free(&s, "updetach-down");
+    all_free(s, "updetach-down");
     // Plain detach, then SIGKILL of the detached pppd.
     let d = s.ev("daemon_pid_detach");
     let l = lease(&s.snap("detach-up"), "10.9.9.1").clone();
@@ -244,7 +244,7 @@ pub fn s09_lease_follows_detach_and_updetach_then_sigkill_frees_it(s: &Scenario)
     assert!(s
         .server_log(3)
         .contains(&format!("rasstatic: reaped 10.9.9.1 from dead pid {d}")));
-    all_free(&s, "end");
+    all_free(s, "end");
 }
 
 pub fn s10_sigkill_of_the_dial_in_pppd(s: &Scenario) {
@@ -257,14 +257,14 @@ pub fn s10_sigkill_of_the_dial_in_pppd(s: &Scenario) {
     assert!(s
         .read("reap.out")
         .contains(&format!("reaped 10.9.10.1 (pid {pid} is dead)")));
-    all_free(&s, "after-reap");
+    all_free(s, "after-reap");
     assert_eq!(s.ev("addr2"), "10.9.10.1");
     // The second SIGKILLed lease is reaped by the next claim that needs it.
     assert_eq!(s.ev("addr3"), "10.9.10.1");
     assert!(s
         .server_log(3)
         .contains("rasstatic: reaped 10.9.10.1 from dead pid"));
-    all_free(&s, "end");
+    all_free(s, "end");
 }
 
 pub fn s11_eight_lines_random_order_never_share_never_lose(s: &Scenario) {
@@ -301,7 +301,7 @@ pub fn s11_eight_lines_random_order_never_share_never_lose(s: &Scenario) {
             "round {round}: {left:?} with {killed} SIGKILLs"
         );
     }
-    all_free(&s, "end");
+    all_free(s, "end");
 }
 
 pub fn s12_bad_options_exit_2_naming_the_option_and_bad_tables_are_refused(s: &Scenario) {
@@ -381,8 +381,8 @@ pub fn s13_pap_with_a_star_address_column(s: &Scenario) {
     assert!(s.server_log(1).contains(&format!("assigned {a} to alice")));
     // An authenticated link also fires link_down; the lease goes either way.
     assert!(s.server_log(1).contains("notified: link down"));
-    released(&s, 1, &a, "link-down");
-    all_free(&s, "end");
+    released(s, 1, &a, "link-down");
+    all_free(s, "end");
 }
 
 pub fn s14_proxyarp_with_the_pool_on_the_lan_subnet(s: &Scenario) {
@@ -396,8 +396,8 @@ pub fn s14_proxyarp_with_the_pool_on_the_lan_subnet(s: &Scenario) {
     assert_eq!(lease(&s.snap("up"), &a)["proxyarp"], true);
     let down = s.read("proxy.down");
     assert!(!down.contains(&a), "the proxy ARP entry stayed: {down:?}");
-    released(&s, 1, &a, "ip-down");
-    all_free(&s, "end");
+    released(s, 1, &a, "ip-down");
+    all_free(s, "end");
 }
 
 pub fn s15_options_files_caller_proposals_and_a_panicking_hook(s: &Scenario) {
