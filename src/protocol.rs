@@ -98,31 +98,28 @@ pub enum Path {
     PhaseDead = 3,
     /// pppd exited (exit notifier).
     Exit = 4,
-    /// The address was refused during IPCP negotiation.
-    Refused = 5,
     /// `rasstatic release` of a stale lease.
-    Admin = 6,
+    Admin = 5,
     /// `rasstatic release --force` of a live lease.
-    Forced = 7,
+    Forced = 6,
     /// Reaped by a claim that found the pool looking full.
-    ReapClaim = 8,
-    /// Reaped by the watchdog.
-    ReapWatchdog = 9,
+    ReapClaim = 7,
+    /// Reaped by the watchdog (reserved for it; none runs yet).
+    ReapWatchdog = 8,
     /// Reaped by `rasstatic reap`.
-    ReapAdmin = 10,
+    ReapAdmin = 9,
     /// Released by an API user (tests, benchmarks).
-    Api = 11,
+    Api = 10,
 }
 
 impl Path {
-    pub const COUNT: usize = 12;
+    pub const COUNT: usize = 11;
     pub const ALL: [Path; Path::COUNT] = [
         Path::Never,
         Path::IpDown,
         Path::LinkDown,
         Path::PhaseDead,
         Path::Exit,
-        Path::Refused,
         Path::Admin,
         Path::Forced,
         Path::ReapClaim,
@@ -142,7 +139,6 @@ impl Path {
             Path::LinkDown => "link-down",
             Path::PhaseDead => "phase-dead",
             Path::Exit => "exit",
-            Path::Refused => "refused",
             Path::Admin => "admin",
             Path::Forced => "forced",
             Path::ReapClaim => "reap-claim",

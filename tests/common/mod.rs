@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 pub const SCENARIO_TIMEOUT_S: u32 = 150;
 
@@ -350,8 +350,4 @@ pub fn lease<'a>(snap: &'a serde_json::Value, addr: &str) -> &'a serde_json::Val
         .iter()
         .find(|l| l["address"] == addr)
         .unwrap_or_else(|| panic!("{addr} not in the table: {snap}"))
-}
-
-pub fn wait_a_little() {
-    std::thread::sleep(Duration::from_millis(10));
 }
