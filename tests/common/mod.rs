@@ -351,3 +351,115 @@ pub fn lease<'a>(snap: &'a serde_json::Value, addr: &str) -> &'a serde_json::Val
         .find(|l| l["address"] == addr)
         .unwrap_or_else(|| panic!("{addr} not in the table: {snap}"))
 }
+
+/// The #[test] functions of a real-pppd run: one per scenario, each
+/// asserting that scenario's checks, over one boot shared by all of them.
+#[allow(unused_macros)]
+macro_rules! scenario_tests {
+    ($target:expr) => {
+        fn run() -> &'static common::Run {
+            static RUN: std::sync::OnceLock<Result<common::Run, String>> =
+                std::sync::OnceLock::new();
+            RUN.get_or_init(|| common::run_scenarios(&$target, common::SCENARIOS))
+                .as_ref()
+                .unwrap_or_else(|e| panic!("the real-pppd run failed: {e}"))
+        }
+
+        fn scenario(name: &str) -> common::Scenario {
+            run().scenario(name)
+        }
+
+        #[test]
+        fn s01_three_callers_then_a_fourth_is_refused_until_one_hangs_up() {
+            common::checks::s01_three_callers_then_a_fourth_is_refused_until_one_hangs_up(
+                &scenario("01-three-callers-fourth-refused"),
+            );
+        }
+
+        #[test]
+        fn s02_caller_hangs_up() {
+            common::checks::s02_caller_hangs_up(&scenario("02-caller-hangs-up"));
+        }
+
+        #[test]
+        fn s03_dial_in_side_hangs_up_on_signals_with_and_without_persist() {
+            common::checks::s03_dial_in_side_hangs_up_on_signals_with_and_without_persist(
+                &scenario("03-dial-in-side-hangs-up"),
+            );
+        }
+
+        #[test]
+        fn s04_carrier_loss() {
+            common::checks::s04_carrier_loss(&scenario("04-carrier-loss"));
+        }
+
+        #[test]
+        fn s05_idle_and_maxconnect_limits() {
+            common::checks::s05_idle_and_maxconnect_limits(&scenario("05-idle-and-maxconnect"));
+        }
+
+        #[test]
+        fn s06_ipcp_never_opens_after_the_hook() {
+            common::checks::s06_ipcp_never_opens_after_the_hook(&scenario("06-ipcp-never-opens"));
+        }
+
+        #[test]
+        fn s07_ipcp_renegotiation_keeps_the_address() {
+            common::checks::s07_ipcp_renegotiation_keeps_the_address(&scenario(
+                "07-ipcp-renegotiation",
+            ));
+        }
+
+        #[test]
+        fn s08_persist_serves_calls_in_a_row_and_nothing_accumulates() {
+            common::checks::s08_persist_serves_calls_in_a_row_and_nothing_accumulates(&scenario(
+                "08-persist-several-calls",
+            ));
+        }
+
+        #[test]
+        fn s09_lease_follows_detach_and_updetach_then_sigkill_frees_it() {
+            common::checks::s09_lease_follows_detach_and_updetach_then_sigkill_frees_it(&scenario(
+                "09-detach-and-updetach",
+            ));
+        }
+
+        #[test]
+        fn s10_sigkill_of_the_dial_in_pppd() {
+            common::checks::s10_sigkill_of_the_dial_in_pppd(&scenario("10-sigkill"));
+        }
+
+        #[test]
+        fn s11_eight_lines_random_order_never_share_never_lose() {
+            common::checks::s11_eight_lines_random_order_never_share_never_lose(&scenario(
+                "11-eight-lines-random",
+            ));
+        }
+
+        #[test]
+        fn s12_bad_options_exit_2_naming_the_option_and_bad_tables_are_refused() {
+            common::checks::s12_bad_options_exit_2_naming_the_option_and_bad_tables_are_refused(
+                &scenario("12-bad-options-and-tables"),
+            );
+        }
+
+        #[test]
+        fn s13_pap_with_a_star_address_column() {
+            common::checks::s13_pap_with_a_star_address_column(&scenario("13-pap-star-address"));
+        }
+
+        #[test]
+        fn s14_proxyarp_with_the_pool_on_the_lan_subnet() {
+            common::checks::s14_proxyarp_with_the_pool_on_the_lan_subnet(&scenario(
+                "14-proxyarp-on-lan-subnet",
+            ));
+        }
+
+        #[test]
+        fn s15_options_files_caller_proposals_and_a_panicking_hook() {
+            common::checks::s15_options_files_caller_proposals_and_a_panicking_hook(&scenario(
+                "15-options-files-proposals-panics",
+            ));
+        }
+    };
+}
