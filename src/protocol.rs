@@ -457,11 +457,6 @@ impl<W: Word> Slots<'_, W> {
             .is_ok()
     }
 
-    /// The slot `owner` holds, by a full scan (cold paths only).
-    pub fn find(&self, owner: Owner) -> Option<u32> {
-        (0..self.len()).find(|&s| self.word(s) == owner.word())
-    }
-
     /// How many slots are leased right now.
     pub fn leased(&self) -> u32 {
         (0..self.len()).filter(|&s| !is_free(self.word(s))).count() as u32
