@@ -30,6 +30,11 @@ pub const OPTIONS: &[(&str, bool, &str)] = &[
         "Directory of lease tables (default /run/rasstatic)",
     ),
     ("rasstatic-policy", true, "round-robin (default) or sticky"),
+    (
+        "norasstatic-watchdog",
+        false,
+        "Do not start a watchdog (dead sessions' leases are then freed by the next claim or rasstatic reap)",
+    ),
 ];
 
 /// A bad option value: names the option and quotes the value.
@@ -55,6 +60,8 @@ pub struct Config {
     pub name: String,
     pub dir: PathBuf,
     pub policy: Policy,
+    /// Start a watchdog for the table if none runs.
+    pub watchdog: bool,
 }
 
 impl Default for Config {
@@ -65,6 +72,7 @@ impl Default for Config {
             name: DEFAULT_NAME.into(),
             dir: PathBuf::from(DEFAULT_DIR),
             policy: Policy::RoundRobin,
+            watchdog: true,
         }
     }
 }
@@ -117,6 +125,7 @@ impl Config {
                 self.policy = Policy::parse(v)
                     .ok_or_else(|| err("must be \"round-robin\" or \"sticky\"".into()))?;
             }
+            "norasstatic-watchdog" => self.watchdog = false,
             _ => return Err(err("not a rasstatic option".into())),
         }
         Ok(())
@@ -158,6 +167,9 @@ mod tests {
         assert_eq!(c.resolve().unwrap().size(), 3);
         assert_eq!(c.spec(), "10.0.0.0/29 exclude 10.0.0.1,10.0.0.2-10.0.0.3");
         assert_eq!(c.policy, Policy::Sticky);
+        assert!(c.watchdog);
+        c.apply("norasstatic-watchdog", None).unwrap();
+        assert!(!c.watchdog);
     }
 
     #[test]

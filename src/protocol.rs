@@ -104,7 +104,7 @@ pub enum Path {
     Forced = 6,
     /// Reaped by a claim that found the pool looking full.
     ReapClaim = 7,
-    /// Reaped by the watchdog (reserved for it; none runs yet).
+    /// Reaped by the watchdog.
     ReapWatchdog = 8,
     /// Reaped by `rasstatic reap`.
     ReapAdmin = 9,

@@ -16,27 +16,32 @@ impl log::Log for Syslog {
     }
 
     fn log(&self, r: &log::Record) {
-        let prio = match r.level() {
-            log::Level::Error => libc::LOG_ERR,
-            log::Level::Warn => libc::LOG_WARNING,
-            log::Level::Info => libc::LOG_INFO,
-            _ => libc::LOG_DEBUG,
-        };
         let msg = format!("{}", r.args());
         if r.level() <= self.stderr_level {
             eprintln!("rasstatic: {msg}");
         }
-        OPEN.call_once(|| {
-            // SAFETY: openlog keeps the ident pointer; a static C string
-            // lives forever.
-            unsafe { libc::openlog(c"rasstatic".as_ptr(), libc::LOG_PID, libc::LOG_DAEMON) };
-        });
-        let c = CString::new(msg.replace('\0', "?")).expect("NULs replaced");
-        // SAFETY: "%s" with one NUL-terminated string.
-        unsafe { libc::syslog(prio, c"%s".as_ptr(), c.as_ptr()) };
+        send(r.level(), &msg);
     }
 
     fn flush(&self) {}
+}
+
+/// Send one message to syslog (ident "rasstatic", facility daemon).
+pub fn send(level: log::Level, msg: &str) {
+    let prio = match level {
+        log::Level::Error => libc::LOG_ERR,
+        log::Level::Warn => libc::LOG_WARNING,
+        log::Level::Info => libc::LOG_INFO,
+        _ => libc::LOG_DEBUG,
+    };
+    OPEN.call_once(|| {
+        // SAFETY: openlog keeps the ident pointer; a static C string lives
+        // forever.
+        unsafe { libc::openlog(c"rasstatic".as_ptr(), libc::LOG_PID, libc::LOG_DAEMON) };
+    });
+    let c = CString::new(msg.replace('\0', "?")).expect("NULs replaced");
+    // SAFETY: "%s" with one NUL-terminated string.
+    unsafe { libc::syslog(prio, c"%s".as_ptr(), c.as_ptr()) };
 }
 
 /// Install the syslog backend; messages at `stderr_level` or more severe

@@ -1,5 +1,5 @@
 //! `rasstatic`: see, reap and release leases, export statistics, check
-//! option files. Built on the lease table alone.
+//! option files, run the watchdog. Built on the lease table alone.
 //!
 //! Exit status: 0 success, 1 error, 2 usage error.
 
@@ -15,6 +15,7 @@ use rasstatic::optfile;
 use rasstatic::owner::Owner;
 use rasstatic::protocol::{Path, ProcLiveness};
 use rasstatic::table::{self, Lease, LeaseState, Table};
+use rasstatic::watchdog;
 
 fn cli() -> Command {
     let dir = Arg::new("dir")
@@ -65,6 +66,16 @@ fn cli() -> Command {
                         .help("Free it even though its holder is alive"),
                 ),
         ))
+        .subcommand(common(
+            Command::new("watchdog")
+                .about("Run the table's watchdog in the foreground (for systemd); waits if one already runs")
+                .arg(
+                    Arg::new("detach")
+                        .long("detach")
+                        .action(ArgAction::SetTrue)
+                        .help("Start it in the background instead, as the plugin does, and print its PID"),
+                ),
+        ))
         .subcommand(
             Command::new("check")
                 .about("Check the rasstatic options in pppd option files")
@@ -88,8 +99,16 @@ fn main() -> ExitCode {
     rasstatic::syslog::init(log::Level::Warn);
     let (sub, args) = m.subcommand().expect("subcommand_required");
     let r = match sub {
-        "show" => open(args).and_then(|t| show(&t, args.get_flag("json"))),
-        "stats" => open(args).and_then(|t| stats(&t, name(args), args.get_flag("prometheus"))),
+        "show" => open(args).and_then(|t| show(&t, watchdog_pid(args), args.get_flag("json"))),
+        "stats" => open(args).and_then(|t| {
+            stats(
+                &t,
+                name(args),
+                watchdog_pid(args),
+                args.get_flag("prometheus"),
+            )
+        }),
+        "watchdog" => watchdog(args),
         "reap" => open(args).and_then(|t| reap(&t)),
         "release" => open(args).and_then(|t| release(&t, args)),
         "check" => check(
@@ -113,9 +132,36 @@ fn name(a: &ArgMatches) -> &str {
     a.get_one::<String>("name").expect("default")
 }
 
+fn dir(a: &ArgMatches) -> PathBuf {
+    PathBuf::from(a.get_one::<String>("dir").expect("default"))
+}
+
 fn open(a: &ArgMatches) -> Result<Table, String> {
-    let dir = PathBuf::from(a.get_one::<String>("dir").expect("default"));
-    Table::open_existing(&dir, name(a)).map_err(|e| e.to_string())
+    Table::open_existing(&dir(a), name(a)).map_err(|e| e.to_string())
+}
+
+/// The running watchdog's PID (0: running, PID not yet written).
+fn watchdog_pid(a: &ArgMatches) -> Option<u32> {
+    watchdog::running(&dir(a), name(a))
+}
+
+fn watchdog(a: &ArgMatches) -> Result<(), String> {
+    if a.get_flag("detach") {
+        return match watchdog::spawn::spawn(&dir(a), name(a), || {}) {
+            Ok(Some(pid)) => {
+                println!("{pid}");
+                Ok(())
+            }
+            Ok(None) => Err(format!(
+                "a watchdog already runs for table \"{}\" (pid {})",
+                name(a),
+                watchdog_pid(a).unwrap_or(0)
+            )),
+            Err(e) => Err(format!("cannot start the watchdog: {e}")),
+        };
+    }
+    let s = watchdog::Settings::new(&dir(a), name(a));
+    watchdog::run_foreground(&s)
 }
 
 /// A lease's state as administrators see it.
@@ -190,7 +236,7 @@ fn lease_json(l: &Lease, now: u64) -> Value {
     })
 }
 
-fn show(t: &Table, as_json: bool) -> Result<(), String> {
+fn show(t: &Table, wd: Option<u32>, as_json: bool) -> Result<(), String> {
     let now = u64::from(table::now());
     let leases: Vec<Lease> = t.leases().collect();
     let count = |s: &str| leases.iter().filter(|l| state(l).0 == s).count();
@@ -204,6 +250,7 @@ fn show(t: &Table, as_json: bool) -> Result<(), String> {
             "leased": leased,
             "stale": stale,
             "free": free,
+            "watchdog": wd,
             "leases": leases.iter().map(|l| lease_json(l, now)).collect::<Vec<_>>(),
         });
         println!("{v}");
@@ -269,10 +316,19 @@ fn show(t: &Table, as_json: bool) -> Result<(), String> {
         t.pool(),
         t.path().display()
     );
+    println!("{}", watchdog_line(wd));
     Ok(())
 }
 
-fn stats(t: &Table, name: &str, prometheus: bool) -> Result<(), String> {
+fn watchdog_line(wd: Option<u32>) -> String {
+    match wd {
+        Some(0) => "watchdog: running (starting)".into(),
+        Some(pid) => format!("watchdog: running, pid {pid}"),
+        None => "watchdog: not running (the next pppd starts one; dead sessions' leases wait for the next claim or rasstatic reap)".into(),
+    }
+}
+
+fn stats(t: &Table, name: &str, wd: Option<u32>, prometheus: bool) -> Result<(), String> {
     let leases: Vec<Lease> = t.leases().collect();
     let count = |s: &str| leases.iter().filter(|l| state(l).0 == s).count();
     let c = t.counters();
@@ -311,6 +367,9 @@ fn stats(t: &Table, name: &str, prometheus: bool) -> Result<(), String> {
         println!("# HELP rasstatic_refused_total Callers refused because the pool was exhausted.");
         println!("# TYPE rasstatic_refused_total counter");
         println!("rasstatic_refused_total{{{l}}} {}", c.refused);
+        println!("# HELP rasstatic_watchdog_up Whether a watchdog runs for the table.");
+        println!("# TYPE rasstatic_watchdog_up gauge");
+        println!("rasstatic_watchdog_up{{{l}}} {}", u8::from(wd.is_some()));
         return Ok(());
     }
     println!("table     {}", t.path().display());
@@ -332,6 +391,7 @@ fn stats(t: &Table, name: &str, prometheus: bool) -> Result<(), String> {
     println!("released  {}", fmt(&released));
     println!("reaped    {}", fmt(&reaped));
     println!("refused   {} (pool exhausted)", c.refused);
+    println!("{}", watchdog_line(wd));
     Ok(())
 }
 

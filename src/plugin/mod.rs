@@ -16,15 +16,16 @@
 //! - pid change (detach, updetach): the lease moves to the child in one
 //!   step; the child also adopts it itself at its first call.
 //! - fork (scripts, helpers): the child never touches the lease.
-//! - SIGKILL, crash: nothing runs; the next claim that finds the pool
-//!   looking full reaps the dead owner (and the watchdog, later, promptly).
+//! - SIGKILL, crash: nothing runs here; the watchdog (started on demand,
+//!   see [`crate::watchdog`]) reaps the dead owner within milliseconds, and
+//!   without it the next claim that finds the pool looking full does.
 
 mod sys;
 
 use std::ffi::{c_char, c_int, c_void};
 use std::net::Ipv4Addr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Mutex;
 
 use once_cell::sync::Lazy;
@@ -106,13 +107,26 @@ fn guard<R>(what: &str, fallback: R, f: impl FnOnce() -> R) -> R {
 }
 
 /// The `log` crate backend: pppd's logging, prefixed "rasstatic: ".
+/// In a watchdog the plugin started, syslog instead (pppd's log files
+/// and descriptors are not the watchdog's).
 struct PppdLogger;
+
+static DETACHED: AtomicBool = AtomicBool::new(false);
+
+/// Runs first in a watchdog started from pppd.
+fn detached() {
+    DETACHED.store(true, Ordering::Relaxed);
+}
 
 impl log::Log for PppdLogger {
     fn enabled(&self, _: &log::Metadata) -> bool {
         true
     }
     fn log(&self, r: &log::Record) {
+        if DETACHED.load(Ordering::Relaxed) {
+            crate::syslog::send(r.level(), &format!("{}", r.args()));
+            return;
+        }
         let level = match r.level() {
             log::Level::Error => sys::Level::Error,
             log::Level::Warn => sys::Level::Warn,
@@ -150,6 +164,7 @@ option_parser!(opt_exclude, "rasstatic-exclude");
 option_parser!(opt_name, "rasstatic-name");
 option_parser!(opt_dir, "rasstatic-dir");
 option_parser!(opt_policy, "rasstatic-policy");
+option_parser!(opt_no_watchdog, "norasstatic-watchdog");
 
 fn parse_option(name: &str, value: Option<String>) -> c_int {
     with_plugin(|p| match p.cfg.apply(name, value.as_deref()) {
@@ -171,11 +186,11 @@ pub extern "C" fn plugin_init() {
         let _ = log::set_logger(&LOGGER);
         log::set_max_level(log::LevelFilter::Debug);
         std::panic::set_hook(Box::new(|info| {
-            sys::log(sys::Level::Error, &format!("rasstatic: panic: {info}"));
+            log::error!("panic: {info}");
         }));
         with_plugin(|p| p.fault = std::env::var("RASSTATIC_FAULT").ok());
         use crate::config::OPTIONS;
-        let parsers: [sys::OptionSpec; 5] = [
+        let parsers: [sys::OptionSpec; 6] = [
             sys::OptionSpec {
                 name: c"rasstatic-pool",
                 description: c"rasstatic: address pool",
@@ -206,11 +221,20 @@ pub extern "C" fn plugin_init() {
                 takes_value: true,
                 parser: opt_policy,
             },
+            sys::OptionSpec {
+                name: c"norasstatic-watchdog",
+                description: c"rasstatic: do not start a watchdog",
+                takes_value: false,
+                parser: opt_no_watchdog,
+            },
         ];
-        debug_assert!(parsers
-            .iter()
-            .zip(OPTIONS)
-            .all(|(s, o)| s.name.to_str() == Ok(o.0)));
+        debug_assert!(
+            parsers.len() == OPTIONS.len()
+                && parsers
+                    .iter()
+                    .zip(OPTIONS)
+                    .all(|(s, o)| s.name.to_str() == Ok(o.0) && s.takes_value == o.1)
+        );
         sys::add_options(&parsers);
         sys::set_address_hooks(ip_choose_hook, allowed_address_hook);
         use sys::Notify::*;
@@ -255,8 +279,28 @@ impl Plugin {
                 }
             );
             self.ready = Some(Ready { pool, table, avoid });
+            self.ensure_watchdog();
         }
         Ok(self.ready.as_mut().expect("just set"))
+    }
+
+    /// Start a watchdog for the table unless one runs (or the
+    /// administrator opted out). Checked at start and at every new lease,
+    /// so a watchdog killed meanwhile is replaced.
+    fn ensure_watchdog(&self) {
+        if !self.cfg.watchdog || self.helper {
+            return;
+        }
+        match crate::watchdog::spawn::spawn(&self.cfg.dir, &self.cfg.name, detached) {
+            Ok(Some(pid)) => log::info!(
+                "started the watchdog (pid {pid}) for table \"{}\"",
+                self.cfg.name
+            ),
+            Ok(None) => {}
+            Err(e) => log::warn!(
+                "cannot start the watchdog: {e}; a dead session's lease will be freed by the next claim or by rasstatic reap"
+            ),
+        }
     }
 
     /// Reopen the table after a reset replaced it.
@@ -337,12 +381,13 @@ impl Plugin {
             match r.table.claim(me, opts, policy, &info) {
                 Ok(Some(c)) => {
                     let addr = r.pool.addr(c.slot);
+                    self.lease = Some(c.slot);
                     if c.existing {
                         log::info!("{} keeps {addr}", who(&info));
                     } else {
                         log::info!("assigned {addr} to {}", who(&info));
+                        self.ensure_watchdog();
                     }
-                    self.lease = Some(c.slot);
                     return Some(addr);
                 }
                 Ok(None) => {

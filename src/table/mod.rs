@@ -221,6 +221,11 @@ fn check_meta(path: &FsPath, md: &fs::Metadata, want_dir: bool) -> Result<(), Ta
     Ok(())
 }
 
+/// Create the table directory if missing (0700) and check it is safe.
+pub fn prepare_dir(dir: &FsPath) -> Result<(), TableError> {
+    ensure_dir(dir, true)
+}
+
 /// Make sure the table directory exists (0700 when created) and is safe.
 fn ensure_dir(dir: &FsPath, create: bool) -> Result<(), TableError> {
     if create && fs::symlink_metadata(dir).is_err() {
@@ -664,6 +669,18 @@ impl Table {
     }
 
     /// Whether a reset has replaced this file since it was opened.
+    /// Whether this table was reset, or its path now names another file
+    /// or none: a long-lived user (the watchdog) must reopen it.
+    pub fn replaced(&self) -> bool {
+        if self.is_retired() {
+            return true;
+        }
+        let (Ok(ours), Ok(now)) = (self._file.metadata(), fs::symlink_metadata(&self.path)) else {
+            return true;
+        };
+        (ours.dev(), ours.ino()) != (now.dev(), now.ino())
+    }
+
     pub fn is_retired(&self) -> bool {
         self.live().retired.load(Ordering::SeqCst) != 0
     }
@@ -725,6 +742,9 @@ impl Table {
     fn count_reaps(&self, reaped: &[Reaped], path: Path) {
         for r in reaped {
             self.count(path);
+            if path == Path::ReapWatchdog {
+                continue; // the watchdog logs its own, fuller line
+            }
             log::info!(
                 "reaped {} from dead pid {}",
                 self.pool.addr(r.slot),

@@ -1,0 +1,525 @@
+//! The watchdog: frees a lease within milliseconds of its holder dying
+//! without releasing it (SIGKILL, a crash, the OOM killer), and removes what
+//! the dead session left in the kernel: its proxy-ARP entry and a host route
+//! to its address.
+//!
+//! # How it learns of a death
+//! Every [`SCAN`] it reads the owner word of every slot. For each holder it
+//! has not seen it opens a pidfd (`pidfd_open`, Linux 5.3) and only then
+//! checks the holder's (PID, start time) identity: if the identity still
+//! matches, the pidfd is the holder's and not a process that reused its
+//! PID. A pidfd becomes readable when its process exits, so epoll wakes the
+//! watchdog at once. A holder that dies before any scan saw it is found by
+//! the next scan (no such process, or another start time). Without pidfds
+//! (an older kernel, or out of descriptors) each holder's identity is
+//! checked at every scan instead. A bare PID is never acted on.
+//!
+//! # What it does with a dead holder
+//! While the slot still holds the dead owner's word (so no live session
+//! holds the address): removes the proxy-ARP entries for that one address,
+//! if the lease records `proxyarp`, and routes to that address/32 through the
+//! interface the lease records, from the main table; then frees the slot
+//! with the protocol's reap (one CAS from the dead owner's word). A claimer
+//! can reap the slot in between; a new session publishes its own proxy-ARP
+//! entry only after IPCP has negotiated, long after these few syscalls.
+//!
+//! # Correctness does not depend on it
+//! It only ever calls the protocol's reap. If it is not running, the next
+//! claim that finds the pool full reaps, and `rasstatic reap` does too.
+//!
+//! # Life
+//! One per table, by an exclusive flock on `<dir>/<name>.watchdog`
+//! ([`lock`]). The plugin starts one on demand ([`spawn`]); `rasstatic
+//! watchdog` runs one in the foreground. It does not exit when the table is
+//! idle: pppd processes come and go at any time, and a sleeping watchdog
+//! costs one wake-up per scan. It exits on SIGTERM or SIGINT, and when it
+//! must refuse the table (logged; the plugin refuses it too, so no pppd is
+//! running to start it again). SIGHUP makes it reopen the table.
+
+pub mod lock;
+pub mod net;
+pub mod spawn;
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Path as FsPath, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::owner::{Owner, OWNED};
+use crate::protocol::{Path, ProcLiveness};
+use crate::table::{LeaseState, MetaRecord, Table, TableError};
+
+pub use lock::{lock_path, running, Lock};
+
+/// How often the owner words are scanned for new holders. A holder that
+/// dies between two scans, before it was seen, is reaped at the next one.
+pub const SCAN: Duration = Duration::from_millis(50);
+/// How often the watchdog checks that its table file is still the one at
+/// its path, and retries a missing table.
+const RECHECK: Duration = Duration::from_secs(1);
+const SIGNAL_TOKEN: u64 = u64::MAX;
+
+/// Which table, and how often to scan it.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub dir: PathBuf,
+    pub name: String,
+    pub scan: Duration,
+}
+
+impl Settings {
+    pub fn new(dir: &FsPath, name: &str) -> Settings {
+        Settings {
+            dir: dir.to_path_buf(),
+            name: name.to_string(),
+            scan: SCAN,
+        }
+    }
+}
+
+fn cerr(r: libc::c_int) -> io::Result<libc::c_int> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+/// A pidfd for `pid`.
+fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open(pid, 0) takes no pointers; the result is checked.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a new descriptor (always close-on-exec) that we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+fn epoll_add(ep: &OwnedFd, fd: RawFd, token: u64) -> io::Result<()> {
+    let mut ev = libc::epoll_event {
+        events: libc::EPOLLIN as u32,
+        u64: token,
+    };
+    // SAFETY: both descriptors are open; ev is a valid epoll_event.
+    cerr(unsafe { libc::epoll_ctl(ep.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) }).map(|_| ())
+}
+
+/// Block SIGTERM, SIGINT and SIGHUP and return a signalfd for them.
+fn signal_fd() -> io::Result<OwnedFd> {
+    // SAFETY: sigset_t is plain data, filled by sigemptyset/sigaddset; the
+    // process is single-threaded, so sigprocmask is its thread's mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+            libc::sigaddset(&mut set, s);
+        }
+        cerr(libc::sigprocmask(
+            libc::SIG_BLOCK,
+            &set,
+            std::ptr::null_mut(),
+        ))?;
+        let fd = cerr(libc::signalfd(
+            -1,
+            &set,
+            libc::SFD_CLOEXEC | libc::SFD_NONBLOCK,
+        ))?;
+        Ok(OwnedFd::from_raw_fd(fd))
+    }
+}
+
+fn read_signal(fd: &OwnedFd) -> Option<i32> {
+    // SAFETY: signalfd_siginfo is plain data.
+    let mut si: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+    let n = std::mem::size_of::<libc::signalfd_siginfo>();
+    // SAFETY: si is writable for n bytes.
+    let r = unsafe {
+        libc::read(
+            fd.as_raw_fd(),
+            (&mut si as *mut libc::signalfd_siginfo).cast(),
+            n,
+        )
+    };
+    (r == n as isize).then_some(si.ssi_signo as i32)
+}
+
+/// One descriptor per live session is needed: raise the soft limit to the
+/// hard one.
+fn raise_nofile() {
+    // SAFETY: rlimit is plain data; get/setrlimit read and write it only.
+    unsafe {
+        let mut r: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 && r.rlim_cur < r.rlim_max {
+            r.rlim_cur = r.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+        }
+    }
+}
+
+/// One watched holder.
+struct Entry {
+    owner: u64,
+    /// `None`: no pidfd; checked by identity at each scan.
+    pidfd: Option<OwnedFd>,
+}
+
+/// The watchdog's view of one open table.
+struct Watcher {
+    table: Table,
+    watched: HashMap<u32, Entry>,
+    pidfds: bool,
+    warned_fds: bool,
+    net: Option<net::Netlink>,
+}
+
+impl Watcher {
+    fn new(table: Table) -> Watcher {
+        Watcher {
+            table,
+            watched: HashMap::new(),
+            pidfds: true,
+            warned_fds: false,
+            net: None,
+        }
+    }
+
+    /// Watch every holder not yet watched; check the pidfd-less ones.
+    fn scan(&mut self, ep: &OwnedFd) {
+        for slot in 0..self.table.size() {
+            let w = self.table.slots().word(slot);
+            if w & OWNED == 0 {
+                continue;
+            }
+            if self.watched.get(&slot).is_some_and(|e| e.owner == w) {
+                continue;
+            }
+            self.watch(ep, slot, w);
+        }
+        // Forget released slots; check the holders without a pidfd.
+        let mut check = Vec::new();
+        self.watched.retain(|&slot, e| {
+            let word = self.table.slots().word(slot);
+            if word != e.owner {
+                return false;
+            }
+            if e.pidfd.is_none() {
+                check.push(slot);
+            }
+            true
+        });
+        for slot in check {
+            let owner = self.watched[&slot].owner;
+            if Owner::from_word(owner).is_some_and(|o| !o.is_alive()) {
+                self.watched.remove(&slot);
+                self.dead(slot, owner);
+            }
+        }
+    }
+
+    fn watch(&mut self, ep: &OwnedFd, slot: u32, word: u64) {
+        let Some(owner) = Owner::from_word(word) else {
+            return;
+        };
+        self.watched.remove(&slot);
+        let mut pidfd = None;
+        if self.pidfds {
+            match pidfd_open(owner.pid()) {
+                Ok(fd) => pidfd = Some(fd),
+                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
+                    self.dead(slot, word);
+                    return;
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+                    log::warn!("no pidfds on this kernel (Linux 5.3 or later has them): checking lease holders every {} ms instead", SCAN.as_millis());
+                    self.pidfds = false;
+                }
+                Err(e) => {
+                    if !self.warned_fds {
+                        log::warn!(
+                            "pidfd_open: {e}: checking some lease holders every {} ms instead",
+                            SCAN.as_millis()
+                        );
+                        self.warned_fds = true;
+                    }
+                }
+            }
+        }
+        // Identity after opening: if it still matches, the pidfd is the
+        // holder's (not a process that reused its PID).
+        if !owner.is_alive() {
+            self.dead(slot, word);
+            return;
+        }
+        if let Some(fd) = &pidfd {
+            if let Err(e) = epoll_add(ep, fd.as_raw_fd(), u64::from(slot)) {
+                log::warn!(
+                    "epoll_ctl: {e}: checking pid {} every scan instead",
+                    owner.pid()
+                );
+                pidfd = None;
+            }
+        }
+        self.watched.insert(slot, Entry { owner: word, pidfd });
+    }
+
+    /// A pidfd fired: its process has exited.
+    fn exited(&mut self, slot: u32) {
+        let Some(e) = self.watched.remove(&slot) else {
+            return;
+        };
+        // Released or moved (pppd's detach) meanwhile: the next scan
+        // watches whoever holds it now.
+        if self.table.slots().word(slot) == e.owner {
+            self.dead(slot, e.owner);
+        }
+    }
+
+    /// Clean up after and free `slot`, whose holder `word` is dead.
+    fn dead(&mut self, slot: u32, word: u64) {
+        let lease = self.table.lease(slot);
+        let meta = match lease.state {
+            LeaseState::Leased(o) if o.word() == word => lease.meta,
+            _ => return,
+        };
+        let Some(owner) = Owner::from_word(word) else {
+            return;
+        };
+        if owner.is_alive() {
+            return;
+        }
+        let cleaned = match &meta {
+            Some(m) => self.clean(slot, word, lease.addr, m),
+            None => Vec::new(),
+        };
+        if self
+            .table
+            .reap(slot, &ProcLiveness, Path::ReapWatchdog)
+            .is_some()
+        {
+            let who = meta
+                .as_ref()
+                .map(|m| {
+                    let mut parts = Vec::new();
+                    if !m.peer.is_empty() {
+                        parts.push(m.peer.clone());
+                    }
+                    if !m.ifname.is_empty() {
+                        parts.push(m.ifname.clone());
+                    }
+                    if !m.device.is_empty() {
+                        parts.push(m.device.clone());
+                    }
+                    if parts.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", parts.join(", "))
+                    }
+                })
+                .unwrap_or_default();
+            let cleaned = if cleaned.is_empty() {
+                String::new()
+            } else {
+                format!("; removed {}", cleaned.join(", "))
+            };
+            log::info!(
+                "reaped {} from pid {}{who}, which died holding it{cleaned}",
+                lease.addr,
+                owner.pid()
+            );
+        }
+    }
+
+    /// Remove the dead session's proxy-ARP entry and host route, each only
+    /// while the slot still holds the dead owner's word.
+    fn clean(
+        &mut self,
+        slot: u32,
+        word: u64,
+        addr: std::net::Ipv4Addr,
+        m: &MetaRecord,
+    ) -> Vec<String> {
+        let mut done = Vec::new();
+        let route_if = (!m.ifname.is_empty())
+            .then(|| net::ifindex(&m.ifname))
+            .flatten();
+        if !m.proxyarp && route_if.is_none() {
+            return done;
+        }
+        if self.net.is_none() {
+            match net::Netlink::open() {
+                Ok(n) => self.net = Some(n),
+                Err(e) => {
+                    log::warn!("cannot clean up after {addr}: netlink: {e}");
+                    return done;
+                }
+            }
+        }
+        let table = &self.table;
+        let still = || table.slots().word(slot) == word;
+        let nl = self.net.as_mut().expect("opened");
+        if m.proxyarp && still() {
+            match nl.proxy_arp_entries(addr) {
+                Ok(ifs) => {
+                    for i in ifs {
+                        if !still() {
+                            break;
+                        }
+                        match nl.delete_proxy_arp(addr, i) {
+                            Ok(true) => done.push(format!("proxy-ARP entry on {}", net::ifname(i))),
+                            Ok(false) => {}
+                            Err(e) => log::warn!(
+                                "cannot remove the proxy-ARP entry for {addr} on {}: {e}",
+                                net::ifname(i)
+                            ),
+                        }
+                    }
+                }
+                Err(e) => log::warn!("cannot list proxy-ARP entries: {e}"),
+            }
+        }
+        if let Some(ix) = route_if {
+            // One route per protocol/metric at most; a few is plenty.
+            for _ in 0..8 {
+                if !still() {
+                    break;
+                }
+                match nl.delete_host_route(addr, ix) {
+                    Ok(true) => done.push(format!("host route via {}", m.ifname)),
+                    Ok(false) => break,
+                    Err(e) => {
+                        log::warn!("cannot remove the route to {addr} via {}: {e}", m.ifname);
+                        break;
+                    }
+                }
+            }
+        }
+        done
+    }
+}
+
+/// Open the table to watch. `Ok(None)`: it does not exist (yet).
+fn open_table(s: &Settings) -> Result<Option<Table>, TableError> {
+    match Table::open_existing(&s.dir, &s.name) {
+        Ok(t) => Ok(Some(t)),
+        Err(TableError::Io { err, .. }) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Run the watchdog for the table in `s` while holding `lock`, until
+/// SIGTERM or SIGINT (`Ok`) or a table it must refuse (`Err`, the reason).
+pub fn run(lock: &mut Lock, s: &Settings) -> Result<(), String> {
+    lock.record_pid()
+        .map_err(|e| format!("{}: {e}", lock.path().display()))?;
+    raise_nofile();
+    let sig = signal_fd().map_err(|e| format!("signalfd: {e}"))?;
+    // SAFETY: epoll_create1 takes no pointers; the result is checked.
+    let ep = cerr(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })
+        .map_err(|e| format!("epoll_create1: {e}"))?;
+    // SAFETY: a new descriptor that we own.
+    let ep = unsafe { OwnedFd::from_raw_fd(ep) };
+    epoll_add(&ep, sig.as_raw_fd(), SIGNAL_TOKEN).map_err(|e| format!("epoll_ctl: {e}"))?;
+    let table_path = crate::table::table_path(&s.dir, &s.name);
+    log::info!(
+        "watchdog started for {} (scan every {} ms)",
+        table_path.display(),
+        s.scan.as_millis()
+    );
+    let mut w: Option<Watcher> = None;
+    let mut waiting_logged = false;
+    let mut next_scan = Instant::now();
+    let mut next_check = Instant::now();
+    let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
+    loop {
+        let now = Instant::now();
+        if now >= next_check || w.is_none() && now >= next_scan {
+            next_check = now + RECHECK;
+            if w.as_ref().is_some_and(|w| w.table.replaced()) {
+                log::info!(
+                    "{} was replaced or removed; reopening",
+                    table_path.display()
+                );
+                w = None;
+            }
+            if w.is_none() {
+                match open_table(s) {
+                    Ok(Some(t)) => {
+                        log::info!("watching {} ({} addresses)", table_path.display(), t.size());
+                        w = Some(Watcher::new(t));
+                        waiting_logged = false;
+                    }
+                    Ok(None) => {
+                        if !waiting_logged {
+                            log::info!("waiting for {} to be created", table_path.display());
+                            waiting_logged = true;
+                        }
+                        next_scan = now + RECHECK;
+                    }
+                    Err(e) => {
+                        log::error!("watchdog: {e}; exiting");
+                        return Err(e.to_string());
+                    }
+                }
+            }
+        }
+        if let Some(w) = w.as_mut() {
+            if Instant::now() >= next_scan {
+                w.scan(&ep);
+                next_scan = Instant::now() + s.scan;
+            }
+        }
+        let timeout = next_scan
+            .min(next_check)
+            .saturating_duration_since(Instant::now());
+        let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+        // SAFETY: events is writable for its length.
+        let n = unsafe {
+            libc::epoll_wait(ep.as_raw_fd(), events.as_mut_ptr(), events.len() as i32, ms)
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(format!("epoll_wait: {e}"));
+        }
+        for ev in &events[..n as usize] {
+            let token = ev.u64;
+            if token == SIGNAL_TOKEN {
+                while let Some(signo) = read_signal(&sig) {
+                    if signo == libc::SIGHUP {
+                        log::info!("SIGHUP: reopening {}", table_path.display());
+                        w = None;
+                        next_check = Instant::now();
+                    } else {
+                        log::info!("watchdog stopping (signal {signo})");
+                        return Ok(());
+                    }
+                }
+            } else if let Some(w) = w.as_mut() {
+                w.exited(token as u32);
+            }
+        }
+    }
+}
+
+/// Run the watchdog in this process, in the foreground, for `rasstatic
+/// watchdog`: waits while another watchdog holds the table's lock.
+pub fn run_foreground(s: &Settings) -> Result<(), String> {
+    let mut lock = match Lock::try_acquire(&s.dir, &s.name) {
+        Ok(Some(l)) => l,
+        Ok(None) => {
+            log::warn!(
+                "another watchdog (pid {}) runs for table \"{}\"; waiting for it to exit",
+                running(&s.dir, &s.name).unwrap_or(0),
+                s.name
+            );
+            Lock::acquire(&s.dir, &s.name)
+                .map_err(|e| format!("{}: {e}", lock_path(&s.dir, &s.name).display()))?
+        }
+        Err(e) => return Err(format!("{}: {e}", lock_path(&s.dir, &s.name).display())),
+    };
+    run(&mut lock, s)
+}
