@@ -22,6 +22,11 @@
 //!   - reap: `OWNED(x) -> free`, by anyone, only after observing that `x`
 //!     is dead. A (PID, start time) pair, once dead, never lives again in
 //!     this boot, so the observation cannot go stale and there is no ABA.
+//!   - seize: `OWNED(x) -> OWNED(me)`, by `me`, only after observing that
+//!     `x` is dead: a reap and a claim in one step. The watchdog seizes a
+//!     dead session's lease while it removes what that session left in the
+//!     kernel, so nobody can lease the address meanwhile, then releases it
+//!     (recording `x`'s PID).
 //!
 //!   Hence no address is ever leased to two processes: a word names one.
 //! - **I3 (nothing lost).** A dying process leaves each word either free,
@@ -384,9 +389,22 @@ impl<W: Word> Slots<'_, W> {
     /// Release `slot` if `me` holds it. Idempotent: false when `me` does not
     /// hold it (already released, reaped, or never held).
     pub fn release(&self, slot: u32, me: Owner, path: Path, now: u32) -> bool {
+        self.release_recording(slot, me, path, me.pid(), now)
+    }
+
+    /// Release `slot` if `me` holds it, recording `last_pid` as its last
+    /// holder (after a seize: the dead session's PID).
+    pub fn release_recording(
+        &self,
+        slot: u32,
+        me: Owner,
+        path: Path,
+        last_pid: u32,
+        now: u32,
+    ) -> bool {
         let free = Free {
             path,
-            last_pid: me.pid(),
+            last_pid,
             when: now,
         };
         if self.owners[slot as usize]
@@ -440,6 +458,17 @@ impl<W: Word> Slots<'_, W> {
             .ok()?;
         self.hint_free(slot);
         Some(Reaped { slot, owner })
+    }
+
+    /// Take `slot` over from `dead` for `me`, if `dead` holds it and is
+    /// observed dead (see I2, seize). False otherwise.
+    pub fn seize(&self, slot: u32, dead: Owner, me: Owner, live: &impl Liveness) -> bool {
+        if self.word(slot) != dead.word() || live.is_alive(dead) {
+            return false;
+        }
+        self.owners[slot as usize]
+            .compare_exchange(dead.word(), me.word())
+            .is_ok()
     }
 
     /// Reap every slot whose owner is dead.

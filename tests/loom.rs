@@ -306,3 +306,71 @@ fn two_addresses_hints_and_reap_on_full() {
         });
     }
 }
+
+/// The watchdog (pid 3) seizes the lease of a holder it saw dead, to clean
+/// up after it, then frees it, while another process (pid 2) runs a session
+/// on the one-address pool (reaping on full). The holder (pid 1) claims and
+/// is then killed, or dies anywhere in its claim; the watchdog may die at
+/// any instruction too.
+#[test]
+fn watchdog_seizes_then_frees_a_dead_holders_lease() {
+    const NEVER: usize = usize::MAX;
+    for (holder, watchdog) in [
+        (0, NEVER),
+        (2, NEVER),
+        (4, NEVER),
+        (7, NEVER),
+        (NEVER, NEVER),
+        (NEVER, 0),
+        (NEVER, 1),
+        (NEVER, 2),
+        (NEVER, 3),
+        (NEVER, 4),
+        (NEVER, 6),
+    ] {
+        model(move || {
+            let t = Arc::new(Table::new(1));
+            let p = Arc::new(Procs::new());
+            let (t1, p1) = (t.clone(), p.clone());
+            let h = thread::spawn(move || {
+                process(&p1, 1, holder, || {
+                    let c = t1.slots().claim(owner(1), ClaimOpts::default(), &*p1, 0);
+                    if let Some(c) = c.claimed {
+                        believe(&p1, 1, c.slot);
+                    }
+                });
+                // SIGKILL after the claim.
+                p1.alive[1].store(false, Ordering::SeqCst);
+            });
+            let (t3, p3) = (t.clone(), p.clone());
+            let wd = thread::spawn(move || {
+                process(&p3, 3, watchdog, || {
+                    let Some(dead) = Owner::from_word(t3.slots().word(0)) else {
+                        return;
+                    };
+                    if dead.pid() == 3 || !t3.slots().seize(0, dead, owner(3), &*p3) {
+                        return;
+                    }
+                    believe(&p3, 3, 0);
+                    p3.holds[3].store(0, Ordering::SeqCst);
+                    assert!(
+                        t3.slots().release_recording(
+                            0,
+                            owner(3),
+                            Path::ReapWatchdog,
+                            dead.pid(),
+                            0
+                        ),
+                        "lease taken from the live watchdog"
+                    );
+                })
+            });
+            let (t2, p2) = (t.clone(), p.clone());
+            let other = thread::spawn(move || process(&p2, 2, NEVER, || session(&t2, &p2, 2)));
+            h.join().unwrap();
+            wd.join().unwrap();
+            other.join().unwrap();
+            check_nothing_lost(&t, &p, 1);
+        });
+    }
+}

@@ -442,7 +442,7 @@ fn a_bad_table_is_refused_and_the_watchdog_exits() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(o.status.code(), Some(3), "{err}");
     assert!(t0.elapsed() < Duration::from_secs(5));
     assert!(
         err.contains(&format!(

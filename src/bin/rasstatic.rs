@@ -1,7 +1,8 @@
 //! `rasstatic`: see, reap and release leases, export statistics, check
 //! option files, run the watchdog. Built on the lease table alone.
 //!
-//! Exit status: 0 success, 1 error, 2 usage error.
+//! Exit status: 0 success, 1 error, 2 usage error; `watchdog`: 3 when it
+//! refuses the table.
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -108,7 +109,7 @@ fn main() -> ExitCode {
                 args.get_flag("prometheus"),
             )
         }),
-        "watchdog" => watchdog(args),
+        "watchdog" => return watchdog(args),
         "reap" => open(args).and_then(|t| reap(&t)),
         "release" => open(args).and_then(|t| release(&t, args)),
         "check" => check(
@@ -145,23 +146,36 @@ fn watchdog_pid(a: &ArgMatches) -> Option<u32> {
     watchdog::running(&dir(a), name(a))
 }
 
-fn watchdog(a: &ArgMatches) -> Result<(), String> {
+/// Exit status 3: the watchdog refused the table (systemd's unit does not
+/// restart it for that: `RestartPreventExitStatus=3`).
+fn watchdog(a: &ArgMatches) -> ExitCode {
+    let fail = |code: u8, e: &dyn std::fmt::Display| {
+        eprintln!("rasstatic: {e}");
+        ExitCode::from(code)
+    };
     if a.get_flag("detach") {
         return match watchdog::spawn::spawn(&dir(a), name(a), || {}) {
             Ok(Some(pid)) => {
                 println!("{pid}");
-                Ok(())
+                ExitCode::SUCCESS
             }
-            Ok(None) => Err(format!(
-                "a watchdog already runs for table \"{}\" (pid {})",
-                name(a),
-                watchdog_pid(a).unwrap_or(0)
-            )),
-            Err(e) => Err(format!("cannot start the watchdog: {e}")),
+            Ok(None) => fail(
+                1,
+                &format!(
+                    "a watchdog already runs for table \"{}\" (pid {})",
+                    name(a),
+                    watchdog_pid(a).unwrap_or(0)
+                ),
+            ),
+            Err(e) => fail(1, &format!("cannot start the watchdog: {e}")),
         };
     }
     let s = watchdog::Settings::new(&dir(a), name(a));
-    watchdog::run_foreground(&s)
+    match watchdog::run_foreground(&s) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e @ watchdog::Failure::Refused(_)) => fail(3, &e),
+        Err(e) => fail(1, &e),
+    }
 }
 
 /// A lease's state as administrators see it.

@@ -824,6 +824,23 @@ impl Table {
         r
     }
 
+    /// The watchdog: take over the lease of `dead` (observed dead) for
+    /// `me`, to clean up after it while nobody else can lease the address.
+    pub fn seize(&self, slot: u32, dead: Owner, me: Owner) -> bool {
+        self.slots().seize(slot, dead, me, &ProcLiveness)
+    }
+
+    /// Free a lease `me` seized from `dead`, as a watchdog reap of `dead`.
+    pub fn release_seized(&self, slot: u32, me: Owner, dead: Owner) -> bool {
+        let done = self
+            .slots()
+            .release_recording(slot, me, Path::ReapWatchdog, dead.pid(), now());
+        if done {
+            self.count(Path::ReapWatchdog);
+        }
+        done
+    }
+
     /// Free every lease whose owner is dead.
     pub fn reap_all(&self, path: Path) -> Vec<Reaped> {
         let r = self.slots().reap_all(&ProcLiveness, path, now());

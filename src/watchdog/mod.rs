@@ -15,13 +15,14 @@
 //! checked at every scan instead. A bare PID is never acted on.
 //!
 //! # What it does with a dead holder
-//! While the slot still holds the dead owner's word (so no live session
-//! holds the address): removes the proxy-ARP entries for that one address,
-//! if the lease records `proxyarp`, and routes to that address/32 through the
-//! interface the lease records, from the main table; then frees the slot
-//! with the protocol's reap (one CAS from the dead owner's word). A claimer
-//! can reap the slot in between; a new session publishes its own proxy-ARP
-//! entry only after IPCP has negotiated, long after these few syscalls.
+//! Frees the slot, and removes from the kernel, for that one address only:
+//! the proxy-ARP entries, if the lease records `proxyarp`, and routes to the
+//! address/32 in the main table through the interface the lease records.
+//! Both only while no live session holds the address: the route is
+//! targeted by the dead session's interface index, looked up before the
+//! lease is freed; for a proxy-ARP entry (which names only the address and
+//! the LAN) the watchdog seizes the lease (protocol I2: a reap and a claim
+//! in one step), removes the entry, then frees the lease.
 //!
 //! # Correctness does not depend on it
 //! It only ever calls the protocol's reap. If it is not running, the next
@@ -42,13 +43,14 @@ pub mod spawn;
 
 use std::collections::HashMap;
 use std::io;
+use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path as FsPath, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::owner::{Owner, OWNED};
 use crate::protocol::{Path, ProcLiveness};
-use crate::table::{LeaseState, MetaRecord, Table, TableError};
+use crate::table::{LeaseState, Table, TableError};
 
 pub use lock::{lock_path, running, Lock};
 
@@ -168,6 +170,8 @@ struct Entry {
 /// The watchdog's view of one open table.
 struct Watcher {
     table: Table,
+    /// This process, as a lease holder (for seizing).
+    me: Owner,
     watched: HashMap<u32, Entry>,
     pidfds: bool,
     warned_fds: bool,
@@ -175,9 +179,10 @@ struct Watcher {
 }
 
 impl Watcher {
-    fn new(table: Table) -> Watcher {
+    fn new(table: Table, me: Owner) -> Watcher {
         Watcher {
             table,
+            me,
             watched: HashMap::new(),
             pidfds: true,
             warned_fds: false,
@@ -277,6 +282,13 @@ impl Watcher {
     }
 
     /// Clean up after and free `slot`, whose holder `word` is dead.
+    ///
+    /// A host route is removed by the interface index the dead session
+    /// had, looked up while its lease still stood, so it can only be that
+    /// session's route: the lease is freed first. A proxy-ARP entry names
+    /// only the address and the LAN, the same for the next session to get
+    /// the address, so the lease is seized while it is removed, and freed
+    /// after.
     fn dead(&mut self, slot: u32, word: u64) {
         let lease = self.table.lease(slot);
         let meta = match lease.state {
@@ -289,114 +301,127 @@ impl Watcher {
         if owner.is_alive() {
             return;
         }
-        let cleaned = match &meta {
-            Some(m) => self.clean(slot, word, lease.addr, m),
-            None => Vec::new(),
+        let addr = lease.addr;
+        let route_if = match meta.as_ref().filter(|m| !m.ifname.is_empty()) {
+            Some(m) => match netlink(&mut self.net).map(|nl| nl.ifindex(&m.ifname)) {
+                Some(Ok(ix)) => ix.map(|ix| (ix, m.ifname.clone())),
+                Some(Err(e)) => {
+                    log::warn!("cannot look up interface {}: {e}", m.ifname);
+                    None
+                }
+                None => None,
+            },
+            None => None,
         };
-        if self
+        let proxyarp = meta.as_ref().is_some_and(|m| m.proxyarp);
+        let mut cleaned = Vec::new();
+        if proxyarp {
+            if !self.table.seize(slot, owner, self.me) {
+                return; // reaped by someone else meanwhile
+            }
+            cleaned.extend(self.clean_proxy_arp(slot, addr));
+            if !self.table.release_seized(slot, self.me, owner) {
+                log::warn!("the lease on {addr} was taken from the watchdog while it cleaned up");
+            }
+        } else if self
             .table
             .reap(slot, &ProcLiveness, Path::ReapWatchdog)
-            .is_some()
+            .is_none()
         {
-            let who = meta
-                .as_ref()
-                .map(|m| {
-                    let mut parts = Vec::new();
-                    if !m.peer.is_empty() {
-                        parts.push(m.peer.clone());
-                    }
-                    if !m.ifname.is_empty() {
-                        parts.push(m.ifname.clone());
-                    }
-                    if !m.device.is_empty() {
-                        parts.push(m.device.clone());
-                    }
-                    if parts.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({})", parts.join(", "))
-                    }
-                })
-                .unwrap_or_default();
-            let cleaned = if cleaned.is_empty() {
-                String::new()
-            } else {
-                format!("; removed {}", cleaned.join(", "))
-            };
-            log::info!(
-                "reaped {} from pid {}{who}, which died holding it{cleaned}",
-                lease.addr,
-                owner.pid()
-            );
+            return;
         }
+        if let Some((ix, name)) = route_if {
+            cleaned.extend(self.clean_routes(addr, ix, &name));
+        }
+        let who = meta
+            .as_ref()
+            .map(|m| {
+                let parts: Vec<&str> = [m.peer.as_str(), m.ifname.as_str(), m.device.as_str()]
+                    .into_iter()
+                    .filter(|p| !p.is_empty())
+                    .collect();
+                if parts.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", parts.join(", "))
+                }
+            })
+            .unwrap_or_default();
+        let cleaned = if cleaned.is_empty() {
+            String::new()
+        } else {
+            format!("; removed {}", cleaned.join(", "))
+        };
+        log::info!(
+            "reaped {addr} from pid {}{who}, which died holding it{cleaned}",
+            owner.pid()
+        );
     }
 
-    /// Remove the dead session's proxy-ARP entry and host route, each only
-    /// while the slot still holds the dead owner's word.
-    fn clean(
-        &mut self,
-        slot: u32,
-        word: u64,
-        addr: std::net::Ipv4Addr,
-        m: &MetaRecord,
-    ) -> Vec<String> {
+    /// Remove the proxy-ARP entries for `addr`, each only while the
+    /// watchdog still holds the lease on `slot` it seized.
+    fn clean_proxy_arp(&mut self, slot: u32, addr: Ipv4Addr) -> Vec<String> {
         let mut done = Vec::new();
-        let route_if = (!m.ifname.is_empty())
-            .then(|| net::ifindex(&m.ifname))
-            .flatten();
-        if !m.proxyarp && route_if.is_none() {
+        let Some(nl) = netlink(&mut self.net) else {
             return done;
-        }
-        if self.net.is_none() {
-            match net::Netlink::open() {
-                Ok(n) => self.net = Some(n),
-                Err(e) => {
-                    log::warn!("cannot clean up after {addr}: netlink: {e}");
-                    return done;
-                }
-            }
-        }
-        let table = &self.table;
-        let still = || table.slots().word(slot) == word;
-        let nl = self.net.as_mut().expect("opened");
-        if m.proxyarp && still() {
-            match nl.proxy_arp_entries(addr) {
-                Ok(ifs) => {
-                    for i in ifs {
-                        if !still() {
-                            break;
-                        }
-                        match nl.delete_proxy_arp(addr, i) {
-                            Ok(true) => done.push(format!("proxy-ARP entry on {}", net::ifname(i))),
-                            Ok(false) => {}
-                            Err(e) => log::warn!(
-                                "cannot remove the proxy-ARP entry for {addr} on {}: {e}",
-                                net::ifname(i)
-                            ),
-                        }
-                    }
-                }
-                Err(e) => log::warn!("cannot list proxy-ARP entries: {e}"),
-            }
-        }
-        if let Some(ix) = route_if {
-            // One route per protocol/metric at most; a few is plenty.
-            for _ in 0..8 {
-                if !still() {
-                    break;
-                }
-                match nl.delete_host_route(addr, ix) {
-                    Ok(true) => done.push(format!("host route via {}", m.ifname)),
-                    Ok(false) => break,
-                    Err(e) => {
-                        log::warn!("cannot remove the route to {addr} via {}: {e}", m.ifname);
+        };
+        let ours = || self.table.slots().word(slot) == self.me.word();
+        match nl.proxy_arp_entries(addr) {
+            Ok(ifs) => {
+                for i in ifs {
+                    if !ours() {
                         break;
                     }
+                    match nl.delete_proxy_arp(addr, i) {
+                        Ok(true) => done.push(format!("proxy-ARP entry on {}", net::ifname(i))),
+                        Ok(false) => {}
+                        Err(e) => log::warn!(
+                            "cannot remove the proxy-ARP entry for {addr} on {}: {e}",
+                            net::ifname(i)
+                        ),
+                    }
+                }
+            }
+            Err(e) => log::warn!("cannot list proxy-ARP entries: {e}"),
+        }
+        done
+    }
+
+    /// Remove routes to `addr`/32 through interface `ix` from the main
+    /// table.
+    fn clean_routes(&mut self, addr: Ipv4Addr, ix: i32, name: &str) -> Vec<String> {
+        let mut done = Vec::new();
+        let Some(nl) = netlink(&mut self.net) else {
+            return done;
+        };
+        // One route per protocol/metric at most; a few is plenty.
+        for _ in 0..8 {
+            match nl.delete_host_route(addr, ix) {
+                Ok(true) => done.push(format!("host route via {name}")),
+                Ok(false) => break,
+                Err(e) if e.raw_os_error() == Some(libc::ENODEV) => break,
+                Err(e) => {
+                    log::warn!("cannot remove the route to {addr} via {name}: {e}");
+                    break;
                 }
             }
         }
         done
     }
+}
+
+/// The watchdog's netlink socket, opened on first use.
+fn netlink(net: &mut Option<net::Netlink>) -> Option<&mut net::Netlink> {
+    if net.is_none() {
+        match net::Netlink::open() {
+            Ok(n) => *net = Some(n),
+            Err(e) => {
+                log::warn!("cannot clean up after dead sessions: netlink: {e}");
+                return None;
+            }
+        }
+    }
+    net.as_mut()
 }
 
 /// Open the table to watch. `Ok(None)`: it does not exist (yet).
@@ -408,19 +433,39 @@ fn open_table(s: &Settings) -> Result<Option<Table>, TableError> {
     }
 }
 
+/// Why the watchdog stopped other than by a signal.
+#[derive(Debug)]
+pub enum Failure {
+    /// It had to refuse the table (corrupt, foreign, wrongly owned...):
+    /// starting it again will not help until an administrator acts.
+    Refused(String),
+    /// Anything else (the lock file, the system).
+    Other(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Refused(m) | Failure::Other(m) => f.write_str(m),
+        }
+    }
+}
+
 /// Run the watchdog for the table in `s` while holding `lock`, until
-/// SIGTERM or SIGINT (`Ok`) or a table it must refuse (`Err`, the reason).
-pub fn run(lock: &mut Lock, s: &Settings) -> Result<(), String> {
+/// SIGTERM or SIGINT (`Ok`) or a failure.
+pub fn run(lock: &mut Lock, s: &Settings) -> Result<(), Failure> {
+    let other = Failure::Other;
     lock.record_pid()
-        .map_err(|e| format!("{}: {e}", lock.path().display()))?;
+        .map_err(|e| other(format!("{}: {e}", lock.path().display())))?;
     raise_nofile();
-    let sig = signal_fd().map_err(|e| format!("signalfd: {e}"))?;
+    let sig = signal_fd().map_err(|e| other(format!("signalfd: {e}")))?;
     // SAFETY: epoll_create1 takes no pointers; the result is checked.
     let ep = cerr(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })
-        .map_err(|e| format!("epoll_create1: {e}"))?;
+        .map_err(|e| other(format!("epoll_create1: {e}")))?;
     // SAFETY: a new descriptor that we own.
     let ep = unsafe { OwnedFd::from_raw_fd(ep) };
-    epoll_add(&ep, sig.as_raw_fd(), SIGNAL_TOKEN).map_err(|e| format!("epoll_ctl: {e}"))?;
+    epoll_add(&ep, sig.as_raw_fd(), SIGNAL_TOKEN).map_err(|e| other(format!("epoll_ctl: {e}")))?;
+    let me = Owner::current().map_err(|e| other(format!("this process's identity: {e}")))?;
     let table_path = crate::table::table_path(&s.dir, &s.name);
     log::info!(
         "watchdog started for {} (scan every {} ms)",
@@ -447,7 +492,7 @@ pub fn run(lock: &mut Lock, s: &Settings) -> Result<(), String> {
                 match open_table(s) {
                     Ok(Some(t)) => {
                         log::info!("watching {} ({} addresses)", table_path.display(), t.size());
-                        w = Some(Watcher::new(t));
+                        w = Some(Watcher::new(t, me));
                         waiting_logged = false;
                     }
                     Ok(None) => {
@@ -459,7 +504,7 @@ pub fn run(lock: &mut Lock, s: &Settings) -> Result<(), String> {
                     }
                     Err(e) => {
                         log::error!("watchdog: {e}; exiting");
-                        return Err(e.to_string());
+                        return Err(Failure::Refused(e.to_string()));
                     }
                 }
             }
@@ -483,7 +528,7 @@ pub fn run(lock: &mut Lock, s: &Settings) -> Result<(), String> {
             if e.kind() == io::ErrorKind::Interrupted {
                 continue;
             }
-            return Err(format!("epoll_wait: {e}"));
+            return Err(other(format!("epoll_wait: {e}")));
         }
         for ev in &events[..n as usize] {
             let token = ev.u64;
@@ -507,7 +552,10 @@ pub fn run(lock: &mut Lock, s: &Settings) -> Result<(), String> {
 
 /// Run the watchdog in this process, in the foreground, for `rasstatic
 /// watchdog`: waits while another watchdog holds the table's lock.
-pub fn run_foreground(s: &Settings) -> Result<(), String> {
+pub fn run_foreground(s: &Settings) -> Result<(), Failure> {
+    let other =
+        |e: String| Failure::Other(format!("{}: {e}", lock_path(&s.dir, &s.name).display()));
+    crate::table::prepare_dir(&s.dir).map_err(|e| Failure::Refused(e.to_string()))?;
     let mut lock = match Lock::try_acquire(&s.dir, &s.name) {
         Ok(Some(l)) => l,
         Ok(None) => {
@@ -516,10 +564,9 @@ pub fn run_foreground(s: &Settings) -> Result<(), String> {
                 running(&s.dir, &s.name).unwrap_or(0),
                 s.name
             );
-            Lock::acquire(&s.dir, &s.name)
-                .map_err(|e| format!("{}: {e}", lock_path(&s.dir, &s.name).display()))?
+            Lock::acquire(&s.dir, &s.name).map_err(|e| other(e.to_string()))?
         }
-        Err(e) => return Err(format!("{}: {e}", lock_path(&s.dir, &s.name).display())),
+        Err(e) => return Err(other(e.to_string())),
     };
     run(&mut lock, s)
 }

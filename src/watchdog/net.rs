@@ -15,6 +15,9 @@ const RTM_NEWNEIGH: u16 = 28;
 const RTM_DELNEIGH: u16 = 29;
 const RTM_GETNEIGH: u16 = 30;
 const RTM_DELROUTE: u16 = 25;
+const RTM_NEWLINK: u16 = 16;
+const RTM_GETLINK: u16 = 18;
+const IFLA_IFNAME: u16 = 3;
 const NLM_F_REQUEST: u16 = 0x1;
 const NLM_F_ACK: u16 = 0x4;
 const NLM_F_DUMP: u16 = 0x300;
@@ -203,6 +206,46 @@ impl Netlink {
         }
     }
 
+    /// The index of interface `name`, if it exists. Asked over netlink:
+    /// the SIOCGIFINDEX ioctl behind if_nametoindex(3) makes the kernel
+    /// try to load a module "netdev-NAME" for a missing interface (running
+    /// modprobe, hundreds of ms), which is exactly the case after a dead
+    /// session's pppN went away; sysfs may belong to another namespace.
+    pub fn ifindex(&mut self, name: &str) -> io::Result<Option<i32>> {
+        if name.is_empty() || name.len() >= libc::IF_NAMESIZE {
+            return Ok(None);
+        }
+        let mut ifname = name.as_bytes().to_vec();
+        ifname.push(0);
+        let msg = Msg::new(RTM_GETLINK, 0, 0, &[0u8; 16])
+            .attr(IFLA_IFNAME, &ifname)
+            .finish();
+        let seq = self.send(msg)?;
+        let mut buf = vec![0u8; RECV_BUF];
+        loop {
+            let n = self.recv(&mut buf)?;
+            for m in messages(&buf[..n]) {
+                if m.seq != seq {
+                    continue;
+                }
+                match m.kind {
+                    RTM_NEWLINK if m.payload.len() >= 8 => {
+                        return Ok(Some(i32::from_ne_bytes(
+                            m.payload[4..8].try_into().expect("4"),
+                        )));
+                    }
+                    NLMSG_ERROR => {
+                        return match nl_errno(m.payload) {
+                            libc::ENODEV => Ok(None),
+                            e => Err(io::Error::from_raw_os_error(e)),
+                        };
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
     /// Every proxy-ARP (proxy neighbour) entry for `addr`: interface indexes.
     pub fn proxy_arp_entries(&mut self, addr: Ipv4Addr) -> io::Result<Vec<i32>> {
         let msg = Msg::new(RTM_GETNEIGH, NLM_F_DUMP, 0, &ndmsg(0, NTF_PROXY)).finish();
@@ -276,14 +319,6 @@ impl Netlink {
 fn zeroed_nl() -> libc::sockaddr_nl {
     // SAFETY: sockaddr_nl is plain data; all-zero is valid.
     unsafe { std::mem::zeroed() }
-}
-
-/// The index of interface `name`, if it exists.
-pub fn ifindex(name: &str) -> Option<i32> {
-    let c = std::ffi::CString::new(name).ok()?;
-    // SAFETY: a NUL-terminated name.
-    let i = unsafe { libc::if_nametoindex(c.as_ptr()) };
-    (i != 0).then_some(i as i32)
 }
 
 /// The name of interface `index`, for messages.

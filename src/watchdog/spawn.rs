@@ -232,6 +232,7 @@ fn daemon(lock: Lock, s: Settings, detached: fn()) -> i32 {
     set_title(&s);
     match run(&mut lock, &s) {
         Ok(()) => 0,
-        Err(_) => 3,
+        Err(super::Failure::Refused(_)) => 3,
+        Err(_) => 1,
     }
 }

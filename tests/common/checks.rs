@@ -6,6 +6,27 @@ use std::collections::HashSet;
 use super::{held, lease, Scenario};
 
 /// Every address free (none leased, none stale) in a snapshot.
+/// The worst case for the watchdog to free a dead holder's lease,
+/// in µs: measured by killwait from just before kill(2) to the slot seen
+/// free.
+pub const WATCHDOG_BOUND_US: u64 = 500_000;
+
+/// A `kill_freed_us` event ("FREED EXITED", µs after kill) within the
+/// bound; returns both.
+pub fn freed_within_bound(s: &Scenario, key: &str) -> (u64, u64) {
+    let v = s.ev(key);
+    let (freed, exited) = v
+        .split_once(' ')
+        .and_then(|(f, e)| Some((f.parse::<u64>().ok()?, e.parse::<u64>().ok()?)))
+        .unwrap_or_else(|| panic!("{key}: the lease was not freed ({v})"));
+    assert!(freed <= WATCHDOG_BOUND_US, "{key}: freed after {freed} µs");
+    assert!(
+        exited <= freed,
+        "{key}: freed before its holder had exited: {v}"
+    );
+    (freed, exited)
+}
+
 pub fn all_free(s: &Scenario, label: &str) {
     let snap = s.snap(label);
     assert_eq!(held(&snap), vec![], "{}: {label}: leases left", s.name);
@@ -237,19 +258,28 @@ pub fn s09_lease_follows_detach_and_updetach_then_sigkill_frees_it(s: &Scenario)
     let d = s.ev("daemon_pid_detach");
     let l = lease(&s.snap("detach-up"), "10.9.9.1").clone();
     assert_eq!(l["pid"].as_u64().unwrap().to_string(), d);
+    // The watchdog watched the detached pppd (the lease moved to it) and
+    // freed its lease when it was SIGKILLed.
+    freed_within_bound(s, "freed_detach_us");
     let k = lease(&s.snap("after-kill"), "10.9.9.1").clone();
-    assert_eq!(k["state"], "stale", "a SIGKILLed holder shows as stale");
-    // The one-address pool: the next caller gets the address by reaping.
+    assert_eq!(k["state"], "free");
+    assert_eq!(k["last"]["released_by"], "reap-watchdog", "{k}");
+    assert_eq!(k["last"]["pid"].as_u64().unwrap().to_string(), d, "{k}");
+    // The one-address pool: the next caller gets the address.
     assert_eq!(s.ev("addr_next"), "10.9.9.1");
-    assert!(s
-        .server_log(3)
-        .contains(&format!("rasstatic: reaped 10.9.9.1 from dead pid {d}")));
     all_free(s, "end");
 }
 
 pub fn s10_sigkill_of_the_dial_in_pppd(s: &Scenario) {
     let pid = s.ev("server1_pid");
     let k = s.snap("after-kill");
+    // norasstatic-watchdog: none was started.
+    assert!(
+        k["watchdog"].is_null(),
+        "a watchdog runs: {}",
+        k["watchdog"]
+    );
+    assert!(!s.server_log(1).contains("started the watchdog"));
     let l = lease(&k, "10.9.10.1");
     assert_eq!(l["state"], "stale");
     assert_eq!(l["pid"].as_u64().unwrap().to_string(), pid);
@@ -442,4 +472,88 @@ pub fn s15_options_files_caller_proposals_and_a_panicking_hook(s: &Scenario) {
         "pppd did not end its normal way: {code}"
     );
     assert!(held(&s.snap("end")).is_empty());
+}
+
+pub fn s16_the_watchdog_frees_a_killed_pppds_lease_and_cleans_up(s: &Scenario) {
+    // 1. Started by the plugin, detached from pppd.
+    let w = s.ev("wd_pid");
+    let server = s.ev("server1_pid");
+    assert!(w.parse::<u32>().is_ok(), "no watchdog: {w}");
+    assert_ne!(s.ev("wd_ppid"), server, "the watchdog is pppd's child");
+    let pg = s.ev("wd_pgid");
+    let (wpg, spg) = pg.split_once(" server_pgid ").unwrap();
+    assert_ne!(wpg, spg, "the watchdog is in pppd's process group");
+    let sid = s.ev("wd_sid");
+    let (wsid, ssid) = sid.split_once(" server_sid ").unwrap();
+    assert_ne!(wsid, ssid, "the watchdog is in pppd's session");
+    assert_eq!(s.ev("wd_comm"), "rasstatic-wd");
+    assert_eq!(
+        s.ev("wd_cmdline"),
+        "rasstatic watchdog --dir /run/rasstatic-test/16-watchdog --name default"
+    );
+    // pppd holds /dev/ppp and its tty; the watchdog holds neither.
+    let sfds = s.ev("server_fds");
+    assert!(sfds.contains("/dev/ppp"), "{sfds}");
+    let wfds = s.ev("wd_fds");
+    for fd in wfds.split_whitespace() {
+        assert!(
+            fd == "/dev/null"
+                || fd.starts_with("/run/rasstatic-test/16-watchdog/default.")
+                || fd.starts_with("anon_inode:")
+                || fd.starts_with("socket:"),
+            "the watchdog holds {fd}: {wfds}"
+        );
+    }
+    assert!(s
+        .server_log(1)
+        .contains(&format!("started the watchdog (pid {w})")));
+    // Then SIGKILL: lease and proxy-ARP entry gone within the bound.
+    let a1 = s.ev("addr1");
+    assert!(in_pool(&a1, [10, 9, 16, 10], 11));
+    assert_eq!(lease(&s.snap("up1"), &a1)["proxyarp"], true);
+    assert_eq!(s.ev("proxy_up1"), "1");
+    freed_within_bound(s, "freed1_us");
+    assert_eq!(s.ev("proxy_after1"), "0", "the proxy-ARP entry stayed");
+    let k = lease(&s.snap("after-kill1"), &a1).clone();
+    assert_eq!(k["last"]["released_by"], "reap-watchdog", "{k}");
+    assert_eq!(k["last"]["pid"].as_u64().unwrap().to_string(), server);
+    let log = s.read("syslog");
+    assert!(
+        log.contains(&format!("reaped {a1} from pid {server} ("))
+            && log.contains("which died holding it; removed proxy-ARP entry on lan0"),
+        "syslog: {log}"
+    );
+    // 2. pppN kept alive by a helper: route and proxy entry removed, the
+    // interface itself left alone.
+    let a2 = s.ev("addr2");
+    assert!(in_pool(&a2, [10, 9, 16, 10], 11), "{a2}");
+    assert!(s.ev("fdhold").starts_with("held "), "{}", s.ev("fdhold"));
+    assert_ne!(s.ev("fdhold"), "held 0");
+    assert_eq!(s.ev("routes_up2"), "1");
+    assert_eq!(s.ev("proxy_up2"), "1");
+    freed_within_bound(s, "freed2_us");
+    assert_eq!(
+        s.ev("if_after2"),
+        "present",
+        "pppN went away: nothing to test"
+    );
+    assert_eq!(s.ev("routes_after2"), "0", "the host route stayed");
+    assert_eq!(s.ev("proxy_after2"), "0", "the proxy-ARP entry stayed");
+    assert!(
+        log.contains(&format!("reaped {a2} from pid "))
+            && log.contains(&format!("host route via {}", s.ev("if2"))),
+        "syslog: {log}"
+    );
+    all_free(s, "after-kill2");
+    // 3. Watchdog killed, then pppd: the address waits, stale, and the
+    // next caller still gets it; the next pppd started a new watchdog.
+    assert_eq!(s.ev("addr3"), "10.9.16.20");
+    assert_eq!(s.ev("wd_after_kill"), "null");
+    assert_eq!(s.ev("state_after_kill3"), "stale");
+    assert_eq!(s.ev("addr4"), "10.9.16.20");
+    let (w3, w4) = (s.ev("wd3"), s.ev("wd4"));
+    assert!(w4.parse::<u32>().is_ok() && w4 != w3, "{w3} then {w4}");
+    all_free(s, "end");
+    let one = s.snap("end-one");
+    assert!(held(&one).is_empty(), "{one}");
 }

@@ -90,7 +90,19 @@ pub fn artifacts(target: &Target) -> Result<(PathBuf, PathBuf), String> {
             .then_some(())
             .ok_or(format!("building the plugin failed: {st}"))
     };
-    cargo(&["--lib", "--example", "pppeer"], None, None)?;
+    cargo(
+        &[
+            "--lib",
+            "--example",
+            "pppeer",
+            "--example",
+            "fdhold",
+            "--example",
+            "killwait",
+        ],
+        None,
+        None,
+    )?;
     let so = match &target.target_dir {
         Some(d) => {
             cargo(&["--lib"], target.include.as_deref(), Some(d))?;
@@ -121,7 +133,21 @@ pub const SCENARIOS: &[&str] = &[
     "13-pap-star-address",
     "14-proxyarp-on-lan-subnet",
     "15-options-files-proposals-panics",
+    "16-watchdog",
 ];
+
+/// The scenarios to run: all, or (a developer's shortcut) those named in
+/// RASSTATIC_SCENARIOS, comma-separated; the tests of the others then fail.
+pub fn selected() -> Vec<&'static str> {
+    match std::env::var("RASSTATIC_SCENARIOS") {
+        Ok(v) if !v.is_empty() => SCENARIOS
+            .iter()
+            .copied()
+            .filter(|s| v.split(',').any(|w| w == *s))
+            .collect(),
+        _ => SCENARIOS.to_vec(),
+    }
+}
 
 fn which(cmd: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")?
@@ -164,8 +190,12 @@ pub fn run_scenarios(target: &Target, scenarios: &[&str]) -> Result<Run, String>
     fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let t = repo().join("tests/pppd");
     let pppeer = rasstatic.with_file_name("examples").join("pppeer");
-    if !pppeer.exists() {
-        return Err(format!("{} is missing after the build", pppeer.display()));
+    let fdhold = rasstatic.with_file_name("examples").join("fdhold");
+    let killwait = rasstatic.with_file_name("examples").join("killwait");
+    for p in [&pppeer, &fdhold, &killwait] {
+        if !p.exists() {
+            return Err(format!("{} is missing after the build", p.display()));
+        }
     }
     // A checkout may lose the executable bit; the guest's init needs it.
     {
@@ -174,11 +204,13 @@ pub fn run_scenarios(target: &Target, scenarios: &[&str]) -> Result<Run, String>
         let _ = fs::set_permissions(&init, fs::Permissions::from_mode(0o755));
     }
     let env = format!(
-        "PLUGIN={}\nRASSTATIC={}\nPPPD={}\nPPPEER={}\nLIB={}\nSCEN_DIR={}\nSCENARIOS=\"{}\"\nSCENARIO_TIMEOUT={}\nexport PLUGIN RASSTATIC PPPD PPPEER LIB\n",
+        "PLUGIN={}\nRASSTATIC={}\nPPPD={}\nPPPEER={}\nFDHOLD={}\nKILLWAIT={}\nLIB={}\nSCEN_DIR={}\nSCENARIOS=\"{}\"\nSCENARIO_TIMEOUT={}\nexport PLUGIN RASSTATIC PPPD PPPEER FDHOLD KILLWAIT LIB\n",
         plugin.display(),
         rasstatic.display(),
         pppd.display(),
         pppeer.display(),
+        fdhold.display(),
+        killwait.display(),
         t.join("lib.sh").display(),
         t.join("scenarios").display(),
         scenarios.join(" "),
@@ -360,7 +392,7 @@ macro_rules! scenario_tests {
         fn run() -> &'static common::Run {
             static RUN: std::sync::OnceLock<Result<common::Run, String>> =
                 std::sync::OnceLock::new();
-            RUN.get_or_init(|| common::run_scenarios(&$target, common::SCENARIOS))
+            RUN.get_or_init(|| common::run_scenarios(&$target, &common::selected()))
                 .as_ref()
                 .unwrap_or_else(|e| panic!("the real-pppd run failed: {e}"))
         }
@@ -459,6 +491,13 @@ macro_rules! scenario_tests {
         fn s15_options_files_caller_proposals_and_a_panicking_hook() {
             common::checks::s15_options_files_caller_proposals_and_a_panicking_hook(&scenario(
                 "15-options-files-proposals-panics",
+            ));
+        }
+
+        #[test]
+        fn s16_the_watchdog_frees_a_killed_pppds_lease_and_cleans_up() {
+            common::checks::s16_the_watchdog_frees_a_killed_pppds_lease_and_cleans_up(&scenario(
+                "16-watchdog",
             ));
         }
     };

@@ -1,5 +1,6 @@
 # The demo, run inside the guest by guest-init.sh: four dial-in lines, a
-# three-address pool, and the lease table after every event.
+# three-address pool, and the lease table after every event, through
+# hang-ups, carrier loss and kill -9 (of pppd, and of the watchdog).
 . "$LIB"
 POOL=10.99.0.1-10.99.0.3
 TDIR=/run/rasstatic
@@ -7,6 +8,9 @@ B=$(printf '\033[1m'); N=$(printf '\033[0m')
 say() { printf '\n%s== %s ==%s\n' "$B" "$*" "$N"; }
 table() { "$RASSTATIC" show --dir "$TDIR"; }
 rlog() { grep -h "rasstatic: $1" "$OUT"/server.*.log | tail -${2:-1} | sed 's/^/    pppd: /'; }
+# The watchdog logs to syslog: keep a tiny one.
+socat -u UNIX-RECV:/dev/log,unlink-early OPEN:"$OUT/syslog",creat,append &
+slog() { tr '<' '\n' < "$OUT/syslog" | grep "rasstatic\[.*$1" | tail -1 | sed 's/^[0-9]*>[A-Z][a-z]* [0-9 ]* [0-9:]* /    syslog: /'; }
 
 say "rasstatic demo: 4 dial-in lines, pool $POOL, real pppd $($PPPD --version 2>&1 | awk '{print $3}')"
 echo "Each line is a pty pair; the dial-in side runs:"
@@ -39,17 +43,22 @@ rlog released
 table
 
 say "kill -9 of the dial-in pppd on line 3: nothing runs in pppd"
+A3=$(caller_addr 3)
 kill -9 $(spid 3); ended server 3 > /dev/null; kill -TERM $(cpid 3)
-table
-echo "    The lease shows as stale: its holder is dead. The next caller that"
-echo "    finds the pool full reaps it; an administrator can reap it now:"
-echo "    \$ rasstatic reap"
-"$RASSTATIC" reap --dir "$TDIR" | sed 's/^/    /'
+for _ in $(seq 50); do [ "$(state $A3)" = free ] && break; sleep 0.02; done
+echo "    The plugin started a watchdog with the first pppd; it frees the address:"
+slog reaped
 table
 
-say "The last caller hangs up"
-kill -TERM $(cpid 4); ended server 4 > /dev/null
-rlog released
+say "kill -9 of the watchdog, then of the pppd on line 4"
+W=$(wd_pid); kill -9 $W; gone $W
+kill -9 $(spid 4); ended server 4 > /dev/null; kill -TERM $(cpid 4)
+table
+echo "    With no watchdog the lease shows as stale: its holder is dead. The next"
+echo "    caller that finds the pool full reaps it (and its pppd starts a new"
+echo "    watchdog); an administrator can reap it now:"
+echo "    \$ rasstatic reap"
+"$RASSTATIC" reap --dir "$TDIR" | sed 's/^/    /'
 table
 
 say "Every address is back. Counters since the table was created:"

@@ -1,6 +1,6 @@
 # Helpers for the real-pppd scenarios, sourced by each one.
 # Set by the runner: OUT (this scenario's output directory), NAME, and from
-# env: PLUGIN, RASSTATIC, PPPD, PPPEER.
+# env: PLUGIN, RASSTATIC, PPPD, PPPEER, FDHOLD, KILLWAIT.
 set -u
 L=$OUT/lines
 mkdir -p "$L"
@@ -85,4 +85,17 @@ gone() {
 snap() {
     "$RASSTATIC" show --json --dir "$TDIR" --name "${2:-default}" > "$OUT/snap.$1.json" 2> "$OUT/snap.$1.err"
     log "snapshot $1: $(grep -o '"leased":[0-9]*' "$OUT/snap.$1.json") $(grep -o '"stale":[0-9]*' "$OUT/snap.$1.json")"
+}
+# state ADDR [NAME]: the lease's state as `rasstatic show` prints it.
+state() {
+    "$RASSTATIC" show --dir "$TDIR" --name "${2:-default}" | awk -v a="$1" '$1 == a { print $2 }'
+}
+# kill_freed_us PID ADDR [NAME]: SIGKILL PID and print the microseconds
+# until ADDR's lease is free (polled in-process by killwait), or "never".
+kill_freed_us() {
+    "$KILLWAIT" "$1" "$TDIR" "${3:-default}" "$2" 5000
+}
+# wd_pid [NAME]: the PID of the table's running watchdog, or "null".
+wd_pid() {
+    "$RASSTATIC" show --json --dir "$TDIR" --name "${1:-default}" | grep -o '"watchdog":[0-9a-z]*' | cut -d: -f2
 }

@@ -31,11 +31,12 @@ wait_for /run/ppp-det.pid . 5
 D=$(head -1 /run/ppp-det.pid)
 ev "daemon_pid_detach $D"
 snap detach-up
-kill -9 $D
+ev "freed_detach_us $(kill_freed_us $D 10.9.9.1)"
 gone $D
 kill -TERM $(cpid 2); ended client 2 > /dev/null
 snap after-kill
-# The pool has one address: the next caller gets it back by reaping.
+# The pool has one address: the watchdog gave it back; the next caller
+# gets it.
 line 3
 server 3 10.0.0.1: rasstatic-pool $POOL
 client 3

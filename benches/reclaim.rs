@@ -1,0 +1,123 @@
+//! Watchdog reclaim latency: N lease holders (forked processes) are killed
+//! with one SIGKILL to their process group; for each lease, the time from
+//! just before kill(2) until its slot is free (polled every ~50 µs), and,
+//! for comparison, until the holder had exited (its pidfd readable). No
+//! process claims anything meanwhile: only the watchdog frees.
+//!
+//! Run: `cargo bench --bench reclaim` (as root, like the watchdog; the
+//! watchdog is the built `rasstatic watchdog`).
+
+#[path = "../tests/holders/mod.rs"]
+mod holders;
+
+use std::time::{Duration, Instant};
+
+use holders::*;
+use rasstatic::owner::Owner;
+use rasstatic::table::{SessionInfo, Table};
+
+fn pidfd(pid: i32) -> i32 {
+    // SAFETY: pidfd_open(pid, 0) takes no pointers.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
+    assert!(fd >= 0, "pidfd_open: {}", std::io::Error::last_os_error());
+    fd
+}
+
+fn exited(fd: i32) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, no waiting.
+    unsafe { libc::poll(&mut p, 1, 0) == 1 }
+}
+
+/// One round: N holders, one SIGKILL; (freed, exited) per lease.
+fn round(n: usize) -> Vec<(Duration, Duration)> {
+    let (dir, pool) = fresh(&format!("bench-reclaim-{n}"), "10.50.0.0/21");
+    let mut wd = start_watchdog(&dir);
+    let t = Table::open_existing(&dir, "default").unwrap();
+    let info = SessionInfo {
+        peer: "bench".into(),
+        ifname: String::new(),
+        device: "/dev/null".into(),
+        proxyarp: false,
+    };
+    let first = fork_holder(&dir, &pool, &info, Some(0), true);
+    let pg = first.pid;
+    let mut hs = vec![first];
+    while hs.len() < n {
+        hs.push(fork_holder(&dir, &pool, &info, Some(pg), true));
+    }
+    let fds: Vec<i32> = hs.iter().map(|h| pidfd(h.pid)).collect();
+    // Let the watchdog see every holder (it scans every 50 ms).
+    std::thread::sleep(Duration::from_millis(300));
+    let mut freed = vec![None; n];
+    let mut gone = vec![None; n];
+    let t0 = Instant::now();
+    kill(-pg);
+    while freed.iter().any(Option::is_none) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "leases not freed in 30 s"
+        );
+        for (i, h) in hs.iter().enumerate() {
+            if gone[i].is_none() && exited(fds[i]) {
+                gone[i] = Some(t0.elapsed());
+            }
+            if freed[i].is_none() && Owner::from_word(t.slots().word(h.slot)).is_none() {
+                freed[i] = Some(t0.elapsed());
+                gone[i].get_or_insert(freed[i].unwrap());
+            }
+        }
+        std::thread::sleep(Duration::from_micros(50));
+    }
+    for (h, fd) in hs.iter().zip(&fds) {
+        reap_child(h.pid);
+        // SAFETY: closing our own descriptor.
+        unsafe { libc::close(*fd) };
+    }
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(wd.id() as i32, libc::SIGTERM) };
+    let _ = wd.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    freed
+        .into_iter()
+        .zip(gone)
+        .map(|(f, g)| (f.unwrap(), g.unwrap()))
+        .collect()
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1000.0)
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    println!("| simultaneous SIGKILLs | rounds | leases | freed median | freed p99 | freed max | exited median | exited max |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for (n, rounds) in [(1usize, 50usize), (100, 10), (1000, 3)] {
+        let mut freed = Vec::new();
+        let mut gone = Vec::new();
+        for _ in 0..rounds {
+            for (f, g) in round(n) {
+                freed.push(f);
+                gone.push(g);
+            }
+        }
+        freed.sort();
+        gone.sort();
+        println!(
+            "| {n} | {rounds} | {} | {} ms | {} ms | {} ms | {} ms | {} ms |",
+            freed.len(),
+            ms(percentile(&freed, 0.5)),
+            ms(percentile(&freed, 0.99)),
+            ms(*freed.last().unwrap()),
+            ms(percentile(&gone, 0.5)),
+            ms(*gone.last().unwrap()),
+        );
+    }
+}
