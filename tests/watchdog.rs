@@ -497,3 +497,62 @@ fn the_lock_file_must_be_ours() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("default.watchdog"));
     let _ = fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_table_overwritten_or_truncated_in_place_stops_the_watchdog_untouched() {
+    for (tag, spoil) in [
+        ("foreign", 0),
+        ("truncated", 1),
+        ("header", 2),
+        ("writable", 3),
+    ] {
+        let (dir, pool) = fresh(&format!("wd-spoil-{tag}"), "10.49.0.0/24");
+        let h = fork_holder(&dir, &pool, &info(0), None, true);
+        let mut wd = start_watchdog(&dir);
+        std::thread::sleep(Duration::from_millis(100));
+        let table = dir.join("default.table");
+        let len = fs::metadata(&table).unwrap().len() as usize;
+        {
+            use std::os::unix::fs::{FileExt, PermissionsExt};
+            let f = fs::OpenOptions::new().write(true).open(&table).unwrap();
+            match spoil {
+                // Random-looking bytes over the whole file, same inode.
+                0 => {
+                    let junk: Vec<u8> = (0..len as u64)
+                        .map(|i| (i.wrapping_mul(2_654_435_761) >> 7) as u8 | 0x80)
+                        .collect();
+                    f.write_all_at(&junk, 0).unwrap();
+                }
+                1 => f.set_len(6000).unwrap(),
+                2 => f.write_all_at(&[0xff; 4], 16).unwrap(),
+                _ => fs::set_permissions(&table, fs::Permissions::from_mode(0o666)).unwrap(),
+            }
+        }
+        let before = fs::read(&table).unwrap();
+        let t0 = Instant::now();
+        let status = loop {
+            if let Some(st) = wd.try_wait().unwrap() {
+                break st;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(5),
+                "{tag}: the watchdog kept running"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let mut err = String::new();
+        wd.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        assert_eq!(status.code(), Some(3), "{tag}: {status}: {err}");
+        assert!(err.contains("refused"), "{tag}: {err}");
+        // Killing the holder now must not make anything write the file.
+        kill(h.pid);
+        reap_child(h.pid);
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(
+            fs::read(&table).unwrap(),
+            before,
+            "{tag}: the file was written"
+        );
+        let _ = fs::remove_dir_all(&dir);
+    }
+}

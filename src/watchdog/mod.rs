@@ -530,6 +530,11 @@ pub fn run(lock: &mut Lock, s: &Settings) -> Result<(), Failure> {
             }
             return Err(other(format!("epoll_wait: {e}")));
         }
+        // Trust the mapping only while the file is still the table it was.
+        if let Some(e) = w.as_ref().and_then(|w| w.table.verify().err()) {
+            log::error!("watchdog: {e}; exiting");
+            return Err(Failure::Refused(e.to_string()));
+        }
         for ev in &events[..n as usize] {
             let token = ev.u64;
             if token == SIGNAL_TOKEN {
