@@ -74,15 +74,16 @@ echo
 echo "## 2. Connection setup (LCP up to IPCP up, dial-in pppd, PAP)" | tee -a "$OUT"
 RAW=$(sh bench/connect/run.sh "$B" "$ROOT/target/bench-connect")
 echo "$RAW" | awk '
-    { v[$1] = v[$1] " " $2; n[$1]++ }
+    function sort(a, m,   i, j, t) { for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t } }
+    { tot[$1] = tot[$1] " " $2; au[$1] = au[$1] " " $3 }
     END {
         print ""
-        print "| plugin | calls | median | min | max |"
-        print "|---|---|---|---|---|"
-        for (k in v) {
-            m = split(substr(v[k], 2), a, " ")
-            for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
-            printf "| %s | %d | %.1f ms | %.1f ms | %.1f ms |\n", k, m, a[int((m + 1) / 2)], a[1], a[m]
+        print "| plugin | calls | LCP up to IPCP up: median | min | max | of which PAP request to answer: median | max |"
+        print "|---|---|---|---|---|---|---|"
+        for (k in tot) {
+            m = split(substr(tot[k], 2), a, " "); sort(a, m)
+            split(substr(au[k], 2), b, " "); sort(b, m)
+            printf "| %s | %d | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %.1f ms |\n", k, m, a[int((m + 1) / 2)], a[1], a[m], b[int((m + 1) / 2)], b[m]
         }
     }' | tee -a "$OUT"
 echo
