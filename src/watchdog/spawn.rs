@@ -43,15 +43,17 @@ fn threads() -> Option<u32> {
 /// `detached` runs first thing in the watchdog (the plugin uses it to stop
 /// logging through pppd). Only for single-threaded processes (checked).
 pub fn spawn(dir: &Path, name: &str, detached: fn()) -> io::Result<Option<u32>> {
+    crate::table::prepare_dir(dir).map_err(|e| io::Error::other(e.to_string()))?;
+    // The common case, a watchdog already running, costs one open and one
+    // flock.
+    let Some(lock) = Lock::try_acquire(dir, name)? else {
+        return Ok(None);
+    };
     if threads() != Some(1) {
         return Err(io::Error::other(
             "cannot start a watchdog from a multi-threaded process",
         ));
     }
-    crate::table::prepare_dir(dir).map_err(|e| io::Error::other(e.to_string()))?;
-    let Some(lock) = Lock::try_acquire(dir, name)? else {
-        return Ok(None);
-    };
     let mut p = [0; 2];
     // SAFETY: p has room for the two descriptors.
     cerr(unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) })?;
