@@ -4,7 +4,7 @@
 #     sh bench/run.sh [SECONDS]
 #
 # rasstatic against pppd's radius.so + FreeRADIUS 3.2 rlm_sqlippool on
-# SQLite, on this machine, in this run. Installs what it needs, builds
+# SQLite and on PostgreSQL, on this machine, in this run. Installs what it needs, builds
 # both sides' parts, starts a private FreeRADIUS on 127.0.0.1:18120/18121,
 # and writes bench/results/<date>.md (also printed). SECONDS (default 10)
 # is the length of each allocation run. Not part of `cargo test` or CI.
@@ -14,7 +14,10 @@ ROOT=$(pwd)
 SECS=${1:-10}
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q > /dev/null
-apt-get install -y -q freeradius freeradius-utils sqlite3 perl > /dev/null
+apt-get install -y -q freeradius freeradius-utils freeradius-postgresql sqlite3 postgresql perl > /dev/null
+# PostgreSQL's Debian cluster (started by the package where systemd runs).
+pg_ctlcluster 15 main start 2>/dev/null || true
+pg_lsclusters | grep -q online
 sh scripts/setup.sh
 cargo build --release -q
 cargo build --release -q --manifest-path bench/sidebyside/Cargo.toml
@@ -33,7 +36,7 @@ OUT=bench/results/$(date +%F).md
 echo "# Side-by-side run, $(date -u '+%F %H:%M UTC')"
 echo
 echo "Machine: $(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)), $(free -g | awk '/Mem:/ {print $2}') GiB, Linux $(uname -r)."
-echo "Peer: $(freeradius -v | sed -n 1p | sed 's/^radiusd: //'), rlm_sqlippool on $(sqlite3 --version | cut -d' ' -f1-2 | sed 's/^/SQLite /'); pppd $(pppd --version 2>&1 | awk '{print $3}')."
+echo "Peer: $(freeradius -v | sed -n 1p | sed 's/^radiusd: //'), rlm_sqlippool on $(sqlite3 --version | cut -d' ' -f1-2 | sed 's/^/SQLite /') and on PostgreSQL $(su postgres -c 'psql -tAc "show server_version"' | cut -d' ' -f1); pppd $(pppd --version 2>&1 | awk '{print $3}')."
 echo "Command: \`sh bench/run.sh $SECS\`."
 echo
 echo "## 1. Allocation and release ($SECS s per row)"
@@ -44,6 +47,7 @@ for pool in small large; do
     for c in 1 8 64; do
         "$SBS" alloc rasstatic $pool $c "$SECS"
         "$SBS" alloc sqlippool $pool $c "$SECS"
+        "$SBS" alloc sqlippool-pg $pool $c "$SECS"
     done
 done
 echo
@@ -60,6 +64,14 @@ echo
 echo "| pool | rasstatic table | sqlippool SQLite database | ratio |"
 echo "|---|---|---|---|"
 "$SBS" memory "$B/db/small.db" "$B/db/large.db"
+echo
+echo "| pool | sqlippool PostgreSQL table with its indexes (pg_total_relation_size) |"
+echo "|---|---|"
+for pool in small large; do
+    n=$([ $pool = small ] && echo 254 || echo 65536)
+    bytes=$(PGPASSWORD=bench psql -tA -h 127.0.0.1 -U radius_bench mem_$pool -c "SELECT pg_total_relation_size('radippool')")
+    echo "| $pool ($n addresses) | $bytes B ($(awk -v b=$bytes -v n=$n 'BEGIN { printf "%.1f", b / n }') B/address) |"
+done
 echo
 echo "## 5. The floor"
 echo
@@ -83,7 +95,7 @@ echo "$RAW" | awk '
         for (k in tot) {
             m = split(substr(tot[k], 2), a, " "); sort(a, m)
             split(substr(au[k], 2), b, " "); sort(b, m)
-            printf "| %s | %d | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %.1f ms |\n", k, m, a[int((m + 1) / 2)], a[1], a[m], b[int((m + 1) / 2)], b[m]
+            printf "| %s | %d | %.1f ms | %.1f ms | %.1f ms | %.2f ms | %.2f ms |\n", k, m, a[int((m + 1) / 2)], a[1], a[m], b[int((m + 1) / 2)], b[m]
         }
     }' | tee -a "$OUT"
 echo

@@ -106,6 +106,49 @@ fill "$DB/radius.db" one 10.62.0 1
 fill "$DB/small.db" small 10.60.0 254
 fill "$DB/large.db" large 10.64 65536
 for db in radius small large; do sqlite3 "$DB/$db.db" "VACUUM;"; done
+
+# PostgreSQL, the back end FreeRADIUS recommends for concurrency: the same
+# pools in database "radius_bench", served by a second site on
+# 127.0.0.1:18122/18123 (sql_pg + sqlippool_pg). Needs a running cluster.
+if [ "${WITH_PG:-1}" = 1 ]; then
+    for d in radius_bench mem_small mem_large; do
+        su postgres -c "psql -q -c 'DROP DATABASE IF EXISTS $d'" > /dev/null 2>&1
+    done
+    su postgres -c "psql -q -c \"DROP ROLE IF EXISTS radius_bench\" -c \"CREATE ROLE radius_bench LOGIN PASSWORD 'bench'\"" > /dev/null
+    su postgres -c "psql -q -c 'CREATE DATABASE radius_bench OWNER radius_bench'" > /dev/null
+    PGPASSWORD=bench psql -q -h 127.0.0.1 -U radius_bench radius_bench \
+        < "$RADDB/mods-config/sql/ippool/postgresql/schema.sql" > /dev/null
+    PGPASSWORD=bench psql -q -h 127.0.0.1 -U radius_bench radius_bench > /dev/null <<SQL
+INSERT INTO radippool (pool_name, framedipaddress, expiry_time)
+    SELECT 'small', ('10.60.0.' || i)::inet, now() - interval '1 hour' FROM generate_series(1, 254) i;
+INSERT INTO radippool (pool_name, framedipaddress, expiry_time)
+    SELECT 'large', ('10.64.' || (i / 256) || '.' || (i % 256))::inet, now() - interval '1 hour'
+    FROM generate_series(0, 65535) i;
+INSERT INTO radippool (pool_name, framedipaddress, expiry_time)
+    VALUES ('one', '10.62.0.1', now() - interval '1 hour');
+VACUUM ANALYZE radippool;
+SQL
+    sed -e 's|^sql {|sql sql_pg {|' -e 's|dialect = "sqlite"|dialect = "postgresql"|' \
+        -e 's|driver = "rlm_sql_sqlite"|driver = "rlm_sql_postgresql"|' \
+        -e 's|^#*[[:space:]]*server = .*|	server = "127.0.0.1"|' \
+        -e 's|^#*[[:space:]]*login = .*|	login = "radius_bench"|' \
+        -e 's|^#*[[:space:]]*password = .*|	password = "bench"|' \
+        -e 's|^[[:space:]]*radius_db = .*|	radius_db = "radius_bench"|' \
+        "$RADDB/mods-enabled/sql" > "$RADDB/mods-enabled/sql_pg"
+    sed -e 's|^sqlippool {|sqlippool sqlippool_pg {|' -e 's|dialect = "sqlite"|dialect = "postgresql"|' \
+        -e 's|sql_module_instance = "sql"|sql_module_instance = "sql_pg"|' \
+        "$RADDB/mods-enabled/sqlippool" > "$RADDB/mods-enabled/sqlippool_pg"
+    sed -e 's|^server bench {|server bench_pg {|' -e 's|port = 18120|port = 18122|' -e 's|port = 18121|port = 18123|' \
+        -e 's|sqlippool_short|sqlippool_pg|; s|^\(\t*\)sqlippool$|\1sqlippool_pg|' \
+        "$RADDB/sites-enabled/bench" > "$RADDB/sites-enabled/bench_pg"
+    for db in small large; do
+        su postgres -c "psql -q -c 'CREATE DATABASE mem_$db OWNER radius_bench'" > /dev/null
+        PGPASSWORD=bench psql -q -h 127.0.0.1 -U radius_bench mem_$db \
+            < "$RADDB/mods-config/sql/ippool/postgresql/schema.sql" > /dev/null
+    done
+    PGPASSWORD=bench psql -q -h 127.0.0.1 -U radius_bench mem_small -c "INSERT INTO radippool (pool_name, framedipaddress, expiry_time) SELECT 'small', ('10.60.0.' || i)::inet, now() - interval '1 hour' FROM generate_series(1, 254) i;" -c "VACUUM ANALYZE radippool;" > /dev/null
+    PGPASSWORD=bench psql -q -h 127.0.0.1 -U radius_bench mem_large -c "INSERT INTO radippool (pool_name, framedipaddress, expiry_time) SELECT 'large', ('10.64.' || (i / 256) || '.' || (i % 256))::inet, now() - interval '1 hour' FROM generate_series(0, 65535) i;" -c "VACUUM ANALYZE radippool;" > /dev/null
+fi
 chown -R freerad:freerad "$B"
 chmod -R go-w "$B"
 freeradius -d "$RADDB" -C > "$B/check.log" 2>&1 || { cat "$B/check.log"; exit 1; }

@@ -8,7 +8,8 @@
 //!   `ip_choose_hook` and release paths make. sqlippool: CONCURRENCY lines
 //!   (threads with their own sockets and NAS-Port), each sending an
 //!   Access-Request (answered with Framed-IP-Address) then an
-//!   Accounting-Request Stop.
+//!   Accounting-Request Stop. `sqlippool-pg`: the same against the
+//!   PostgreSQL back end.
 //! - `reclaim-sqlippool`: a line gets the one address of pool "one" and
 //!   goes silent (its pppd was SIGKILLed: no Accounting-Stop); a second
 //!   line asks every 100 ms until it gets that address.
@@ -34,6 +35,9 @@ use rasstatic::table::{Policy, SessionInfo, Table};
 const DIR: &str = "/run/rasstatic-bench";
 const AUTH_PORT: u16 = 18120;
 const ACCT_PORT: u16 = 18121;
+/// The same pools on PostgreSQL (bench/freeradius/setup.sh, site bench_pg).
+const AUTH_PORT_PG: u16 = 18122;
+const ACCT_PORT_PG: u16 = 18123;
 const SECRET: &str = "testing123";
 
 fn pool_spec(pool: &str) -> &'static str {
@@ -136,7 +140,7 @@ fn alloc_rasstatic(pool_name: &str, conc: usize, secs: f64) {
     row("rasstatic", pool_name, conc, &mut lat, secs, refused, 0);
 }
 
-fn alloc_sqlippool(pool_name: &str, conc: usize, secs: f64) {
+fn alloc_sqlippool(label: &str, ports: (u16, u16), pool_name: &str, conc: usize, secs: f64) {
     let start_at = Instant::now() + Duration::from_millis(300);
     let handles: Vec<_> = (0..conc)
         .map(|k| {
@@ -144,8 +148,8 @@ fn alloc_sqlippool(pool_name: &str, conc: usize, secs: f64) {
             std::thread::spawn(move || {
                 let mut line = radius::Line::new(
                     Ipv4Addr::LOCALHOST,
-                    AUTH_PORT,
-                    ACCT_PORT,
+                    ports.0,
+                    ports.1,
                     SECRET,
                     10_000 + k as u32,
                     &pool_name,
@@ -178,7 +182,7 @@ fn alloc_sqlippool(pool_name: &str, conc: usize, secs: f64) {
         refused += r;
         errors += e;
     }
-    row("sqlippool", pool_name, conc, &mut lat, secs, refused, errors);
+    row(label, pool_name, conc, &mut lat, secs, refused, errors);
 }
 
 fn reclaim_sqlippool() {
@@ -319,7 +323,20 @@ fn main() {
             let secs: f64 = arg(4).parse().unwrap();
             match arg(1) {
                 "rasstatic" => alloc_rasstatic(arg(2), conc, secs),
-                "sqlippool" => alloc_sqlippool(arg(2), conc, secs),
+                "sqlippool" => alloc_sqlippool(
+                    "sqlippool (SQLite)",
+                    (AUTH_PORT, ACCT_PORT),
+                    arg(2),
+                    conc,
+                    secs,
+                ),
+                "sqlippool-pg" => alloc_sqlippool(
+                    "sqlippool (PostgreSQL)",
+                    (AUTH_PORT_PG, ACCT_PORT_PG),
+                    arg(2),
+                    conc,
+                    secs,
+                ),
                 s => panic!("unknown system {s}"),
             }
         }
