@@ -28,7 +28,7 @@ fn info(k: usize) -> SessionInfo {
     }
 }
 
-fn stop(mut wd: std::process::Child) -> String {
+fn stop(mut wd: Watchdog) -> String {
     // SAFETY: signalling our own child.
     unsafe { libc::kill(wd.id() as i32, libc::SIGTERM) };
     let status = wd.wait().unwrap();
@@ -261,12 +261,14 @@ fn cleanup_removes_only_the_dead_sessions_entries() {
 fn one_watchdog_per_table_and_a_waiting_one_takes_over() {
     let (dir, pool) = fresh("wd-one", "10.44.0.0/28");
     let first = start_watchdog(&dir);
-    let mut second = Command::new(env!("CARGO_BIN_EXE_rasstatic"))
-        .args(["watchdog", "--dir"])
-        .arg(&dir)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut second = Watchdog(
+        Command::new(env!("CARGO_BIN_EXE_rasstatic"))
+            .args(["watchdog", "--dir"])
+            .arg(&dir)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     std::thread::sleep(Duration::from_millis(300));
     assert!(
         second.try_wait().unwrap().is_none(),

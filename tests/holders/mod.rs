@@ -99,8 +99,34 @@ pub fn fresh(tag: &str, spec: &str) -> (PathBuf, Pool) {
     (dir, pool)
 }
 
+/// A foreground watchdog child, killed if a test ends (or panics) with it
+/// still running.
+pub struct Watchdog(pub Child);
+
+impl std::ops::Deref for Watchdog {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Watchdog {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// `rasstatic watchdog --dir DIR` in the foreground, stderr captured.
-pub fn start_watchdog(dir: &FsPath) -> Child {
+pub fn start_watchdog(dir: &FsPath) -> Watchdog {
     let child = Command::new(env!("CARGO_BIN_EXE_rasstatic"))
         .args(["watchdog", "--dir"])
         .arg(dir)
@@ -116,7 +142,7 @@ pub fn start_watchdog(dir: &FsPath) -> Child {
         );
         std::thread::sleep(Duration::from_millis(5));
     }
-    child
+    Watchdog(child)
 }
 
 /// Wait until `slot` is free, polling every 100 µs; the time it took, or
