@@ -154,6 +154,9 @@ fn watchdog(a: &ArgMatches) -> ExitCode {
         ExitCode::from(code)
     };
     if a.get_flag("detach") {
+        if let Err(e) = table::prepare_dir(&dir(a)) {
+            return fail(3, &e);
+        }
         return match watchdog::spawn::spawn(&dir(a), name(a), || {}) {
             Ok(Some(pid)) => {
                 println!("{pid}");

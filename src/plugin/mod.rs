@@ -285,8 +285,8 @@ impl Plugin {
     }
 
     /// Start a watchdog for the table unless one runs (or the
-    /// administrator opted out). Checked at start and at every new lease,
-    /// so a watchdog killed meanwhile is replaced.
+    /// administrator opted out). Checked at start and when each call's IP
+    /// comes up, so a watchdog killed meanwhile is replaced.
     fn ensure_watchdog(&self) {
         if !self.cfg.watchdog || self.helper {
             return;
@@ -386,7 +386,6 @@ impl Plugin {
                         log::info!("{} keeps {addr}", who(&info));
                     } else {
                         log::info!("assigned {addr} to {}", who(&info));
-                        self.ensure_watchdog();
                     }
                     return Some(addr);
                 }
@@ -578,6 +577,9 @@ unsafe extern "C" fn on_ip_up(_: *mut c_void, _: c_int) {
             let info = session_info();
             r.table.update_meta(slot, me, &info);
             log::info!("{} is up on {}", r.pool.addr(slot), who(&info));
+            // Off the negotiation path: replace a watchdog killed since
+            // this pppd started.
+            p.ensure_watchdog();
         })
     })
 }

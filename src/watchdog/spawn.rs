@@ -43,7 +43,7 @@ fn threads() -> Option<u32> {
 /// `detached` runs first thing in the watchdog (the plugin uses it to stop
 /// logging through pppd). Only for single-threaded processes (checked).
 pub fn spawn(dir: &Path, name: &str, detached: fn()) -> io::Result<Option<u32>> {
-    crate::table::prepare_dir(dir).map_err(|e| io::Error::other(e.to_string()))?;
+    // The directory exists: the caller opened the table in it, or made it.
     // The common case, a watchdog already running, costs one open and one
     // flock.
     let Some(lock) = Lock::try_acquire(dir, name)? else {
