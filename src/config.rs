@@ -2,9 +2,10 @@
 //! plugin) and `rasstatic check` use the very same parser.
 
 use std::fmt;
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
-use crate::pool::{Pool, PoolError};
+use crate::pool::{self, Pool, PoolError, Range};
 use crate::table::{check_name, Policy, DEFAULT_DIR, DEFAULT_NAME};
 
 /// Every option the plugin registers, and whether it takes a value.
@@ -62,6 +63,12 @@ pub struct Config {
     pub policy: Policy,
     /// Start a watchdog for the table if none runs.
     pub watchdog: bool,
+    /// Every exclusion so far, normalized.
+    excluded: Vec<Range>,
+    /// The pool less the exclusions so far, normalized (empty while no
+    /// pool is set). Kept up to date option by option, so that each option
+    /// costs time in proportion to the pool, not to every option before it.
+    remaining: Vec<Range>,
 }
 
 impl Default for Config {
@@ -73,6 +80,8 @@ impl Default for Config {
             dir: PathBuf::from(DEFAULT_DIR),
             policy: Policy::RoundRobin,
             watchdog: true,
+            excluded: Vec::new(),
+            remaining: Vec::new(),
         }
     }
 }
@@ -89,23 +98,45 @@ impl Config {
         let pool_err = |e: PoolError| err(e.to_string());
         match option {
             "rasstatic-pool" => {
-                Pool::parse(v, "").map_err(pool_err)?;
-                // With the exclusions seen so far, the pool must not be empty.
-                Pool::parse(v, &self.exclude).map_err(pool_err)?;
+                let inc = pool::pool_ranges(v).map_err(pool_err)?;
+                // The pool alone must fit a table ...
+                Pool::from_ranges(inc.clone()).map_err(pool_err)?;
+                // ... and not be empty with the exclusions seen so far.
+                let remaining = pool::subtract(&inc, &self.excluded);
+                if remaining.is_empty() {
+                    return Err(pool_err(PoolError::EmptyAfterExclusions {
+                        pool: v.to_string(),
+                        exclude: self.exclude.clone(),
+                    }));
+                }
                 self.pool = Some(v.to_string());
+                self.remaining = remaining;
             }
             "rasstatic-exclude" => {
                 // Same grammar; a forbidden address may be excluded, so only
                 // the syntax is checked here.
+                if v.trim().is_empty() {
+                    return Err(pool_err(PoolError::Empty));
+                }
+                let new = pool::exclude_ranges(v).map_err(pool_err)?;
                 let ex = if self.exclude.is_empty() {
                     v.to_string()
                 } else {
                     format!("{},{v}", self.exclude)
                 };
-                crate::pool::check_syntax(v).map_err(pool_err)?;
                 if let Some(p) = &self.pool {
-                    Pool::parse(p, &ex).map_err(pool_err)?;
+                    let remaining = pool::subtract(&self.remaining, &new);
+                    if remaining.is_empty() {
+                        return Err(pool_err(PoolError::EmptyAfterExclusions {
+                            pool: p.clone(),
+                            exclude: ex,
+                        }));
+                    }
+                    self.remaining = remaining;
                 }
+                let mut all = std::mem::take(&mut self.excluded);
+                all.extend(new);
+                self.excluded = pool::normalize(all);
                 self.exclude = ex;
             }
             "rasstatic-name" => {
@@ -131,13 +162,37 @@ impl Config {
         Ok(())
     }
 
-    /// The resolved pool, once all options are in.
+    /// The resolved pool, once all options are in. Refuses a pool a table
+    /// cannot hold (too many ranges once the exclusions are taken out) as
+    /// the configuration error it is, before any table is written.
     pub fn resolve(&self) -> Result<Pool, String> {
         let spec = self
             .pool
             .as_deref()
             .ok_or("no pool configured: rasstatic-pool is required")?;
-        Pool::parse(spec, &self.exclude).map_err(|e| format!("rasstatic-pool \"{spec}\": {e}"))
+        Pool::from_ranges(self.remaining.clone()).map_err(|e| {
+            if self.exclude.is_empty() {
+                format!("rasstatic-pool \"{spec}\": {e}")
+            } else {
+                format!(
+                    "rasstatic-pool \"{spec}\" with rasstatic-exclude \"{}\": {e}",
+                    shorten(&self.exclude, 80)
+                )
+            }
+        })
+    }
+
+    /// Whether the pool leaves any address for callers once `local` (this
+    /// server's own address, from `local:remote`) is set aside, as the
+    /// plugin sets it aside.
+    pub fn check_local(pool: &Pool, local: Ipv4Addr) -> Result<(), String> {
+        if pool.size() == 1 && pool.contains(local) {
+            return Err(format!(
+                "the pool {pool} holds only {local}, this server's own address (local:remote), \
+                 which is never handed out: every caller would be refused"
+            ));
+        }
+        Ok(())
     }
 
     /// The definition as written, for the table header and messages.
@@ -148,6 +203,18 @@ impl Config {
             (None, _) => String::new(),
         }
     }
+}
+
+/// `s`, cut to about `max` bytes (on a char boundary) with "..." when cut.
+fn shorten(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
 }
 
 #[cfg(test)]
@@ -211,5 +278,72 @@ mod tests {
             .resolve()
             .unwrap_err()
             .contains("rasstatic-pool is required"));
+    }
+
+    #[test]
+    fn a_pool_the_table_cannot_hold_is_a_configuration_error() {
+        let max = crate::table::layout::MAX_RANGES;
+        // 10.0.0.0/8 less every other address from 10.0.0.2 on, given as
+        // many exclude options as an option file would need (pppd cuts
+        // words at 1023 bytes), is one range more than a table holds.
+        let mut c = Config::default();
+        c.apply("rasstatic-pool", Some("10.0.0.0/8")).unwrap();
+        let addrs: Vec<String> = (0..max)
+            .map(|i| Ipv4Addr::from(0x0a00_0002 + 2 * i).to_string())
+            .collect();
+        for chunk in addrs.chunks(80) {
+            c.apply("rasstatic-exclude", Some(&chunk.join(",")))
+                .unwrap();
+        }
+        let e = c.resolve().unwrap_err();
+        assert!(
+            e.starts_with("rasstatic-pool \"10.0.0.0/8\" with rasstatic-exclude \"10.0.0.2,")
+                && e.contains(&format!("made of {} separate ranges", max + 1))
+                && e.contains(&format!("at most {max}")),
+            "{e}"
+        );
+        // One exclusion fewer fits.
+        let mut c = Config::default();
+        c.apply("rasstatic-pool", Some("10.0.0.0/8")).unwrap();
+        for chunk in addrs[1..].chunks(80) {
+            c.apply("rasstatic-exclude", Some(&chunk.join(",")))
+                .unwrap();
+        }
+        assert_eq!(c.resolve().unwrap().ranges().len(), max as usize);
+        // The same result as parsing the whole definition at once.
+        assert_eq!(
+            c.resolve().unwrap(),
+            Pool::parse("10.0.0.0/8", &addrs[1..].join(",")).unwrap()
+        );
+    }
+
+    #[test]
+    fn exclusions_before_the_pool_count() {
+        let mut c = Config::default();
+        c.apply("rasstatic-exclude", Some("10.0.0.2-10.0.0.3"))
+            .unwrap();
+        c.apply("rasstatic-pool", Some("10.0.0.1-10.0.0.5"))
+            .unwrap();
+        c.apply("rasstatic-exclude", Some("10.0.0.5")).unwrap();
+        assert_eq!(c.resolve().unwrap().to_string(), "10.0.0.1,10.0.0.4");
+        // A later pool replaces the earlier one; the exclusions stay.
+        c.apply("rasstatic-pool", Some("10.0.0.2-10.0.0.9"))
+            .unwrap();
+        assert_eq!(
+            c.resolve().unwrap().to_string(),
+            "10.0.0.4,10.0.0.6-10.0.0.9"
+        );
+        assert!(c.apply("rasstatic-exclude", Some(" ")).is_err());
+    }
+
+    #[test]
+    fn a_pool_of_only_the_local_address_is_refused() {
+        let local: Ipv4Addr = "10.0.0.1".parse().unwrap();
+        let one = Pool::parse("10.0.0.1", "").unwrap();
+        let e = Config::check_local(&one, local).unwrap_err();
+        assert!(e.contains("10.0.0.1, this server's own address"), "{e}");
+        let two = Pool::parse("10.0.0.1-10.0.0.2", "").unwrap();
+        assert!(Config::check_local(&two, local).is_ok());
+        assert!(Config::check_local(&one, "10.0.0.2".parse().unwrap()).is_ok());
     }
 }

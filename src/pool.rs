@@ -15,6 +15,8 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 
+pub use crate::table::layout::MAX_RANGES;
+
 /// The largest pool a table can hold.
 pub const MAX_POOL: u64 = 1 << 24;
 
@@ -75,6 +77,10 @@ pub enum PoolError {
     TooLarge {
         size: u64,
     },
+    /// More disjoint ranges than a table can record ([`MAX_RANGES`]).
+    TooManyRanges {
+        ranges: usize,
+    },
 }
 
 impl fmt::Display for PoolError {
@@ -87,9 +93,10 @@ impl fmt::Display for PoolError {
             PoolError::BadAddress { item } => {
                 write!(f, "\"{item}\": not an IPv4 address, range or CIDR block")
             }
-            PoolError::BadPrefix { item } => {
-                write!(f, "\"{item}\": the prefix length must be 0 to 32")
-            }
+            PoolError::BadPrefix { item } => write!(
+                f,
+                "\"{item}\": the prefix length must be 0 to 32, in decimal without leading zeros"
+            ),
             PoolError::Reversed { item } => {
                 write!(f, "\"{item}\": the range ends before it starts")
             }
@@ -103,11 +110,29 @@ impl fmt::Display for PoolError {
                 f,
                 "the pool has {size} addresses; at most {MAX_POOL} are supported"
             ),
+            PoolError::TooManyRanges { ranges } => write!(
+                f,
+                "the pool is made of {ranges} separate ranges once exclusions are taken out; \
+                 a table holds at most {MAX_RANGES}: use fewer, larger ranges or exclude fewer scattered addresses"
+            ),
         }
     }
 }
 
 impl std::error::Error for PoolError {}
+
+/// A prefix length as written: decimal digits, no sign, no leading zero
+/// (as for the address octets, which `Ipv4Addr` refuses with leading
+/// zeros), at most 32.
+fn prefix_len(s: &str) -> Option<u8> {
+    let ok = !s.is_empty()
+        && s.len() <= 2
+        && s.bytes().all(|b| b.is_ascii_digit())
+        && !(s.len() > 1 && s.starts_with('0'));
+    ok.then(|| s.parse().ok())
+        .flatten()
+        .filter(|&n: &u8| n <= 32)
+}
 
 /// Parse one item into a range, without checking for forbidden addresses.
 fn parse_item(item: &str) -> Result<Range, PoolError> {
@@ -117,7 +142,7 @@ fn parse_item(item: &str) -> Result<Range, PoolError> {
     let addr = |s: &str| s.trim().parse::<Ipv4Addr>().map_err(|_| bad());
     if let Some((net, len)) = item.split_once('/') {
         let base = addr(net)?;
-        let len: u8 = len.trim().parse().map_err(|_| PoolError::BadPrefix {
+        let len = prefix_len(len.trim()).ok_or_else(|| PoolError::BadPrefix {
             item: item.to_string(),
         })?;
         let net = Ipv4Net::new(base, len).map_err(|_| PoolError::BadPrefix {
@@ -151,6 +176,11 @@ fn parse_item(item: &str) -> Result<Range, PoolError> {
 /// all-zeros and all-ones addresses.
 const FORBIDDEN: &[(u32, u32, &str)] = &[
     (0x0000_0000, 0x0000_0000, "0.0.0.0"),
+    (
+        0x0000_0001,
+        0x00ff_ffff,
+        "in 0.0.0.0/8 (\"this network\", never a host's address)",
+    ),
     (0x7f00_0000, 0x7fff_ffff, "a loopback address"),
     (0xe000_0000, 0xefff_ffff, "a multicast address"),
     (0xf000_0000, 0xffff_fffe, "a class-E (reserved) address"),
@@ -180,17 +210,43 @@ fn items(spec: &str) -> Result<Vec<&str>, PoolError> {
         .collect()
 }
 
-/// Check the grammar of a list (an exclusion list may name any address).
-pub fn check_syntax(spec: &str) -> Result<(), PoolError> {
+/// Parse a pool list into sorted, merged ranges, refusing any item that
+/// contains an address pppd or the kernel would not give a peer.
+pub fn pool_ranges(spec: &str) -> Result<Vec<Range>, PoolError> {
+    let mut inc = Vec::new();
     for item in items(spec)? {
-        parse_item(item)?;
+        let r = parse_item(item)?;
+        for &(lo, hi, why) in FORBIDDEN {
+            if r.first <= hi && r.last >= lo {
+                let addr = Ipv4Addr::from(r.first.max(lo));
+                return Err(PoolError::Forbidden {
+                    item: item.to_string(),
+                    addr,
+                    why,
+                });
+            }
+        }
+        inc.push(r);
     }
-    Ok(())
+    Ok(normalize(inc))
+}
+
+/// Parse an exclusion list (any address may be named) into sorted, merged
+/// ranges; an empty list is no exclusion.
+pub fn exclude_ranges(spec: &str) -> Result<Vec<Range>, PoolError> {
+    if spec.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let ex = items(spec)?
+        .into_iter()
+        .map(parse_item)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(normalize(ex))
 }
 
 /// Sort and merge overlapping or adjacent ranges.
-fn normalize(mut v: Vec<Range>) -> Vec<Range> {
-    v.sort();
+pub fn normalize(mut v: Vec<Range>) -> Vec<Range> {
+    v.sort_unstable();
     let mut out: Vec<Range> = Vec::with_capacity(v.len());
     for r in v {
         match out.last_mut() {
@@ -203,33 +259,32 @@ fn normalize(mut v: Vec<Range>) -> Vec<Range> {
     out
 }
 
-/// Remove `ex` (normalized) from `pool` (normalized).
-fn subtract(pool: &[Range], ex: &[Range]) -> Vec<Range> {
-    let mut out = Vec::new();
+/// Remove `ex` from `pool` (both normalized), in one pass over both.
+pub fn subtract(pool: &[Range], ex: &[Range]) -> Vec<Range> {
+    let mut out = Vec::with_capacity(pool.len());
+    let mut e = 0;
     for &r in pool {
-        let mut cur = Some(r);
-        for e in ex {
-            let Some(c) = cur else { break };
-            if e.last < c.first || e.first > c.last {
-                continue;
-            }
-            if e.first > c.first {
+        // Exclusions wholly below this range cannot touch it or any later one.
+        while e < ex.len() && ex[e].last < r.first {
+            e += 1;
+        }
+        let mut first = u64::from(r.first);
+        let mut j = e;
+        while j < ex.len() && ex[j].first <= r.last {
+            if u64::from(ex[j].first) > first {
                 out.push(Range {
-                    first: c.first,
-                    last: e.first - 1,
+                    first: first as u32,
+                    last: ex[j].first - 1,
                 });
             }
-            cur = if e.last < c.last {
-                Some(Range {
-                    first: e.last + 1,
-                    last: c.last,
-                })
-            } else {
-                None
-            };
+            first = first.max(u64::from(ex[j].last) + 1);
+            j += 1;
         }
-        if let Some(c) = cur {
-            out.push(c);
+        if first <= u64::from(r.last) {
+            out.push(Range {
+                first: first as u32,
+                last: r.last,
+            });
         }
     }
     out
@@ -248,28 +303,8 @@ pub struct Pool {
 impl Pool {
     /// Parse a pool and its exclusions (`exclude` may be empty).
     pub fn parse(pool: &str, exclude: &str) -> Result<Pool, PoolError> {
-        let mut inc = Vec::new();
-        for item in items(pool)? {
-            let r = parse_item(item)?;
-            for &(lo, hi, why) in FORBIDDEN {
-                if r.first <= hi && r.last >= lo {
-                    let addr = Ipv4Addr::from(r.first.max(lo));
-                    return Err(PoolError::Forbidden {
-                        item: item.to_string(),
-                        addr,
-                        why,
-                    });
-                }
-            }
-            inc.push(r);
-        }
-        let mut exc = Vec::new();
-        if !exclude.trim().is_empty() {
-            for item in items(exclude)? {
-                exc.push(parse_item(item)?);
-            }
-        }
-        let ranges = subtract(&normalize(inc), &normalize(exc));
+        let inc = pool_ranges(pool)?;
+        let ranges = subtract(&inc, &exclude_ranges(exclude)?);
         if ranges.is_empty() {
             return Err(PoolError::EmptyAfterExclusions {
                 pool: pool.to_string(),
@@ -280,8 +315,14 @@ impl Pool {
     }
 
     /// Build a pool from ranges already in canonical form (as stored in a
-    /// table file). Refuses anything not sorted, disjoint and in bounds.
+    /// table file). Refuses anything not sorted, disjoint and in bounds:
+    /// at most [`MAX_POOL`] addresses in at most [`MAX_RANGES`] ranges.
     pub fn from_ranges(ranges: Vec<Range>) -> Result<Pool, PoolError> {
+        if ranges.len() > MAX_RANGES as usize {
+            return Err(PoolError::TooManyRanges {
+                ranges: ranges.len(),
+            });
+        }
         let mut total: u64 = 0;
         let mut starts = Vec::with_capacity(ranges.len());
         for (i, r) in ranges.iter().enumerate() {
@@ -427,11 +468,11 @@ mod tests {
         );
         assert_eq!(
             e("10.0.0.0/33", ""),
-            "\"10.0.0.0/33\": the prefix length must be 0 to 32"
+            "\"10.0.0.0/33\": the prefix length must be 0 to 32, in decimal without leading zeros"
         );
         assert_eq!(
             e("10.0.0.0/x", ""),
-            "\"10.0.0.0/x\": the prefix length must be 0 to 32"
+            "\"10.0.0.0/x\": the prefix length must be 0 to 32, in decimal without leading zeros"
         );
         assert!(e("0.0.0.0", "").contains("0.0.0.0"));
         assert!(e("255.255.255.255", "").contains("broadcast"));
@@ -464,5 +505,151 @@ mod tests {
         assert!(Pool::from_ranges(vec![r(10, 9)]).is_err());
         assert!(Pool::from_ranges(vec![]).is_err());
         assert!(Pool::from_ranges(vec![r(10, 20), r(22, 22)]).is_ok());
+    }
+
+    #[test]
+    fn this_network_block_is_refused() {
+        let e = Pool::parse("0.0.0.1-0.0.0.5", "").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "\"0.0.0.1-0.0.0.5\" contains 0.0.0.1, which is in 0.0.0.0/8 (\"this network\", never a host's address)"
+        );
+        assert!(Pool::parse("0.255.255.255", "").is_err());
+        assert!(Pool::parse("0.0.0.0/8", "").is_err());
+        assert_eq!(Pool::parse("1.0.0.0/31", "").unwrap().size(), 2);
+    }
+
+    #[test]
+    fn prefix_lengths_are_plain_decimal() {
+        for bad in [
+            "10.0.0.0/024",
+            "10.0.0.0/00",
+            "10.0.0.0/+24",
+            "10.0.0.0/",
+            "10.0.0.0/2 4",
+        ] {
+            assert_eq!(
+                Pool::parse(bad, "").unwrap_err(),
+                PoolError::BadPrefix { item: bad.into() },
+                "{bad}"
+            );
+        }
+        assert!(exclude_ranges("10.0.0.0/024").is_err());
+        assert_eq!(Pool::parse("10.0.0.0/24", "").unwrap().size(), 254);
+        assert_eq!(Pool::parse("10.0.0.0/ 24", "").unwrap().size(), 254);
+        assert!(
+            Pool::parse("10.0.0.0/0", "").is_err(),
+            "holds forbidden addresses"
+        );
+        assert!(prefix_len("0") == Some(0) && prefix_len("32") == Some(32));
+        assert!(prefix_len("33").is_none() && prefix_len("100").is_none());
+    }
+
+    /// Every other address of 10.0.0.0/8, `n` of them.
+    fn scattered(n: u32) -> String {
+        (0..n)
+            .map(|i| Ipv4Addr::from(0x0a00_0000 + 2 + 2 * i).to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    #[test]
+    fn pools_the_table_cannot_hold_are_refused_when_parsed() {
+        let max = MAX_RANGES;
+        // As many disjoint ranges as a table holds: accepted.
+        let p = Pool::parse(&scattered(max), "").unwrap();
+        assert_eq!(p.ranges().len(), max as usize);
+        // One more: refused, as configuration, naming the limit.
+        let e = Pool::parse(&scattered(max + 1), "").unwrap_err();
+        assert_eq!(
+            e,
+            PoolError::TooManyRanges {
+                ranges: max as usize + 1
+            }
+        );
+        let msg = e.to_string();
+        assert!(
+            msg.contains(&format!("{} separate ranges", max + 1))
+                && msg.contains(&format!("at most {max}"))
+                && !msg.contains("corrupt"),
+            "{msg}"
+        );
+        // A /8 less MAX_RANGES scattered exclusions is MAX_RANGES + 1 ranges.
+        let ex = scattered(max);
+        let e = Pool::parse("10.0.0.0/8", &ex).unwrap_err();
+        assert_eq!(
+            e,
+            PoolError::TooManyRanges {
+                ranges: max as usize + 1
+            }
+        );
+        let ex = scattered(max - 1);
+        assert_eq!(
+            Pool::parse("10.0.0.0/8", &ex).unwrap().ranges().len(),
+            max as usize
+        );
+        // from_ranges (the table's own validation) refuses it as well.
+        let r: Vec<Range> = (0..=max)
+            .map(|i| Range {
+                first: 0x0a00_0000 + 2 * i,
+                last: 0x0a00_0000 + 2 * i,
+            })
+            .collect();
+        assert!(matches!(
+            Pool::from_ranges(r),
+            Err(PoolError::TooManyRanges { .. })
+        ));
+    }
+
+    #[test]
+    fn subtract_matches_a_bitmap() {
+        // Small universe, pseudo-random ranges: compare with a bitmap.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut rnd = |n: u32| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % u64::from(n)) as u32
+        };
+        for _ in 0..500 {
+            let (k1, k2) = (rnd(8), rnd(8));
+            let mut gen = |k: u32| -> Vec<Range> {
+                let v = (0..k)
+                    .map(|_| {
+                        let a = rnd(200);
+                        let b = a + rnd(20);
+                        Range { first: a, last: b }
+                    })
+                    .collect();
+                normalize(v)
+            };
+            let p = gen(k1);
+            let e = gen(k2);
+            let got = subtract(&p, &e);
+            let mut want = vec![false; 256];
+            for r in &p {
+                (r.first..=r.last).for_each(|i| want[i as usize] = true);
+            }
+            for r in &e {
+                (r.first..=r.last).for_each(|i| want[i as usize] = false);
+            }
+            let mut have = vec![false; 256];
+            for r in &got {
+                (r.first..=r.last).for_each(|i| have[i as usize] = true);
+            }
+            assert_eq!(have, want, "{p:?} - {e:?} = {got:?}");
+            assert_eq!(normalize(got.clone()), got, "canonical");
+        }
+    }
+
+    #[test]
+    fn subtract_at_the_ends_of_the_address_space() {
+        let r = |f: u32, l: u32| Range { first: f, last: l };
+        assert_eq!(
+            subtract(&[r(5, u32::MAX)], &[r(u32::MAX, u32::MAX)]),
+            vec![r(5, u32::MAX - 1)]
+        );
+        assert_eq!(subtract(&[r(0, 9)], &[r(0, 0)]), vec![r(1, 9)]);
+        assert_eq!(subtract(&[r(3, 9)], &[r(0, u32::MAX)]), vec![]);
     }
 }
