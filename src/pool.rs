@@ -136,6 +136,17 @@ fn prefix_len(s: &str) -> Option<u8> {
 
 /// Parse one item into a range, without checking for forbidden addresses.
 fn parse_item(item: &str) -> Result<Range, PoolError> {
+    parse_any(item, false)
+}
+
+/// One address, range or CIDR block naming addresses to look at (as
+/// `rasstatic show` takes): a CIDR block is taken whole, network and
+/// broadcast addresses included.
+pub fn parse_selection(item: &str) -> Result<Range, PoolError> {
+    parse_any(item.trim(), true)
+}
+
+fn parse_any(item: &str, whole_block: bool) -> Result<Range, PoolError> {
     let bad = || PoolError::BadAddress {
         item: item.to_string(),
     };
@@ -149,7 +160,7 @@ fn parse_item(item: &str) -> Result<Range, PoolError> {
             item: item.to_string(),
         })?;
         let (first, last) = (u32::from(net.network()), u32::from(net.broadcast()));
-        if len < 31 {
+        if len < 31 && !whole_block {
             // Network and broadcast addresses are not usable peer addresses.
             Ok(Range {
                 first: first + 1,
@@ -505,6 +516,26 @@ mod tests {
         assert!(Pool::from_ranges(vec![r(10, 9)]).is_err());
         assert!(Pool::from_ranges(vec![]).is_err());
         assert!(Pool::from_ranges(vec![r(10, 20), r(22, 22)]).is_ok());
+    }
+
+    #[test]
+    fn selections_take_cidr_blocks_whole() {
+        let r = |f: &str, l: &str| Range {
+            first: u32::from(a(f)),
+            last: u32::from(a(l)),
+        };
+        assert_eq!(
+            parse_selection("10.0.0.0/24"),
+            Ok(r("10.0.0.0", "10.0.0.255"))
+        );
+        assert_eq!(parse_selection(" 10.0.0.5 "), Ok(r("10.0.0.5", "10.0.0.5")));
+        assert_eq!(
+            parse_selection("10.0.0.5-10.0.0.9"),
+            Ok(r("10.0.0.5", "10.0.0.9"))
+        );
+        assert!(parse_selection("10.0.0.9-10.0.0.5").is_err());
+        assert!(parse_selection("10.0.0.0/024").is_err());
+        assert!(parse_selection("ten").is_err());
     }
 
     #[test]

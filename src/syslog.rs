@@ -18,7 +18,11 @@ impl log::Log for Syslog {
     fn log(&self, r: &log::Record) {
         let msg = format!("{}", r.args());
         if r.level() <= self.stderr_level {
-            eprintln!("rasstatic: {msg}");
+            // Not eprintln!, which panics when stderr cannot be written.
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr().lock(),
+                format!("rasstatic: {msg}\n").as_bytes(),
+            );
         }
         send(r.level(), &msg);
     }

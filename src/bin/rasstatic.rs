@@ -4,26 +4,49 @@
 //! Exit status: 0 success, 1 error, 2 usage error; `watchdog`: 3 when it
 //! refuses the table.
 
+use std::io::{self, Write};
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
-use serde_json::{json, Value};
 
-use rasstatic::config::{Config, OPTIONS};
-use rasstatic::optfile;
-use rasstatic::owner::Owner;
 use rasstatic::protocol::{Path, ProcLiveness};
-use rasstatic::table::{self, Lease, LeaseState, Table};
+use rasstatic::table::{self, Table};
 use rasstatic::watchdog;
+
+// The crate root is src/bin/rasstatic.rs; its modules live beside it.
+#[path = "rasstatic/check.rs"]
+mod check;
+#[path = "rasstatic/out.rs"]
+mod out;
+#[path = "rasstatic/show.rs"]
+mod show;
+
+use out::{complain, Failure, Out};
+use show::{state, Filter, State};
+
+/// `--dir`: an absolute path. A relative one would name a different
+/// directory for each working directory (and the watchdog would create it
+/// and wait there for a table no pppd writes).
+fn absolute_dir(s: &str) -> Result<String, String> {
+    if s.starts_with('/') {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "\"{s}\" is not an absolute path; give the directory pppd uses (rasstatic-dir, default {})",
+            table::DEFAULT_DIR
+        ))
+    }
+}
 
 fn cli() -> Command {
     let dir = Arg::new("dir")
         .long("dir")
         .value_name("DIR")
         .default_value(table::DEFAULT_DIR)
-        .help("Directory of lease tables");
+        .value_parser(absolute_dir)
+        .help("Directory of lease tables (absolute)");
     let name = Arg::new("name")
         .long("name")
         .value_name("NAME")
@@ -37,12 +60,35 @@ fn cli() -> Command {
         .arg_required_else_help(true)
         .subcommand(common(
             Command::new("show")
-                .about("List every pool address with its state and holder")
+                .about("List pool addresses with their state and holder, as they are read")
                 .arg(
                     Arg::new("json")
                         .long("json")
                         .action(ArgAction::SetTrue)
                         .help("One JSON object"),
+                )
+                .arg(
+                    Arg::new("leased")
+                        .long("leased")
+                        .action(ArgAction::SetTrue)
+                        .help("List leased addresses (with --stale/--free: either)"),
+                )
+                .arg(
+                    Arg::new("stale")
+                        .long("stale")
+                        .action(ArgAction::SetTrue)
+                        .help("List stale leases (holder dead, not reaped yet)"),
+                )
+                .arg(
+                    Arg::new("free")
+                        .long("free")
+                        .action(ArgAction::SetTrue)
+                        .help("List free addresses"),
+                )
+                .arg(
+                    Arg::new("select")
+                        .value_name("ADDRESS|A-B|CIDR")
+                        .help("Only these addresses"),
                 ),
         ))
         .subcommand(common(
@@ -99,31 +145,66 @@ fn main() -> ExitCode {
     };
     rasstatic::syslog::init(log::Level::Warn);
     let (sub, args) = m.subcommand().expect("subcommand_required");
+    if sub == "watchdog" {
+        return watchdog(args);
+    }
+    let mut out = Out::new();
     let r = match sub {
-        "show" => open(args).and_then(|t| show(&t, watchdog_pid(args), args.get_flag("json"))),
+        "show" => open(args).and_then(|t| {
+            let states = [
+                ("leased", State::Leased),
+                ("stale", State::Stale),
+                ("free", State::Free),
+            ];
+            let filter = Filter {
+                states: states
+                    .iter()
+                    .filter(|(f, _)| args.get_flag(f))
+                    .map(|x| x.1)
+                    .collect(),
+                select: args.get_one::<String>("select").cloned(),
+            };
+            show::show(
+                &t,
+                watchdog_pid(args),
+                args.get_flag("json"),
+                &filter,
+                &mut out,
+            )
+        }),
         "stats" => open(args).and_then(|t| {
-            stats(
+            show::stats(
                 &t,
                 name(args),
                 watchdog_pid(args),
                 args.get_flag("prometheus"),
+                &mut out,
             )
         }),
-        "watchdog" => return watchdog(args),
-        "reap" => open(args).and_then(|t| reap(&t)),
-        "release" => open(args).and_then(|t| release(&t, args)),
-        "check" => check(
-            args.get_many::<String>("files")
+        "reap" => open(args).and_then(|t| reap(&t, &mut out)),
+        "release" => open(args).and_then(|t| release(&t, args, &mut out)),
+        "check" => {
+            let files: Vec<String> = args
+                .get_many::<String>("files")
                 .expect("required")
                 .cloned()
-                .collect(),
-        ),
+                .collect();
+            check::check(&files, &mut out)
+        }
         _ => unreachable!("clap knows the subcommands"),
     };
+    // Whatever is still buffered goes out now, where a failure is seen.
+    let r = r.and_then(|()| out.flush().map_err(Failure::Output));
     match r {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("rasstatic: {e}");
+        // The reader has gone (`rasstatic show | head`): it wanted no more.
+        Err(Failure::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(Failure::Output(e)) => {
+            complain(&format!("cannot write the output: {e}"));
+            ExitCode::from(1)
+        }
+        Err(Failure::Msg(m)) => {
+            complain(&m);
             ExitCode::from(1)
         }
     }
@@ -137,8 +218,16 @@ fn dir(a: &ArgMatches) -> PathBuf {
     PathBuf::from(a.get_one::<String>("dir").expect("default"))
 }
 
-fn open(a: &ArgMatches) -> Result<Table, String> {
-    Table::open_existing(&dir(a), name(a)).map_err(|e| e.to_string())
+fn open(a: &ArgMatches) -> Result<Table, Failure> {
+    Table::open_existing(&dir(a), name(a)).map_err(|e| {
+        Failure::Msg(match e {
+            table::TableError::Io { err, .. } if err.kind() == io::ErrorKind::NotFound => format!(
+                "no table {}: no pppd has created it yet (is `plugin rasstatic.so` in pppd's options?)",
+                table::table_path(&dir(a), name(a)).display()
+            ),
+            e => e.to_string(),
+        })
+    })
 }
 
 /// The running watchdog's PID (0: running, PID not yet written).
@@ -181,255 +270,30 @@ fn watchdog(a: &ArgMatches) -> ExitCode {
     }
 }
 
-/// A lease's state as administrators see it.
-fn state(l: &Lease) -> (&'static str, Option<Owner>) {
-    match l.state {
-        LeaseState::Leased(o) if o.is_alive() => ("leased", Some(o)),
-        LeaseState::Leased(o) => ("stale", Some(o)),
-        LeaseState::Free(_) => ("free", None),
-    }
-}
-
-fn local_time(t: u64) -> String {
-    let tt = t as libc::time_t;
-    // SAFETY: localtime_r fills the tm we own; strftime writes at most
-    // buf.len() bytes into our buffer with a NUL-terminated format.
-    unsafe {
-        let mut tm: libc::tm = std::mem::zeroed();
-        if libc::localtime_r(&tt, &mut tm).is_null() {
-            return t.to_string();
-        }
-        let mut buf = [0u8; 64];
-        let n = libc::strftime(
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            c"%Y-%m-%d %H:%M:%S".as_ptr(),
-            &tm,
-        );
-        String::from_utf8_lossy(&buf[..n]).into_owned()
-    }
-}
-
-fn duration(secs: u64) -> String {
-    let (d, h, m, s) = (secs / 86400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
-    match (d, h, m) {
-        (0, 0, 0) => format!("{s}s"),
-        (0, 0, _) => format!("{m}m{s:02}s"),
-        (0, _, _) => format!("{h}h{m:02}m"),
-        _ => format!("{d}d{h:02}h"),
-    }
-}
-
-fn lease_json(l: &Lease, now: u64) -> Value {
-    let (st, owner) = state(l);
-    let meta = l.meta.as_ref();
-    let current = |f: &dyn Fn(&table::MetaRecord) -> Value| -> Value {
-        match (owner, meta) {
-            (Some(_), Some(m)) => f(m),
-            _ => Value::Null,
-        }
-    };
-    let last = match (l.state, meta) {
-        (LeaseState::Free(fr), m) if fr.path != Path::Never => json!({
-            "pid": fr.last_pid,
-            "peer": m.map(|m| m.peer.clone()),
-            "released_by": fr.path.name(),
-            "released_at": fr.when,
-        }),
-        _ => Value::Null,
-    };
-    json!({
-        "address": l.addr.to_string(),
-        "state": st,
-        "pid": owner.map(|o| o.pid()),
-        "peer": current(&|m| json!(m.peer)),
-        "interface": current(&|m| json!(m.ifname)),
-        "device": current(&|m| json!(m.device)),
-        "proxyarp": current(&|m| json!(m.proxyarp)),
-        "since": current(&|m| json!(m.since)),
-        "since_local": current(&|m| json!(local_time(u64::from(m.since)))),
-        "duration_s": current(&|m| json!(now.saturating_sub(u64::from(m.since)))),
-        "last": last,
-    })
-}
-
-fn show(t: &Table, wd: Option<u32>, as_json: bool) -> Result<(), String> {
-    let now = u64::from(table::now());
-    let leases: Vec<Lease> = t.leases().collect();
-    let count = |s: &str| leases.iter().filter(|l| state(l).0 == s).count();
-    let (leased, stale, free) = (count("leased"), count("stale"), count("free"));
-    if as_json {
-        let v = json!({
-            "table": t.path().display().to_string(),
-            "pool": t.pool().to_string(),
-            "definition": t.spec(),
-            "size": t.size(),
-            "leased": leased,
-            "stale": stale,
-            "free": free,
-            "watchdog": wd,
-            "leases": leases.iter().map(|l| lease_json(l, now)).collect::<Vec<_>>(),
-        });
-        println!("{v}");
-        return Ok(());
-    }
-    let mut rows = vec![[
-        "ADDRESS",
-        "STATE",
-        "PID",
-        "PEER",
-        "IFACE",
-        "DEVICE",
-        "SINCE",
-        "FOR",
-        "LAST HOLDER",
-    ]
-    .map(String::from)];
-    for l in &leases {
-        let (st, owner) = state(l);
-        let dash = || "-".to_string();
-        let m = l.meta.as_ref().filter(|_| owner.is_some());
-        let last = match (l.state, l.meta.as_ref()) {
-            (LeaseState::Free(f), m) if f.path != Path::Never => format!(
-                "{} pid {}, {} {}",
-                m.map(|m| m.peer.as_str())
-                    .filter(|p| !p.is_empty())
-                    .unwrap_or("?"),
-                f.last_pid,
-                f.path.name(),
-                local_time(u64::from(f.when))
-            ),
-            _ => dash(),
-        };
-        let nonempty = |s: &str| if s.is_empty() { dash() } else { s.to_string() };
-        rows.push([
-            l.addr.to_string(),
-            st.to_string(),
-            owner.map(|o| o.pid().to_string()).unwrap_or_else(dash),
-            m.map(|m| nonempty(&m.peer)).unwrap_or_else(dash),
-            m.map(|m| nonempty(&m.ifname)).unwrap_or_else(dash),
-            m.map(|m| nonempty(&m.device)).unwrap_or_else(dash),
-            m.map(|m| local_time(u64::from(m.since)))
-                .unwrap_or_else(dash),
-            m.map(|m| duration(now.saturating_sub(u64::from(m.since))))
-                .unwrap_or_else(dash),
-            last,
-        ]);
-    }
-    let widths: Vec<usize> = (0..9)
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-        .collect();
-    for r in &rows {
-        let line: Vec<String> = r
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        println!("{}", line.join("  ").trim_end());
-    }
-    println!(
-        "{} addresses: {leased} leased, {stale} stale, {free} free  (pool {}, table {})",
-        t.size(),
-        t.pool(),
-        t.path().display()
-    );
-    println!("{}", watchdog_line(wd));
-    Ok(())
-}
-
-fn watchdog_line(wd: Option<u32>) -> String {
-    match wd {
-        Some(0) => "watchdog: running (starting)".into(),
-        Some(pid) => format!("watchdog: running, pid {pid}"),
-        None => "watchdog: not running (the next pppd starts one; dead sessions' leases wait for the next claim or rasstatic reap)".into(),
-    }
-}
-
-fn stats(t: &Table, name: &str, wd: Option<u32>, prometheus: bool) -> Result<(), String> {
-    let leases: Vec<Lease> = t.leases().collect();
-    let count = |s: &str| leases.iter().filter(|l| state(l).0 == s).count();
-    let c = t.counters();
-    let released: Vec<(&str, u64)> = Path::ALL
-        .iter()
-        .filter(|p| **p != Path::Never && !p.is_reap())
-        .map(|p| (p.name(), c.ended_by(*p)))
-        .collect();
-    let reaped: Vec<(&str, u64)> = [Path::ReapClaim, Path::ReapWatchdog, Path::ReapAdmin]
-        .iter()
-        .map(|p| (p.name().trim_start_matches("reap-"), c.ended_by(*p)))
-        .collect();
-    if prometheus {
-        let l = format!("pool=\"{name}\"");
-        println!("# HELP rasstatic_pool_addresses Addresses in the pool.");
-        println!("# TYPE rasstatic_pool_addresses gauge");
-        println!("rasstatic_pool_addresses{{{l}}} {}", t.size());
-        println!("# HELP rasstatic_leases Pool addresses by lease state.");
-        println!("# TYPE rasstatic_leases gauge");
-        for s in ["leased", "stale", "free"] {
-            println!("rasstatic_leases{{{l},state=\"{s}\"}} {}", count(s));
-        }
-        println!("# HELP rasstatic_assigned_total Leases handed out since the table was created.");
-        println!("# TYPE rasstatic_assigned_total counter");
-        println!("rasstatic_assigned_total{{{l}}} {}", c.assigned);
-        println!("# HELP rasstatic_released_total Leases released, by path.");
-        println!("# TYPE rasstatic_released_total counter");
-        for (p, n) in &released {
-            println!("rasstatic_released_total{{{l},path=\"{p}\"}} {n}");
-        }
-        println!("# HELP rasstatic_reaped_total Leases of dead holders freed, by who freed them.");
-        println!("# TYPE rasstatic_reaped_total counter");
-        for (p, n) in &reaped {
-            println!("rasstatic_reaped_total{{{l},by=\"{p}\"}} {n}");
-        }
-        println!("# HELP rasstatic_refused_total Callers refused because the pool was exhausted.");
-        println!("# TYPE rasstatic_refused_total counter");
-        println!("rasstatic_refused_total{{{l}}} {}", c.refused);
-        println!("# HELP rasstatic_watchdog_up Whether a watchdog runs for the table.");
-        println!("# TYPE rasstatic_watchdog_up gauge");
-        println!("rasstatic_watchdog_up{{{l}}} {}", u8::from(wd.is_some()));
-        return Ok(());
-    }
-    println!("table     {}", t.path().display());
-    println!("pool      {} ({} addresses)", t.pool(), t.size());
-    println!("created   {}", local_time(t.created()));
-    println!(
-        "now       {} leased, {} stale, {} free",
-        count("leased"),
-        count("stale"),
-        count("free")
-    );
-    println!("assigned  {}", c.assigned);
-    let fmt = |v: &[(&str, u64)]| {
-        v.iter()
-            .map(|(p, n)| format!("{p} {n}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    println!("released  {}", fmt(&released));
-    println!("reaped    {}", fmt(&reaped));
-    println!("refused   {} (pool exhausted)", c.refused);
-    println!("{}", watchdog_line(wd));
-    Ok(())
-}
-
-fn reap(t: &Table) -> Result<(), String> {
+/// Free stale leases and name each. A failure to write the list is
+/// reported with what was freed.
+fn reap(t: &Table, out: &mut Out) -> Result<(), Failure> {
     let r = t.reap_all(Path::ReapAdmin);
-    for x in &r {
-        println!(
-            "reaped {} (pid {} is dead)",
-            t.pool().addr(x.slot),
-            x.owner.pid()
-        );
-    }
-    println!("{} stale lease(s) freed", r.len());
-    Ok(())
+    let report = |out: &mut Out| -> io::Result<()> {
+        for x in &r {
+            writeln!(
+                out,
+                "reaped {} (pid {} is dead)",
+                t.pool().addr(x.slot),
+                x.owner.pid()
+            )?;
+        }
+        writeln!(out, "{} stale lease(s) freed", r.len())?;
+        out.flush()
+    };
+    report(out).map_err(|e| Failure::after(&format!("freed {} stale lease(s)", r.len()), e))
 }
 
-fn release(t: &Table, a: &ArgMatches) -> Result<(), String> {
+fn release(t: &Table, a: &ArgMatches, out: &mut Out) -> Result<(), Failure> {
     let text = a.get_one::<String>("address").expect("required");
     let addr: Ipv4Addr = text
         .parse()
-        .map_err(|_| format!("\"{text}\" is not an IPv4 address"))?;
+        .map_err(|_| format!("\"{}\" is not an IPv4 address", out::escape(text)))?;
     let slot = t.slot_of(addr).ok_or_else(|| {
         format!(
             "{addr} is not in pool {} ({})",
@@ -439,34 +303,44 @@ fn release(t: &Table, a: &ArgMatches) -> Result<(), String> {
     })?;
     let l = t.lease(slot);
     let (st, owner) = state(&l);
+    let mut say = |line: String, done: &str| -> Result<(), Failure> {
+        writeln!(out, "{line}")
+            .and_then(|()| out.flush())
+            .map_err(|e| Failure::after(done, e))
+    };
     let Some(owner) = owner else {
-        println!("{addr} is already free");
-        return Ok(());
+        return say(
+            format!("{addr} is already free"),
+            &format!("{addr} is free"),
+        );
     };
     let peer = l
         .meta
         .as_ref()
-        .map(|m| format!(" ({})", m.peer))
+        .map(|m| format!(" ({})", out::escape(&m.peer)))
         .filter(|p| p != " ()")
         .unwrap_or_default();
-    if st == "stale" {
+    if st == State::Stale {
         return match t.reap(slot, &ProcLiveness, Path::Admin) {
             Some(_) => {
                 log::info!(
                     "released stale lease {addr} of dead pid {}{peer} by admin",
                     owner.pid()
                 );
-                println!("released {addr} (pid {} was dead)", owner.pid());
-                Ok(())
+                say(
+                    format!("released {addr} (pid {} was dead)", owner.pid()),
+                    &format!("released {addr}"),
+                )
             }
-            None => Err(format!("{addr} changed hands meanwhile; look again")),
+            None => Err(format!("{addr} changed hands meanwhile; look again").into()),
         };
     }
     if !a.get_flag("force") {
         return Err(format!(
             "{addr} is leased to live pid {}{peer}; hang that session up, or use --force",
             owner.pid()
-        ));
+        )
+        .into());
     }
     match t.force_release(slot, Path::Forced) {
         Some(o) => {
@@ -474,111 +348,11 @@ fn release(t: &Table, a: &ArgMatches) -> Result<(), String> {
                 "forced release of {addr}, leased to live pid {}{peer}",
                 o.pid()
             );
-            println!("released {addr}");
-            Ok(())
+            say(format!("released {addr}"), &format!("released {addr}"))
         }
-        None => {
-            println!("{addr} is already free");
-            Ok(())
-        }
-    }
-}
-
-/// Check each file on its own, as the options of one line.
-fn check(files: Vec<String>) -> Result<(), String> {
-    let mut bad = 0;
-    for f in &files {
-        let text = match std::fs::read_to_string(f) {
-            Ok(t) => t,
-            Err(e) => {
-                println!("{f}: {e}");
-                bad += 1;
-                continue;
-            }
-        };
-        let words = optfile::words(&text);
-        let mut cfg = Config::default();
-        let mut plugin_seen = false;
-        let mut any = false;
-        let mut errors = Vec::new();
-        let mut i = 0;
-        while i < words.len() {
-            let w = &words[i];
-            if w.text == "plugin" {
-                if let Some(v) = words.get(i + 1) {
-                    plugin_seen |= v.text.ends_with("rasstatic.so");
-                }
-                i += 2;
-                continue;
-            }
-            if let Some(&(opt, takes_value, _)) = OPTIONS.iter().find(|o| o.0 == w.text) {
-                any = true;
-                if !plugin_seen {
-                    errors.push(format!(
-                        "{f}:{}: {opt} comes before \"plugin rasstatic.so\"; pppd would call it an unrecognized option",
-                        w.line
-                    ));
-                }
-                let value = if takes_value {
-                    match words.get(i + 1) {
-                        Some(v) => Some(v.text.as_str()),
-                        None => {
-                            errors.push(format!("{f}:{}: {opt} needs a value", w.line));
-                            break;
-                        }
-                    }
-                } else {
-                    None
-                };
-                if let Err(e) = cfg.apply(opt, value) {
-                    errors.push(format!("{f}:{}: {e}", w.line));
-                }
-                i += if takes_value { 2 } else { 1 };
-                continue;
-            }
-            i += 1;
-        }
-        if !any && !plugin_seen {
-            println!("{f}: no rasstatic options");
-            continue;
-        }
-        if errors.is_empty() {
-            match cfg.resolve() {
-                Ok(pool) => {
-                    let path = table::table_path(&cfg.dir, &cfg.name);
-                    let table_note = match Table::open_existing(&cfg.dir, &cfg.name) {
-                        Ok(t) if t.pool() == &pool => "exists, same pool".to_string(),
-                        Ok(t) => format!("exists with another pool ({}): pppd will refuse it while it has live leases", t.pool()),
-                        Err(table::TableError::Io { err, .. }) if err.kind() == std::io::ErrorKind::NotFound => {
-                            "not created yet".into()
-                        }
-                        Err(e) => format!("REFUSED: {e}"),
-                    };
-                    if table_note.starts_with("REFUSED") {
-                        bad += 1;
-                    }
-                    println!(
-                        "{f}: ok: pool {pool} ({} addresses), policy {:?}, table {} ({table_note})",
-                        pool.size(),
-                        cfg.policy,
-                        path.display()
-                    );
-                }
-                Err(e) => {
-                    bad += 1;
-                    println!("{f}: {e}");
-                }
-            }
-        } else {
-            bad += 1;
-            for e in errors {
-                println!("{e}");
-            }
-        }
-    }
-    if bad > 0 {
-        Err(format!("{bad} of {} file(s) have problems", files.len()))
-    } else {
-        Ok(())
+        None => say(
+            format!("{addr} is already free"),
+            &format!("{addr} is free"),
+        ),
     }
 }

@@ -1,0 +1,450 @@
+//! `show` and `stats`: read the table slot by slot and write as they go,
+//! so memory stays the same whatever the pool's size. Each slot is read
+//! once ([`Table::lease`]) and its state decided once; the counts printed
+//! come from the very same reads as the rows, so they always agree.
+
+use std::io::{self, Write};
+
+use serde_json::to_writer;
+
+use rasstatic::owner::Owner;
+use rasstatic::pool::{self, Range};
+use rasstatic::protocol::Path;
+use rasstatic::table::{self, Lease, LeaseState, Table};
+
+use super::out::{escape, Failure, Out};
+
+/// A lease's state as administrators see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Leased,
+    Stale,
+    Free,
+}
+
+impl State {
+    fn name(self) -> &'static str {
+        match self {
+            State::Leased => "leased",
+            State::Stale => "stale",
+            State::Free => "free",
+        }
+    }
+}
+
+/// The state of `l`, and its holder. Looks at the holder's liveness once.
+pub fn state(l: &Lease) -> (State, Option<Owner>) {
+    match l.state {
+        LeaseState::Leased(o) if o.is_alive() => (State::Leased, Some(o)),
+        LeaseState::Leased(o) => (State::Stale, Some(o)),
+        LeaseState::Free(_) => (State::Free, None),
+    }
+}
+
+#[derive(Default)]
+struct Counts {
+    leased: u64,
+    stale: u64,
+    free: u64,
+}
+
+impl Counts {
+    fn add(&mut self, s: State) {
+        match s {
+            State::Leased => self.leased += 1,
+            State::Stale => self.stale += 1,
+            State::Free => self.free += 1,
+        }
+    }
+
+    fn total(&self) -> u64 {
+        self.leased + self.stale + self.free
+    }
+}
+
+/// What `show` lists.
+pub struct Filter {
+    /// The states to list; all if empty.
+    pub states: Vec<State>,
+    /// The addresses to look at (an address, range or CIDR block as
+    /// written), or all of the pool.
+    pub select: Option<String>,
+}
+
+impl Filter {
+    fn wants(&self, s: State) -> bool {
+        self.states.is_empty() || self.states.contains(&s)
+    }
+}
+
+/// The slots holding the addresses of `sel` (all if `None`), in address
+/// order, computed range by range from the pool: nothing is collected.
+fn slots(t: &Table, sel: Option<Range>) -> impl Iterator<Item = u32> + '_ {
+    let sel = sel.unwrap_or(Range {
+        first: 0,
+        last: u32::MAX,
+    });
+    t.pool()
+        .ranges()
+        .iter()
+        .filter_map(move |r| {
+            let (lo, hi) = (r.first.max(sel.first), r.last.min(sel.last));
+            (lo <= hi).then(|| {
+                let first = t.slot_of(lo.into()).expect("in the pool");
+                first..=first + (hi - lo)
+            })
+        })
+        .flatten()
+}
+
+pub fn local_time(t: u64) -> String {
+    let tt = t as libc::time_t;
+    // SAFETY: localtime_r fills the tm we own; strftime writes at most
+    // buf.len() bytes into our buffer with a NUL-terminated format.
+    unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&tt, &mut tm).is_null() {
+            return t.to_string();
+        }
+        let mut buf = [0u8; 64];
+        let n = libc::strftime(
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            c"%Y-%m-%d %H:%M:%S".as_ptr(),
+            &tm,
+        );
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+}
+
+fn duration(secs: u64) -> String {
+    let (d, h, m, s) = (secs / 86400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) => format!("{m}m{s:02}s"),
+        (0, _, _) => format!("{h}h{m:02}m"),
+        _ => format!("{d}d{h:02}h"),
+    }
+}
+
+pub fn watchdog_line(wd: Option<u32>) -> String {
+    match wd {
+        Some(0) => "watchdog: running (starting)".into(),
+        Some(pid) => format!("watchdog: running, pid {pid}"),
+        None => "watchdog: not running (the next pppd starts one; dead sessions' leases wait for the next claim or rasstatic reap)".into(),
+    }
+}
+
+/// Column widths of the text output, fixed so that rows can be written as
+/// they are read: the widest value each column can hold (an address, a
+/// 22-bit PID, the stored name lengths, a local time). Escaped names may
+/// be wider and push the rest of their row right.
+const WIDTHS: [usize; 8] = [15, 6, 7, 16, 8, 8, 19, 9];
+const HEADINGS: [&str; 9] = [
+    "ADDRESS",
+    "STATE",
+    "PID",
+    "PEER",
+    "IFACE",
+    "DEVICE",
+    "SINCE",
+    "FOR",
+    "LAST HOLDER",
+];
+
+fn row(out: &mut Out, cells: [&str; 9]) -> io::Result<()> {
+    let mut line = String::with_capacity(160);
+    for (c, w) in cells[..8].iter().zip(WIDTHS) {
+        line.push_str(&format!("{c:<w$}  "));
+    }
+    line.push_str(cells[8]);
+    writeln!(out, "{}", line.trim_end())
+}
+
+pub fn show(
+    t: &Table,
+    wd: Option<u32>,
+    json: bool,
+    f: &Filter,
+    out: &mut Out,
+) -> Result<(), Failure> {
+    let sel = match &f.select {
+        Some(s) => Some(
+            pool::parse_selection(s)
+                .map_err(|e| format!("show: {e} (give an address, a range a-b or a CIDR block)"))?,
+        ),
+        None => None,
+    };
+    let now = u64::from(table::now());
+    let mut n = Counts::default();
+    if json {
+        write!(out, "{{\"table\":")?;
+        to_writer(&mut *out, &t.path().display().to_string()).map_err(io::Error::from)?;
+        write!(out, ",\"pool\":\"{}\",\"definition\":", t.pool())?;
+        to_writer(&mut *out, &t.spec()).map_err(io::Error::from)?;
+        write!(out, ",\"size\":{},\"watchdog\":", t.size())?;
+        match wd {
+            Some(pid) => write!(out, "{pid}")?,
+            None => write!(out, "null")?,
+        }
+        if let Some(s) = &f.select {
+            write!(out, ",\"select\":")?;
+            to_writer(&mut *out, s).map_err(io::Error::from)?;
+        }
+        write!(out, ",\"leases\":[")?;
+        let mut first = true;
+        for slot in slots(t, sel) {
+            let l = t.lease(slot);
+            let st = state(&l);
+            n.add(st.0);
+            if f.wants(st.0) {
+                if !first {
+                    out.write_all(b",")?;
+                }
+                first = false;
+                lease_json(out, &l, st, now)?;
+            }
+        }
+        writeln!(
+            out,
+            "],\"scanned\":{},\"leased\":{},\"stale\":{},\"free\":{}}}",
+            n.total(),
+            n.leased,
+            n.stale,
+            n.free
+        )?;
+        return Ok(());
+    }
+    row(out, HEADINGS)?;
+    for slot in slots(t, sel) {
+        let l = t.lease(slot);
+        let (st, owner) = state(&l);
+        n.add(st);
+        if !f.wants(st) {
+            continue;
+        }
+        let m = l.meta.as_ref().filter(|_| owner.is_some());
+        let last = match (l.state, l.meta.as_ref()) {
+            (LeaseState::Free(fr), m) if fr.path != Path::Never => format!(
+                "{} pid {}, {} {}",
+                m.map(|m| escape(&m.peer))
+                    .filter(|p| !p.is_empty())
+                    .unwrap_or("?".into()),
+                fr.last_pid,
+                fr.path.name(),
+                local_time(u64::from(fr.when))
+            ),
+            _ => "-".into(),
+        };
+        let text = |s: &str| {
+            if s.is_empty() {
+                "-".to_string()
+            } else {
+                escape(s).into_owned()
+            }
+        };
+        let dash = || "-".to_string();
+        let cells = [
+            l.addr.to_string(),
+            st.name().to_string(),
+            owner.map(|o| o.pid().to_string()).unwrap_or_else(dash),
+            m.map(|m| text(&m.peer)).unwrap_or_else(dash),
+            m.map(|m| text(&m.ifname)).unwrap_or_else(dash),
+            m.map(|m| text(&m.device)).unwrap_or_else(dash),
+            m.map(|m| local_time(u64::from(m.since)))
+                .unwrap_or_else(dash),
+            m.map(|m| duration(now.saturating_sub(u64::from(m.since))))
+                .unwrap_or_else(dash),
+            last,
+        ];
+        row(out, cells.each_ref().map(String::as_str))?;
+    }
+    match &f.select {
+        None => write!(out, "{} addresses", n.total())?,
+        Some(s) => write!(
+            out,
+            "{} of {} addresses in {}",
+            n.total(),
+            t.size(),
+            escape(s)
+        )?,
+    }
+    writeln!(
+        out,
+        ": {} leased, {} stale, {} free  (pool {}, table {})",
+        n.leased,
+        n.stale,
+        n.free,
+        t.pool(),
+        escape(&t.path().display().to_string())
+    )?;
+    writeln!(out, "{}", watchdog_line(wd))?;
+    Ok(())
+}
+
+/// One element of the `leases` array, keys in the documented order.
+fn lease_json(
+    out: &mut Out,
+    l: &Lease,
+    (st, owner): (State, Option<Owner>),
+    now: u64,
+) -> io::Result<()> {
+    let s = |out: &mut Out, v: &str| to_writer(&mut *out, v).map_err(io::Error::from);
+    write!(
+        out,
+        "{{\"address\":\"{}\",\"state\":\"{}\",\"pid\":",
+        l.addr,
+        st.name()
+    )?;
+    match owner {
+        Some(o) => write!(out, "{}", o.pid())?,
+        None => write!(out, "null")?,
+    }
+    match (owner, l.meta.as_ref()) {
+        (Some(_), Some(m)) => {
+            write!(out, ",\"peer\":")?;
+            s(out, &m.peer)?;
+            write!(out, ",\"interface\":")?;
+            s(out, &m.ifname)?;
+            write!(out, ",\"device\":")?;
+            s(out, &m.device)?;
+            write!(
+                out,
+                ",\"proxyarp\":{},\"since\":{},\"since_local\":\"{}\",\"duration_s\":{}",
+                m.proxyarp,
+                m.since,
+                local_time(u64::from(m.since)),
+                now.saturating_sub(u64::from(m.since))
+            )?;
+        }
+        _ => write!(
+            out,
+            ",\"peer\":null,\"interface\":null,\"device\":null,\"proxyarp\":null,\
+             \"since\":null,\"since_local\":null,\"duration_s\":null"
+        )?,
+    }
+    write!(out, ",\"last\":")?;
+    match (l.state, l.meta.as_ref()) {
+        (LeaseState::Free(fr), m) if fr.path != Path::Never => {
+            write!(out, "{{\"pid\":{},\"peer\":", fr.last_pid)?;
+            match m {
+                Some(m) => s(out, &m.peer)?,
+                None => write!(out, "null")?,
+            }
+            write!(
+                out,
+                ",\"released_by\":\"{}\",\"released_at\":{}}}}}",
+                fr.path.name(),
+                fr.when
+            )
+        }
+        _ => write!(out, "null}}"),
+    }
+}
+
+pub fn stats(
+    t: &Table,
+    name: &str,
+    wd: Option<u32>,
+    prometheus: bool,
+    out: &mut Out,
+) -> Result<(), Failure> {
+    // One pass over the owner words alone: the display records are not
+    // needed for counting.
+    let mut n = Counts::default();
+    let words = t.slots();
+    for slot in 0..t.size() {
+        n.add(match Owner::from_word(words.word(slot)) {
+            Some(o) if o.is_alive() => State::Leased,
+            Some(_) => State::Stale,
+            None => State::Free,
+        });
+    }
+    let c = t.counters();
+    let released: Vec<(&str, u64)> = Path::ALL
+        .iter()
+        .filter(|p| **p != Path::Never && !p.is_reap())
+        .map(|p| (p.name(), c.ended_by(*p)))
+        .collect();
+    let reaped: Vec<(&str, u64)> = [Path::ReapClaim, Path::ReapWatchdog, Path::ReapAdmin]
+        .iter()
+        .map(|p| (p.name().trim_start_matches("reap-"), c.ended_by(*p)))
+        .collect();
+    if prometheus {
+        let l = format!("pool=\"{name}\"");
+        let metric = |out: &mut Out, name: &str, kind: &str, help: &str| -> io::Result<()> {
+            writeln!(out, "# HELP rasstatic_{name} {help}")?;
+            writeln!(out, "# TYPE rasstatic_{name} {kind}")
+        };
+        metric(out, "pool_addresses", "gauge", "Addresses in the pool.")?;
+        writeln!(out, "rasstatic_pool_addresses{{{l}}} {}", t.size())?;
+        metric(out, "leases", "gauge", "Pool addresses by lease state.")?;
+        for (s, v) in [("leased", n.leased), ("stale", n.stale), ("free", n.free)] {
+            writeln!(out, "rasstatic_leases{{{l},state=\"{s}\"}} {v}")?;
+        }
+        metric(
+            out,
+            "assigned_total",
+            "counter",
+            "Leases handed out since the table was created.",
+        )?;
+        writeln!(out, "rasstatic_assigned_total{{{l}}} {}", c.assigned)?;
+        metric(
+            out,
+            "released_total",
+            "counter",
+            "Leases released, by path.",
+        )?;
+        for (p, v) in &released {
+            writeln!(out, "rasstatic_released_total{{{l},path=\"{p}\"}} {v}")?;
+        }
+        metric(
+            out,
+            "reaped_total",
+            "counter",
+            "Leases of dead holders freed, by who freed them.",
+        )?;
+        for (p, v) in &reaped {
+            writeln!(out, "rasstatic_reaped_total{{{l},by=\"{p}\"}} {v}")?;
+        }
+        metric(
+            out,
+            "refused_total",
+            "counter",
+            "Callers refused because the pool was exhausted.",
+        )?;
+        writeln!(out, "rasstatic_refused_total{{{l}}} {}", c.refused)?;
+        metric(
+            out,
+            "watchdog_up",
+            "gauge",
+            "Whether a watchdog runs for the table.",
+        )?;
+        writeln!(
+            out,
+            "rasstatic_watchdog_up{{{l}}} {}",
+            u8::from(wd.is_some())
+        )?;
+        return Ok(());
+    }
+    let fmt = |v: &[(&str, u64)]| {
+        v.iter()
+            .map(|(p, n)| format!("{p} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    writeln!(out, "table     {}", escape(&t.path().display().to_string()))?;
+    writeln!(out, "pool      {} ({} addresses)", t.pool(), t.size())?;
+    writeln!(out, "created   {}", local_time(t.created()))?;
+    writeln!(
+        out,
+        "now       {} leased, {} stale, {} free",
+        n.leased, n.stale, n.free
+    )?;
+    writeln!(out, "assigned  {}", c.assigned)?;
+    writeln!(out, "released  {}", fmt(&released))?;
+    writeln!(out, "reaped    {}", fmt(&reaped))?;
+    writeln!(out, "refused   {} (pool exhausted)", c.refused)?;
+    writeln!(out, "{}", watchdog_line(wd))?;
+    Ok(())
+}
