@@ -81,6 +81,23 @@ impl Owner {
     }
 }
 
+/// The PID namespace whose PIDs this process reads through `/proc`: the
+/// device and inode of `/proc/self/ns/pid`. `None` when that cannot be
+/// known: no /proc, or a /proc mounted for another PID namespace (where
+/// `/proc/self` does not name this process's own PID). Liveness read from
+/// /proc is meaningful only for PIDs of this namespace.
+pub fn pid_namespace() -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: getpid has no preconditions and cannot fail.
+    let pid = unsafe { libc::getpid() };
+    let me = fs::read_link("/proc/self").ok()?;
+    if me.to_str()? != pid.to_string() {
+        return None;
+    }
+    let md = fs::metadata("/proc/self/ns/pid").ok()?;
+    Some((md.dev(), md.ino()))
+}
+
 /// What we read from `/proc/PID/stat`.
 #[derive(Debug, Clone, Copy)]
 pub struct ProcStat {
@@ -147,6 +164,13 @@ mod tests {
         assert!(me.is_alive());
         // Same PID, different start time: a stranger, so dead to us.
         assert!(!Owner::new(me.pid(), me.start_ticks() + 1).is_alive());
+    }
+
+    #[test]
+    fn pid_namespace_is_known_here() {
+        let a = pid_namespace().expect("this test runs with its own /proc");
+        assert_ne!(a.1, 0);
+        assert_eq!(pid_namespace(), Some(a));
     }
 
     #[test]

@@ -31,12 +31,44 @@
 //!   Hence no address is ever leased to two processes: a word names one.
 //! - **I3 (nothing lost).** A dying process leaves each word either free,
 //!   `OWNED(itself)` (dead, so reapable) or `OWNED(someone alive)`. No
-//!   intermediate state exists. A claim reports exhaustion only after a
-//!   full scan of the owner words that reaps the dead and finds no free
-//!   word; the hints (bitmap, cursor) only make the common case fast, and
-//!   any value they hold, torn or stale, is safe.
+//!   intermediate state exists. The hints (bitmap, cursor) only make the
+//!   common case fast, and any value they hold, torn or stale, is safe.
+//!   A claim reports exhaustion only after the free-bitmap showed no free
+//!   address and a bounded sweep (see [`Sweep`]) of the owner words, from
+//!   where the previous sweep stopped, found none free and, checking up to
+//!   [`Sweep::checks`] holders, none dead. A pool of at most
+//!   [`SWEEP_WORDS`] addresses has every owner word read by each such
+//!   claim; a larger one is covered by successive refusals. Holders are
+//!   checked through /proc by the claim itself only when no watchdog has
+//!   reported in the last [`WATCHDOG_TRUSTED_MS`] ms (the table decides;
+//!   a watchdog frees a dead holder's address milliseconds after the
+//!   death, so a refusal then misses only a holder that died within those
+//!   milliseconds). Without a watchdog, a dead holder's address is found
+//!   within `leased / checks` refused claims (one refusal for pools up to
+//!   [`SWEEP_CHECKS`] addresses), and `rasstatic reap` frees them all.
 //! - **I4 (no locks).** Nothing here waits for another process; a dead
-//!   process cannot leave anything held.
+//!   process cannot leave anything held. (Opening and resetting a table
+//!   take a file lock, which the kernel drops when its holder dies; see
+//!   I5.)
+//! - **I5 (resets).** A table is reset (an earlier boot's, or a rebuild
+//!   for another pool) by writing a complete new file and renaming it over
+//!   the old one's name. The resetter holds the old file's exclusive lock
+//!   from before it writes its own owner word into the old table's reset
+//!   word until after the rename, and changes nothing else in the old
+//!   file. Every opener takes the file's shared lock before it looks at
+//!   the reset word. So an opener holding the lock that finds the word set
+//!   while the name still leads to this file knows that the resetter let
+//!   go of the lock without renaming: it died (or, should its descriptor
+//!   have been closed under it, is still alive: [`judge_reset`] checks the
+//!   recorded owner and then waits). The opener rolls the reset back under
+//!   the exclusive lock (the word back to 0, which is the whole of what
+//!   the reset changed) and opens as usual, starting its own reset if it
+//!   needs one. Claims and the resetter's count of live leases form a
+//!   Dekker pair: a claim compare-and-swaps its owner word, then reads the
+//!   reset word ([`claimed_in_retired`]); the resetter writes the reset
+//!   word, then reads every owner word ([`live_leases`]), all with
+//!   read-modify-write operations; so either the resetter counts the
+//!   claim, or the claim sees the reset and gives the address back.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -223,14 +255,63 @@ pub struct Reaped {
 pub struct ClaimOutcome {
     pub claimed: Option<Claimed>,
     pub reaped: Vec<Reaped>,
+    /// The slow path's sweep passed the end of the table.
+    pub swept: bool,
+}
+
+/// Owner words a claim that finds the pool looking full reads, at most,
+/// looking for a free word the bitmap missed.
+pub const SWEEP_WORDS: u32 = 65_536;
+/// Holders such a claim checks through /proc, at most, when no watchdog
+/// vouches for them.
+pub const SWEEP_CHECKS: u32 = 128;
+/// A watchdog heartbeat younger than this (milliseconds) vouches for the
+/// holders' liveness: the claim itself then checks none.
+pub const WATCHDOG_TRUSTED_MS: u64 = 1_000;
+
+/// How much a claim that finds the pool looking full may do: read up to
+/// `words` owner words from the sweep cursor on, and check up to `checks`
+/// of their holders for liveness (reaping the dead).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sweep {
+    pub words: u32,
+    pub checks: u32,
+}
+
+impl Sweep {
+    /// Check holders through /proc (no watchdog vouches for them).
+    pub const CHECKING: Sweep = Sweep {
+        words: SWEEP_WORDS,
+        checks: SWEEP_CHECKS,
+    };
+    /// A running watchdog reaps the dead: look for free words only.
+    pub const TRUSTING: Sweep = Sweep {
+        words: SWEEP_WORDS,
+        checks: 0,
+    };
+    /// Everything: read every word and check every holder (tests, models).
+    pub const FULL: Sweep = Sweep {
+        words: u32::MAX,
+        checks: u32::MAX,
+    };
 }
 
 /// The protocol's view of a table: one owner word per slot, a free-bitmap
-/// hint (bit set = probably free) and a round-robin cursor hint.
+/// hint (bit set = probably free), a round-robin cursor hint and the
+/// sweep cursor (where the next full-pool sweep starts).
+///
+/// The bitmap is kept so that a leased slot's bit is clear except for a
+/// few instructions at a time: a claim clears the bit before its
+/// compare-and-swap (and again after it), and whoever frees a word sets
+/// the bit and then looks at the word again, clearing the bit if the slot
+/// was claimed meanwhile. The watchdog relies on that to look only at
+/// slots whose bit is clear; see `watchdog` for what it does about the
+/// exceptions (a process that dies inside those few instructions).
 pub struct Slots<'a, W: Word> {
     pub owners: &'a [W],
     pub bitmap: &'a [W],
     pub cursor: &'a W,
+    pub sweep: &'a W,
 }
 
 impl<W: Word> Slots<'_, W> {
@@ -248,14 +329,26 @@ impl<W: Word> Slots<'_, W> {
         self.owners[slot as usize].load(Ordering::SeqCst)
     }
 
+    /// Whether the bitmap calls `slot` probably free.
+    #[inline]
+    pub fn hinted_free(&self, slot: u32) -> bool {
+        self.bitmap[(slot / 64) as usize].load(Ordering::Relaxed) & (1 << (slot % 64)) != 0
+    }
+
+    /// Mark `slot` probably free, then look again: if it was claimed
+    /// meanwhile, take the mark back (the claimer may have cleared it
+    /// before this set it).
     #[inline]
     fn hint_free(&self, slot: u32) {
-        self.bitmap[(slot / 64) as usize].fetch_or(1 << (slot % 64), Ordering::Relaxed);
+        self.bitmap[(slot / 64) as usize].fetch_or(1 << (slot % 64), Ordering::SeqCst);
+        if !is_free(self.word(slot)) {
+            self.hint_taken(slot);
+        }
     }
 
     #[inline]
     fn hint_taken(&self, slot: u32) {
-        self.bitmap[(slot / 64) as usize].fetch_and(!(1 << (slot % 64)), Ordering::Relaxed);
+        self.bitmap[(slot / 64) as usize].fetch_and(!(1 << (slot % 64)), Ordering::SeqCst);
     }
 
     /// Try to take one slot. `Some(existing)` on success.
@@ -265,12 +358,16 @@ impl<W: Word> Slots<'_, W> {
         if w == me.word() {
             return Some(true);
         }
-        if is_free(w)
-            && self.owners[slot as usize]
+        if is_free(w) {
+            // Clear the hint first: a leased slot's bit is never left set
+            // by a claimer that dies right after its compare-and-swap.
+            self.hint_taken(slot);
+            if self.owners[slot as usize]
                 .compare_exchange(w, me.word())
                 .is_ok()
-        {
-            return Some(false);
+            {
+                return Some(false);
+            }
         }
         None
     }
@@ -285,15 +382,29 @@ impl<W: Word> Slots<'_, W> {
         Claimed { slot, existing }
     }
 
-    /// Claim a slot for `me`. Fast path: the bitmap from the cursor on.
-    /// Slow path, when nothing looked free: reap dead owners, then scan
-    /// every owner word (and rebuild the bitmap) before giving up.
+    /// Claim a slot for `me`, with the sweep budget that checks holders
+    /// (see [`Slots::claim_with`]).
     pub fn claim(
         &self,
         me: Owner,
         opts: ClaimOpts,
         live: &impl Liveness,
         now: u32,
+    ) -> ClaimOutcome {
+        self.claim_with(me, opts, live, now, Sweep::CHECKING)
+    }
+
+    /// Claim a slot for `me`. Fast path: the bitmap from the cursor on.
+    /// Slow path, when nothing looked free: a bounded sweep of the owner
+    /// words from the sweep cursor on, taking the first free word, and
+    /// checking up to `sweep.checks` holders, reaping the dead (I3).
+    pub fn claim_with(
+        &self,
+        me: Owner,
+        opts: ClaimOpts,
+        live: &impl Liveness,
+        now: u32,
+        sweep: Sweep,
     ) -> ClaimOutcome {
         let n = self.len();
         let avoid = opts.avoid.unwrap_or(u32::MAX);
@@ -302,6 +413,7 @@ impl<W: Word> Slots<'_, W> {
                 return ClaimOutcome {
                     claimed: Some(self.took(p, existing, false)),
                     reaped: Vec::new(),
+                    swept: false,
                 };
             }
         }
@@ -309,11 +421,10 @@ impl<W: Word> Slots<'_, W> {
             return ClaimOutcome {
                 claimed: Some(c),
                 reaped: Vec::new(),
+                swept: false,
             };
         }
-        let reaped = self.reap_all(live, Path::ReapClaim, now);
-        let claimed = self.claim_scan(me, avoid);
-        ClaimOutcome { claimed, reaped }
+        self.claim_sweep(me, avoid, live, now, sweep)
     }
 
     /// Round-robin over the bitmap: the first probably-free slot at or after
@@ -350,39 +461,109 @@ impl<W: Word> Slots<'_, W> {
         None
     }
 
-    /// Scan every owner word from the cursor on; rebuild the bitmap from
-    /// what was seen. Finds `me`'s existing lease too.
-    fn claim_scan(&self, me: Owner, avoid: u32) -> Option<Claimed> {
+    /// The slow path: up to `sweep.words` owner words from the sweep
+    /// cursor on. Takes the first free word (or `me`'s own lease); checks
+    /// up to `sweep.checks` holders, reaping the dead and taking the first
+    /// address so freed. Moves the sweep cursor past what it covered and
+    /// rebuilds the bitmap words it read. `swept` is set when the sweep
+    /// passed the end of the table (a full round completed).
+    fn claim_sweep(
+        &self,
+        me: Owner,
+        avoid: u32,
+        live: &impl Liveness,
+        now: u32,
+        sweep: Sweep,
+    ) -> ClaimOutcome {
         let n = self.len();
-        let start = (self.cursor.load(Ordering::Relaxed) % u64::from(n)) as u32;
+        let words = sweep.words.min(n);
+        let start = (self.sweep.load(Ordering::Relaxed) % u64::from(n)) as u32;
+        let mut checks = sweep.checks;
+        let mut reaped = Vec::new();
         let mut found = None;
-        for k in 0..n {
+        // Where the liveness part stopped, if its budget ran out first.
+        let mut checked_to = None;
+        let mut read = words;
+        for k in 0..words {
             let slot = (start + k) % n;
             if slot == avoid {
                 continue;
             }
             if let Some(existing) = self.try_take(slot, me) {
                 found = Some(self.took(slot, existing, true));
+                read = k + 1;
                 break;
             }
+            if checks == 0 || Owner::from_word(self.word(slot)).is_none() {
+                continue;
+            }
+            checks -= 1;
+            if checks == 0 {
+                checked_to = Some(k + 1);
+            }
+            if let Some(r) = self.reap(slot, live, Path::ReapClaim, now) {
+                reaped.push(r);
+                if let Some(existing) = self.try_take(slot, me) {
+                    found = Some(self.took(slot, existing, true));
+                    read = k + 1;
+                    break;
+                }
+            }
         }
-        self.rebuild_hints();
-        found
+        // The next sweep goes on after the last holder this one checked
+        // (or after what it read, if it checked all it met).
+        let covered = checked_to.map_or(read, |c| c.min(read));
+        let next = u64::from(start) + u64::from(covered);
+        self.sweep.store(next % u64::from(n), Ordering::Relaxed);
+        self.rebuild_hints_range(start, read);
+        ClaimOutcome {
+            claimed: found,
+            reaped,
+            swept: covered == n || next >= u64::from(n),
+        }
     }
 
-    /// Recompute the bitmap from the owner words. Racing releases may be
-    /// lost from the hint; the slow path still finds them.
+    /// Recompute the whole bitmap from the owner words.
     pub fn rebuild_hints(&self) {
+        self.rebuild_hints_range(0, self.len());
+    }
+
+    /// Recompute the bitmap words covering `count` slots from `first` on
+    /// (wrapping). Each word is stored, then each bit it marks free is
+    /// checked again and cleared if its slot was claimed meanwhile; a
+    /// release racing the store may be lost from the hint, and the slow
+    /// path still finds it.
+    pub fn rebuild_hints_range(&self, first: u32, count: u32) {
         let n = self.len();
-        for (wi, hint) in self.bitmap.iter().enumerate() {
-            let base = wi as u32 * 64;
+        if n == 0 || count == 0 {
+            return;
+        }
+        let nw = self.bitmap.len() as u32;
+        let w0 = first / 64;
+        let last = first as u64 + count.min(n) as u64 - 1;
+        let span = ((last / 64) as u32 + 1 - w0).min(nw);
+        for k in 0..span {
+            let wi = (w0 + k) % nw;
+            let base = wi * 64;
             let mut mask = 0u64;
             for b in 0..64.min(n - base) {
                 if is_free(self.word(base + b)) {
                     mask |= 1 << b;
                 }
             }
-            hint.store(mask, Ordering::Relaxed);
+            let hint = &self.bitmap[wi as usize];
+            if hint.load(Ordering::Relaxed) == mask {
+                continue;
+            }
+            hint.store(mask, Ordering::SeqCst);
+            let mut bits = mask;
+            while bits != 0 {
+                let b = bits.trailing_zeros();
+                bits &= bits - 1;
+                if !is_free(self.word(base + b)) {
+                    hint.fetch_and(!(1 << b), Ordering::SeqCst);
+                }
+            }
         }
     }
 
@@ -492,6 +673,73 @@ impl<W: Word> Slots<'_, W> {
     }
 }
 
+/// The reset protocol's half of the Dekker pair (I5): after its
+/// compare-and-swap, a claimer reads the table's reset word. True: a reset
+/// has begun, and the claimer must give the address back and reopen.
+#[inline]
+pub fn claimed_in_retired<W: Word>(reset: &W) -> bool {
+    reset.fetch_or(0, Ordering::SeqCst) != 0
+}
+
+/// The resetter's half (I5): mark the table retired by `me`, from the
+/// value `seen` the resetter read under the exclusive lock (0, or a dead
+/// resetter's word it takes over). False if the word changed meanwhile
+/// (it cannot while the lock is held; a caller treats it as "look again").
+pub fn begin_reset<W: Word>(reset: &W, seen: u64, me: Owner) -> bool {
+    reset.compare_exchange(seen, me.word()).is_ok()
+}
+
+/// Undo a reset that did not happen (live leases found) or that a dead
+/// resetter abandoned: the reset word alone is what a reset changes in the
+/// old table, so this restores it exactly.
+pub fn roll_back_reset<W: Word>(reset: &W, seen: u64) -> bool {
+    reset.compare_exchange(seen, 0).is_ok()
+}
+
+/// The resetter's count of live leases (I5), every owner word read with a
+/// read-modify-write so that it pairs with [`claimed_in_retired`].
+pub fn live_leases<W: Word>(owners: &[W], live: &impl Liveness) -> u32 {
+    owners
+        .iter()
+        .filter(|w| {
+            Owner::from_word(w.fetch_or(0, Ordering::SeqCst)).is_some_and(|o| live.is_alive(o))
+        })
+        .count() as u32
+}
+
+/// What the reset word says, read while holding the table file's lock
+/// (shared or exclusive), given whether the table's name still leads to
+/// this file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResetState {
+    /// Not being reset.
+    InUse,
+    /// A reset finished: the name leads to the new table. Reopen.
+    Replaced,
+    /// A resetter let go of the lock without renaming: it died. The word
+    /// (its owner word) may be rolled back under the exclusive lock.
+    Abandoned(u64),
+    /// The recorded resetter is still alive although it does not hold the
+    /// lock (its descriptor was closed under it): wait for it.
+    Resetting(Owner),
+}
+
+/// Judge a reset word (I5). The lock is what proves a resetter gone; the
+/// recorded owner is checked as well, so that a live resetter that lost
+/// its lock is waited for, not raced.
+pub fn judge_reset(word: u64, named: bool, live: &impl Liveness) -> ResetState {
+    if word == 0 {
+        return ResetState::InUse;
+    }
+    if !named {
+        return ResetState::Replaced;
+    }
+    match Owner::from_word(word) {
+        Some(o) if live.is_alive(o) => ResetState::Resetting(o),
+        _ => ResetState::Abandoned(word),
+    }
+}
+
 /// Bitmap words needed for `n` slots.
 pub fn bitmap_words(n: u32) -> usize {
     n.div_ceil(64) as usize
@@ -535,6 +783,7 @@ mod tests {
             owners: &o,
             bitmap: &b,
             cursor: &c,
+            sweep: &AtomicU64::new(0),
         };
         let p = |i| Owner::new(i, 1);
         let live = Set((1..200).map(|i| p(i).word()).collect());
@@ -588,6 +837,7 @@ mod tests {
             owners: &o,
             bitmap: &b,
             cursor: &c,
+            sweep: &AtomicU64::new(0),
         };
         let live = Set((1..200).map(|i| Owner::new(i, 1).word()).collect());
         for i in 0..69 {
@@ -625,6 +875,7 @@ mod tests {
             owners: &o,
             bitmap: &b,
             cursor: &c,
+            sweep: &AtomicU64::new(0),
         };
         let mut live = Set((1..=4).map(|i| Owner::new(i, 1).word()).collect());
         for i in 1..=3 {
@@ -655,6 +906,7 @@ mod tests {
             owners: &o,
             bitmap: &b,
             cursor: &c,
+            sweep: &AtomicU64::new(0),
         };
         let live = Set((1..=1000).map(|i| Owner::new(i, 1).word()).collect());
         for i in 0..200 {
@@ -678,6 +930,7 @@ mod tests {
             owners: &o,
             bitmap: &b,
             cursor: &c,
+            sweep: &AtomicU64::new(0),
         };
         let (p, q, x) = (Owner::new(10, 5), Owner::new(11, 6), Owner::new(12, 7));
         let live = Set([p, q, x].iter().map(|o| o.word()).collect());

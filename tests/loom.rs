@@ -1,5 +1,10 @@
-//! Loom model of the claim / release / reap / transfer protocol: the very
-//! code in `src/protocol.rs`, instantiated over loom's atomics.
+//! Loom model of the claim / release / reap / transfer protocol and of
+//! table resets (protocol I5): the very code in `src/protocol.rs`,
+//! instantiated over loom's atomics. For resets, the file system's part
+//! (the name, the file lock the kernel drops when its holder dies) is
+//! modelled beside it: the table's name is an index into two tables, and
+//! each table's lock a [`Flock`] whose guard a dying process drops as it
+//! unwinds, as the kernel drops a dead process's `flock`.
 //!
 //! Process death between any two instructions: each modelled process gets
 //! a budget of atomic operations; when it runs out, the next operation
@@ -17,7 +22,10 @@ use loom::sync::Arc;
 use loom::thread;
 
 use rasstatic::owner::Owner;
-use rasstatic::protocol::{bitmap_words, initial_hint, ClaimOpts, Liveness, Path, Slots, Word};
+use rasstatic::protocol::{
+    begin_reset, bitmap_words, claimed_in_retired, initial_hint, judge_reset, live_leases,
+    roll_back_reset, ClaimOpts, Liveness, Path, ResetState, Slots, Word,
+};
 
 loom::thread_local! {
     /// Atomic operations this modelled process may still perform.
@@ -93,6 +101,7 @@ struct Table {
     owners: Vec<LWord>,
     bitmap: Vec<LWord>,
     cursor: LWord,
+    sweep: LWord,
 }
 
 impl Table {
@@ -103,6 +112,7 @@ impl Table {
                 .map(|w| LWord(AtomicU64::new(initial_hint(w, n))))
                 .collect(),
             cursor: LWord(AtomicU64::new(0)),
+            sweep: LWord(AtomicU64::new(0)),
         }
     }
     fn slots(&self) -> Slots<'_, LWord> {
@@ -110,6 +120,7 @@ impl Table {
             owners: &self.owners,
             bitmap: &self.bitmap,
             cursor: &self.cursor,
+            sweep: &self.sweep,
         }
     }
 }
@@ -372,5 +383,234 @@ fn watchdog_seizes_then_frees_a_dead_holders_lease() {
             other.join().unwrap();
             check_nothing_lost(&t, &p, 1);
         });
+    }
+}
+
+/// `flock(2)` in the model: shared or exclusive; waiting yields.
+struct Flock(AtomicU64);
+
+const EXCLUSIVE: u64 = 1 << 63;
+
+struct Held<'a>(&'a Flock, bool);
+
+impl Flock {
+    fn shared(&self) -> Held<'_> {
+        loop {
+            let v = self.0.load(Ordering::SeqCst);
+            if v & EXCLUSIVE == 0
+                && self
+                    .0
+                    .compare_exchange(v, v + 1, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
+            {
+                return Held(self, false);
+            }
+            thread::yield_now();
+        }
+    }
+    fn exclusive(&self) -> Held<'_> {
+        while self
+            .0
+            .compare_exchange(0, EXCLUSIVE, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            thread::yield_now();
+        }
+        Held(self, true)
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        if self.1 {
+            self.0 .0.store(0, Ordering::SeqCst);
+        } else {
+            self.0 .0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// One table file of the reset model: the slots, the header's reset word
+/// and the file's lock.
+struct File {
+    t: Table,
+    reset: LWord,
+    lock: Flock,
+}
+
+/// The table directory: two files for one name. `named` is the index of
+/// the file the name leads to; a reset renames file 1 over file 0.
+struct Dir {
+    files: [File; 2],
+    named: LWord,
+    /// Per process: which file its belief (in `Procs::holds`) is about.
+    which: [AtomicU64; 5],
+}
+
+impl Dir {
+    fn new(n: u32) -> Dir {
+        let file = || File {
+            t: Table::new(n),
+            reset: LWord(AtomicU64::new(0)),
+            lock: Flock(AtomicU64::new(0)),
+        };
+        Dir {
+            files: [file(), file()],
+            named: LWord(AtomicU64::new(0)),
+            which: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+}
+
+/// Table::open's reset, for a pool change: under the old file's exclusive
+/// lock, judge the reset word, begin the reset (taking over an abandoned
+/// one), count live leases, and either roll back or "rename" the new file
+/// into place, all before the lock is let go.
+fn reset(d: &Dir, p: &Procs, pid: u32) {
+    let me = owner(pid);
+    for _ in 0..3 {
+        let i = d.named.load(Ordering::SeqCst) as usize;
+        let f = &d.files[i];
+        let _ex = f.lock.exclusive();
+        let named = d.named.load(Ordering::SeqCst) as usize == i;
+        let seen = match judge_reset(f.reset.load(Ordering::SeqCst), named, p) {
+            ResetState::Replaced => continue,
+            ResetState::Resetting(_) => {
+                thread::yield_now();
+                continue;
+            }
+            ResetState::InUse => 0,
+            ResetState::Abandoned(w) => w,
+        };
+        if i == 1 {
+            // The new table is in place: nothing to reset (roll back what
+            // a dead resetter may have left in it, as open does).
+            roll_back_reset(&f.reset, seen);
+            return;
+        }
+        if !begin_reset(&f.reset, seen, me) {
+            continue;
+        }
+        if live_leases(&f.t.owners, p) > 0 {
+            roll_back_reset(&f.reset, me.word());
+            return;
+        }
+        d.named.store(1, Ordering::SeqCst);
+        return;
+    }
+}
+
+/// Table::open then Table::claim, as the plugin does: open under the
+/// shared lock (rolling back an abandoned reset under the exclusive one),
+/// claim, and give the address back and reopen if the table turned out
+/// retired. Returns the file and slot claimed; `None` when the pool is
+/// exhausted. Panics if it gives up, which a dead resetter must never
+/// make it do.
+fn open_and_claim(d: &Dir, p: &Procs, pid: u32) -> Option<(usize, u32)> {
+    let me = owner(pid);
+    for _ in 0..6 {
+        let i = d.named.load(Ordering::SeqCst) as usize;
+        let f = &d.files[i];
+        {
+            let sh = f.lock.shared();
+            let named = d.named.load(Ordering::SeqCst) as usize == i;
+            match judge_reset(f.reset.load(Ordering::SeqCst), named, p) {
+                ResetState::InUse => {}
+                ResetState::Replaced => continue,
+                ResetState::Resetting(_) => {
+                    drop(sh);
+                    thread::yield_now();
+                    continue;
+                }
+                ResetState::Abandoned(_) => {
+                    drop(sh);
+                    let _ex = f.lock.exclusive();
+                    let named = d.named.load(Ordering::SeqCst) as usize == i;
+                    if let ResetState::Abandoned(w) =
+                        judge_reset(f.reset.load(Ordering::SeqCst), named, p)
+                    {
+                        roll_back_reset(&f.reset, w);
+                    }
+                    continue;
+                }
+            }
+        }
+        let c = f.t.slots().claim(me, ClaimOpts::default(), p, 0).claimed?;
+        if !c.existing && claimed_in_retired(&f.reset) {
+            assert!(f.t.slots().release(c.slot, me, Path::Api, 0));
+            continue;
+        }
+        d.which[pid as usize].store(i as u64, Ordering::SeqCst);
+        believe(p, pid, c.slot);
+        return Some((i, c.slot));
+    }
+    panic!("process {pid} gave up opening the table");
+}
+
+/// A reset (pid 1, dying at any step) races a process opening and
+/// claiming (pid 2), while pid 3 holds a lease in the old table from the
+/// start, alive (the reset must be refused) or dead (it may go ahead).
+/// Afterwards a new opener must get the table open at once, it must not be
+/// retired, no live lease may be left behind in a replaced table, and the
+/// whole pool must be claimable.
+#[test]
+fn reset_with_death_at_every_step() {
+    for holder_alive in [true, false] {
+        for budget in [0, 1, 2, 3, 4, 5, 6, 7, 8, 10, usize::MAX] {
+            model(move || {
+                let d = Arc::new(Dir::new(2));
+                let p = Arc::new(Procs::new());
+                let c = d.files[0]
+                    .t
+                    .slots()
+                    .claim(owner(3), ClaimOpts::default(), &*p, 0)
+                    .claimed
+                    .unwrap();
+                believe(&p, 3, c.slot);
+                if !holder_alive {
+                    p.alive[3].store(false, Ordering::SeqCst);
+                }
+                let (d1, p1) = (d.clone(), p.clone());
+                let r = thread::spawn(move || process(&p1, 1, budget, || reset(&d1, &p1, 1)));
+                let (d2, p2) = (d.clone(), p.clone());
+                let o = thread::spawn(move || {
+                    process(&p2, 2, usize::MAX, || {
+                        open_and_claim(&d2, &p2, 2);
+                    })
+                });
+                r.join().unwrap();
+                o.join().unwrap();
+                // The resetter is done (or dead): it exits either way.
+                p.alive[1].store(false, Ordering::SeqCst);
+                let named = d.named.load(Ordering::SeqCst) as usize;
+                // No live lease in a table the name no longer leads to.
+                for pid in 2..5 {
+                    if p.alive[pid].load(Ordering::SeqCst)
+                        && p.holds[pid].load(Ordering::SeqCst) != 0
+                    {
+                        assert_eq!(
+                            d.which[pid].load(Ordering::SeqCst) as usize,
+                            named,
+                            "process {pid}'s live lease was left in a replaced table"
+                        );
+                    }
+                }
+                if holder_alive {
+                    assert_eq!(named, 0, "a table with a live lease was reset");
+                }
+                // Pid 2 hangs up (exits); a new process opens the table: it
+                // must not give up, and the table must not stay retired.
+                p.alive[2].store(false, Ordering::SeqCst);
+                p.holds[2].store(0, Ordering::SeqCst);
+                let got = open_and_claim(&d, &p, 4);
+                assert!(got.is_some(), "a free address was lost");
+                let named = d.named.load(Ordering::SeqCst) as usize;
+                assert_eq!(got.unwrap().0, named);
+                assert_eq!(d.files[named].reset.load(Ordering::SeqCst), 0);
+                p.holds[4].store(0, Ordering::SeqCst);
+                p.holds[3].store(0, Ordering::SeqCst);
+                check_nothing_lost(&d.files[named].t, &p, 2);
+            });
+        }
     }
 }

@@ -429,3 +429,123 @@ fn a_second_claim_by_the_same_process_returns_its_lease() {
         .unwrap();
     assert!(!c.existing);
 }
+
+fn wait_child(pid: libc::pid_t) -> i32 {
+    let mut st = 0;
+    // SAFETY: waiting for our own child.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut st, 0) }, pid);
+    st
+}
+
+/// Fork a child that runs `f` and exits with its status, without the test
+/// harness.
+fn fork_child(f: impl FnOnce() -> i32) -> libc::pid_t {
+    // SAFETY: the child runs `f` and leaves with _exit; it never returns
+    // into the harness.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        let code = f();
+        // SAFETY: end the child at once.
+        unsafe { libc::_exit(code) };
+    }
+    pid
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+struct AllAlive;
+impl rasstatic::protocol::Liveness for AllAlive {
+    fn is_alive(&self, _: Owner) -> bool {
+        true
+    }
+}
+
+/// Processes SIGKILLed at random points of a table reset (a rebuild for
+/// another pool), round after round: the table must always open again,
+/// with either pool, and in the end every address must be claimable and
+/// no temporary file be left.
+#[test]
+fn sigkill_during_resets_never_poisons_the_table() {
+    let d = TempDir::new("killreset");
+    // Big enough that a reset takes a few milliseconds to write.
+    let pools = ["10.64.0.0/14", "10.68.0.0/14"];
+    drop(open(&d.0, pools[0]).unwrap());
+    // How long an undisturbed reset takes.
+    let t0 = std::time::Instant::now();
+    let pid = fork_child(|| match open(&d.0, pools[1]) {
+        Ok((_, Opened::ResetPool { .. })) => 0,
+        _ => 1,
+    });
+    assert_eq!(wait_child(pid), 0, "the timing reset failed");
+    let span = t0.elapsed().as_micros() as u64;
+    eprintln!("one reset: {span} µs");
+    let mut rng = Rng(0x853c_49e6_748f_ea9b ^ u64::from(std::process::id()));
+    let (mut abandoned, mut rounds) = (0, 0);
+    let mut current = 1;
+    while rounds < 60 || (abandoned < 5 && rounds < 400) {
+        rounds += 1;
+        let next = 1 - current;
+        let spec = pools[next];
+        let pid = fork_child(|| match open(&d.0, spec) {
+            Ok(_) => 0,
+            Err(_) => 1,
+        });
+        let delay = rng.next() % (span + span / 4);
+        std::thread::sleep(std::time::Duration::from_micros(delay));
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        wait_child(pid);
+        // The read-only path never calls such a table healthy.
+        match Table::open_existing(&d.0, "t") {
+            Err(TableError::ResetAbandoned { .. }) => abandoned += 1,
+            Err(e) => panic!("round {rounds}: {e}"),
+            Ok(_) => {}
+        }
+        // Whatever the kill left, the next open succeeds, and resets to
+        // the pool it asks for.
+        let (t, _) = open(&d.0, pools[next])
+            .unwrap_or_else(|e| panic!("round {rounds}: the table stayed unusable: {e}"));
+        assert!(!t.is_retired());
+        assert_eq!(t.spec(), pools[next]);
+        current = next;
+    }
+    eprintln!("{rounds} rounds, {abandoned} kills inside the retired window");
+    assert!(
+        abandoned >= 5,
+        "only {abandoned} kills landed inside a reset; the test proves nothing"
+    );
+    // One more reset, undisturbed, then every address is claimable.
+    let (t, _) = open(&d.0, pools[1 - current]).unwrap();
+    let n = t.size();
+    let mut seen = std::collections::HashSet::new();
+    for k in 0..=n {
+        let c = t
+            .slots()
+            .claim(
+                Owner::new(1, 1_000_000 + u64::from(k)),
+                ClaimOpts::default(),
+                &AllAlive,
+                0,
+            )
+            .claimed;
+        match c {
+            Some(c) => assert!(seen.insert(c.slot)),
+            None => assert_eq!(k, n, "refused before the pool was full"),
+        }
+    }
+    assert_eq!(seen.len() as u32, n);
+    let names: Vec<String> = fs::read_dir(&d.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["t.table".to_string()], "files left behind");
+}

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! offset 0        Header (4096 bytes): immutable description, then live
-//!                 atomics (retired flag, cursor, counters)
+//!                 atomics (reset word, cursor, sweep state, counters)
 //! ranges_off      [RangeRec; range_count]   the pool, canonical
 //! owners_off      [AtomicU64; slots]        one owner word per address
 //! bitmap_off      [AtomicU64; ceil(slots/64)] free hint
@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64};
 use crate::protocol::Path;
 
 pub const MAGIC: [u8; 8] = *b"RASSTAT\x01";
-pub const LAYOUT_VERSION: u32 = 1;
+pub const LAYOUT_VERSION: u32 = 2;
 pub const HEADER_SIZE: usize = 4096;
 pub const MAX_RANGES: u32 = 65_536;
 pub const SPEC_MAX: usize = 1024;
@@ -45,12 +45,21 @@ pub struct Fixed {
     /// The definition as the administrator wrote it (for messages only;
     /// the ranges section is what counts).
     pub spec: [u8; SPEC_MAX],
+    /// The PID namespace of the process that created the table (device and
+    /// inode of its `/proc/self/ns/pid`): the namespace whose PIDs the
+    /// owner words hold. Only a process in it can tell whether a holder is
+    /// alive.
+    pub pid_ns_dev: u64,
+    pub pid_ns_ino: u64,
 }
 
 /// The live part of the header: atomics only.
 #[repr(C)]
 pub struct Live {
-    /// Non-zero once a reset has replaced this file: users must reopen.
+    /// 0 while the table is in use. Once a reset starts: the owner word of
+    /// the process resetting it, which holds the file's exclusive lock
+    /// until the replacement has the table's name (protocol I5). Users of
+    /// a table whose word is set must reopen it.
     pub retired: AtomicU64,
     /// Round-robin hint: the slot after the last one handed out.
     pub cursor: AtomicU64,
@@ -60,6 +69,15 @@ pub struct Live {
     pub refused: AtomicU64,
     /// Leases ended, by [`Path`] code (reaps included).
     pub ended: [AtomicU64; 16],
+    /// The watchdog's heartbeat: `CLOCK_BOOTTIME` in milliseconds at the
+    /// end of its last scan, 0 when none runs. A claim that finds the pool
+    /// full trusts a fresh heartbeat for the holders' liveness.
+    pub watchdog_beat: AtomicU64,
+    /// Where the next bounded liveness sweep of a full pool starts.
+    pub sweep_cursor: AtomicU64,
+    /// `CLOCK_BOOTTIME` in milliseconds when a sweep last completed a full
+    /// round of the owner words.
+    pub swept_at: AtomicU64,
 }
 
 pub const LIVE_OFFSET: usize = 2048;

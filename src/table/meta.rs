@@ -140,6 +140,32 @@ pub fn read(m: &Meta) -> Option<MetaRecord> {
     None
 }
 
+/// Decode a record from a private copy of its 52 bytes (read with
+/// `pread`), or `None` if it was mid-write or never written. The caller
+/// compares two copies to rule out a torn one.
+pub fn from_bytes(b: &[u8]) -> Option<MetaRecord> {
+    let w = |i: usize| u32::from_ne_bytes(b[i * 4..i * 4 + 4].try_into().unwrap());
+    let seq = w(0);
+    if seq == 0 || seq & 1 == 1 {
+        return None;
+    }
+    let text = |from: usize, n: usize| {
+        let bytes: Vec<u8> = (from..from + n).flat_map(|i| w(i).to_le_bytes()).collect();
+        let end = bytes.iter().position(|&c| c == 0).unwrap_or(bytes.len());
+        String::from_utf8_lossy(&bytes[..end]).into_owned()
+    };
+    let flags = w(3);
+    Some(MetaRecord {
+        owner_tag: w(1),
+        since: w(2),
+        peer: text(5, 4),
+        peer_truncated: flags & FLAG_PEER_TRUNCATED != 0,
+        ifname: text(9, 2),
+        device: text(11, 2),
+        proxyarp: flags & FLAG_PROXYARP != 0,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,6 +197,26 @@ mod tests {
         assert_eq!(r.ifname, "ppp12");
         assert_eq!(r.device, "ttyUSB10");
         assert!(r.proxyarp);
+    }
+
+    #[test]
+    fn bytes_decode_as_the_atomics_read() {
+        let m = blank();
+        let info = SessionInfo {
+            peer: "carol".into(),
+            ifname: "ppp7".into(),
+            device: "/dev/ttyS3".into(),
+            proxyarp: true,
+        };
+        write(&m, Owner::new(77, 5), 1234, &info);
+        // SAFETY: Meta is 52 bytes of atomics, readable as plain bytes
+        // here (no other thread touches it).
+        let b = unsafe { std::slice::from_raw_parts((&m as *const Meta).cast::<u8>(), 52) };
+        assert_eq!(from_bytes(b), read(&m));
+        m.seq.store(9, Ordering::Relaxed);
+        // SAFETY: as above.
+        let b = unsafe { std::slice::from_raw_parts((&m as *const Meta).cast::<u8>(), 52) };
+        assert_eq!(from_bytes(b), None, "mid-write");
     }
 
     #[test]

@@ -25,9 +25,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::owner::Owner;
 use crate::pool::{Pool, Range};
-use crate::protocol::{ClaimOpts, Claimed, Free, Liveness, Path, ProcLiveness, Reaped, Slots};
+use crate::protocol::{
+    self, ClaimOpts, Claimed, Free, Liveness, Path, Reaped, ResetState, Slots, Sweep,
+};
 use layout::*;
 pub use meta::{MetaRecord, SessionInfo};
+
+mod reader;
+pub use reader::{Reader, ReaderLeases};
 
 /// The default directory for tables: tmpfs, so tables are shared memory and
 /// vanish at reboot.
@@ -84,6 +89,31 @@ pub enum TableError {
     },
     Busy {
         path: PathBuf,
+        /// The live process whose reset is waited for, if known.
+        resetter: Option<u32>,
+    },
+    /// The filesystem has no room for the whole table.
+    NoSpace {
+        path: PathBuf,
+        need: u64,
+        slots: u32,
+        free: Option<u64>,
+    },
+    /// The table's lease holders live in another PID namespace.
+    ForeignPidNs {
+        path: PathBuf,
+        leased: Option<u32>,
+    },
+    /// A reset of the table did not finish (its process died); the next
+    /// `Table::open` rolls it back.
+    ResetAbandoned {
+        path: PathBuf,
+        pid: u32,
+    },
+    /// The file changed under a reader (truncated or rewritten in place).
+    Changed {
+        path: PathBuf,
+        why: String,
     },
 }
 
@@ -129,7 +159,50 @@ impl fmt::Display for TableError {
                  for a different pool, or hang up those sessions first",
                 path.display()
             ),
-            Busy { path } => write!(f, "{}: the table kept changing while opening it", path.display()),
+            Busy { path, resetter: Some(pid) } => write!(
+                f,
+                "{}: a reset of the table by pid {pid} has not finished; try again once it has",
+                path.display()
+            ),
+            Busy { path, resetter: None } => {
+                write!(f, "{}: the table kept changing while opening it", path.display())
+            }
+            NoSpace { path, need, slots, free } => {
+                write!(
+                    f,
+                    "{}: cannot create the table: no room on its filesystem: a pool of {slots} \
+                     addresses needs a table of {need} bytes ({:.1} MiB)",
+                    path.display(),
+                    *need as f64 / (1024.0 * 1024.0)
+                )?;
+                if let Some(free) = free {
+                    write!(f, ", and {free} bytes are free")?;
+                }
+                write!(f, "; make room (a tmpfs's size=) or use a smaller pool")
+            }
+            ForeignPidNs { path, leased } => {
+                write!(
+                    f,
+                    "{}: refused: the table belongs to another PID namespace, and liveness \
+                     cannot be known from this PID namespace",
+                    path.display()
+                )?;
+                if let Some(n) = leased {
+                    write!(f, " ({n} address(es) leased there)")?;
+                }
+                write!(
+                    f,
+                    "; act on it from the namespace that created it, or give this one its own \
+                     rasstatic-name or rasstatic-dir"
+                )
+            }
+            ResetAbandoned { path, pid } => write!(
+                f,
+                "{}: a reset of the table by pid {pid} did not finish (the process died); \
+                 the next pppd to open it rolls the reset back",
+                path.display()
+            ),
+            Changed { path, why } => write!(f, "{}: the table changed while it was read: {why}", path.display()),
         }
     }
 }
@@ -380,6 +453,22 @@ fn read_and_validate(file: &File, path: &FsPath) -> Result<(Fixed, Pool), TableE
     Ok((fixed, pool))
 }
 
+/// Whether `path` leads to the open file `file`.
+fn same_file(file: &File, path: &FsPath) -> bool {
+    let (Ok(ours), Ok(now)) = (file.metadata(), fs::symlink_metadata(path)) else {
+        return false;
+    };
+    (ours.dev(), ours.ino()) == (now.dev(), now.ino())
+}
+
+/// Whether this process's /proc speaks of the PID namespace recorded in
+/// the table (the one its owner words' PIDs belong to).
+fn namespace_matches(fixed: &Fixed) -> bool {
+    crate::owner::pid_namespace().is_some_and(|ns| {
+        (fixed.pid_ns_ino, fixed.pid_ns_dev) != (0, 0) && ns == (fixed.pid_ns_dev, fixed.pid_ns_ino)
+    })
+}
+
 fn flock(file: &File, op: libc::c_int, path: &FsPath) -> Result<(), TableError> {
     loop {
         // SAFETY: flock on a descriptor we own.
@@ -406,35 +495,172 @@ fn open_file(path: &FsPath) -> io::Result<File> {
     Ok(unsafe { File::from_raw_fd(fd) })
 }
 
-/// Write a complete new table under a temporary name, then give it its
-/// name: `link` (fails if another process got there first) for a new table,
-/// `rename` (atomic replace) for a reset. No process can ever open a
-/// half-written table.
-fn create_file(path: &FsPath, pool: &Pool, spec: &str, replace: bool) -> Result<bool, TableError> {
-    use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
+/// The size in bytes of the table file for `pool`: what `Table::open`
+/// allocates on the filesystem when it creates the table.
+pub fn table_size(pool: &Pool) -> u64 {
+    Sections::new(pool.size(), pool.ranges().len() as u32).total as u64
+}
+
+/// Free bytes on the filesystem holding `dir`, for messages.
+fn free_bytes(dir: &FsPath) -> Option<u64> {
+    let c = CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statvfs is plain data, filled by statvfs from a valid path.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; the result is checked.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    Some(st.f_bavail as u64 * st.f_frsize as u64)
+}
+
+/// The prefix of the temporary names of `path`'s new versions.
+fn temp_prefix(path: &FsPath) -> String {
+    format!(
+        ".{}.",
+        path.file_name().unwrap_or_default().to_string_lossy()
+    )
+}
+
+/// Remove the temporary files of `path` that a process creating or
+/// resetting the table left when it died. Each is locked by its writer
+/// from before it has a name until it is renamed or removed, so one whose
+/// lock can be taken is abandoned. (A `.tmp` file, from a filesystem
+/// without unnamed temporary files, is named an instant before its writer
+/// locks it: it must also be a few seconds old.)
+fn remove_abandoned_temps(path: &FsPath) {
     let dir = path.parent().unwrap_or(FsPath::new("."));
-    let tmp = dir.join(format!(
-        ".{}.{}.{}.tmp",
-        path.file_name().unwrap_or_default().to_string_lossy(),
-        std::process::id(),
-        now()
-    ));
-    let _ = fs::remove_file(&tmp);
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(&tmp)
-        .map_err(io_err(&tmp, "create"))?;
+    let prefix = temp_prefix(path);
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        let named_tmp = name.ends_with(".tmp");
+        if !name.starts_with(&prefix) || !(named_tmp || name.ends_with(".new")) {
+            continue;
+        }
+        let p = e.path();
+        let Ok(f) = open_file(&p) else { continue };
+        let Ok(md) = f.metadata() else { continue };
+        if !md.is_file() || md.uid() != euid() {
+            continue;
+        }
+        let age = now().saturating_sub(md.ctime().max(0) as u32);
+        if named_tmp && age < 5 {
+            continue;
+        }
+        // SAFETY: flock on a descriptor we own.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            continue; // its writer is at work
+        }
+        let same =
+            fs::symlink_metadata(&p).is_ok_and(|n| (n.dev(), n.ino()) == (md.dev(), md.ino()));
+        if same && fs::remove_file(&p).is_ok() {
+            log::warn!(
+                "removed {}, left by a process that died while writing a table",
+                p.display()
+            );
+        }
+    }
+}
+
+/// A new, unnamed (`O_TMPFILE`) or temporarily named file in `dir`,
+/// locked exclusively before it has a name. Returns the file and its
+/// temporary name, if it has one.
+fn new_temp(path: &FsPath, me: Owner) -> Result<(File, Option<PathBuf>), TableError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = path.parent().unwrap_or(FsPath::new("."));
+    let c = CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| io_err(dir, "open")(io::Error::from(io::ErrorKind::InvalidInput)))?;
+    // SAFETY: open(2) of a NUL-terminated path with a mode; the result is
+    // checked and owned by File from here.
+    let fd = unsafe {
+        libc::open(
+            c.as_ptr(),
+            libc::O_TMPFILE | libc::O_RDWR | libc::O_CLOEXEC,
+            0o600 as libc::c_uint,
+        )
+    };
+    let (file, name) = if fd >= 0 {
+        // SAFETY: a fresh descriptor nobody else owns.
+        (unsafe { File::from_raw_fd(fd) }, None)
+    } else {
+        let tmp = dir.join(format!(
+            "{}{}.{}.tmp",
+            temp_prefix(path),
+            me.pid(),
+            me.start_ticks()
+        ));
+        let _ = fs::remove_file(&tmp);
+        let f = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)
+            .map_err(io_err(&tmp, "create"))?;
+        (f, Some(tmp))
+    };
+    flock(&file, libc::LOCK_EX, path)?;
+    Ok((file, name))
+}
+
+/// Give the unnamed file `file` the name `to` (fails if it exists).
+fn link_unnamed(file: &File, to: &FsPath) -> io::Result<()> {
+    let from = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd())).expect("no NUL");
+    let to = CString::new(to.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: linkat with two NUL-terminated paths; the result is checked.
+    cerr(unsafe {
+        libc::linkat(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::AT_SYMLINK_FOLLOW,
+        )
+    })
+    .map(|_| ())
+}
+
+/// Write a complete new table, with all its space allocated, in a file
+/// that has no name yet (or a temporary one), then give it its name:
+/// a link (fails if another process got there first) for a new table, a
+/// rename (atomic replace) for a reset. No process can ever open a
+/// half-written table, and a table never runs out of room once in place
+/// (tmpfs allocates pages on first touch, reads included; a full one would
+/// raise SIGBUS). A process that dies while writing leaves nothing, or a
+/// temporary name that the next creation or reset removes.
+fn create_file(path: &FsPath, pool: &Pool, spec: &str, replace: bool) -> Result<bool, TableError> {
+    use std::os::unix::fs::{FileExt, PermissionsExt};
+    let me = Owner::current().map_err(io_err(path, "read this process's identity"))?;
+    remove_abandoned_temps(path);
+    let dir = path.parent().unwrap_or(FsPath::new("."));
+    let (file, tmp) = new_temp(path, me)?;
+    let shown = tmp.clone().unwrap_or_else(|| path.to_path_buf());
     let result = (|| {
         file.set_permissions(fs::Permissions::from_mode(0o600))
-            .map_err(io_err(&tmp, "chmod"))?;
+            .map_err(io_err(&shown, "chmod"))?;
         let n = pool.size();
         let sec = Sections::new(n, pool.ranges().len() as u32);
-        file.set_len(sec.total as u64)
-            .map_err(io_err(&tmp, "truncate"))?;
+        // SAFETY: posix_fallocate on a descriptor we own; it returns an
+        // error number rather than setting errno.
+        let r = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, sec.total as libc::off_t) };
+        match r {
+            0 => {}
+            libc::ENOSPC | libc::EFBIG | libc::EDQUOT => {
+                return Err(TableError::NoSpace {
+                    path: path.to_path_buf(),
+                    need: sec.total as u64,
+                    slots: n,
+                    free: free_bytes(dir),
+                })
+            }
+            e => return Err(io_err(&shown, "allocate")(io::Error::from_raw_os_error(e))),
+        }
+        let (ns_dev, ns_ino) = crate::owner::pid_namespace().unwrap_or((0, 0));
         let mut fixed = Fixed {
             magic: MAGIC,
             layout_version: LAYOUT_VERSION,
@@ -449,6 +675,8 @@ fn create_file(path: &FsPath, pool: &Pool, spec: &str, replace: bool) -> Result<
             spec_len: 0,
             _pad2: 0,
             spec: [0; SPEC_MAX],
+            pid_ns_dev: ns_dev,
+            pid_ns_ino: ns_ino,
         };
         let s = spec.as_bytes();
         let len = s.len().min(SPEC_MAX);
@@ -461,32 +689,80 @@ fn create_file(path: &FsPath, pool: &Pool, spec: &str, replace: bool) -> Result<
                 std::mem::size_of::<Fixed>(),
             )
         };
-        file.write_all_at(bytes, 0).map_err(io_err(&tmp, "write"))?;
+        file.write_all_at(bytes, 0)
+            .map_err(io_err(&shown, "write"))?;
         let ranges: Vec<u8> = pool
             .ranges()
             .iter()
             .flat_map(|r| [r.first.to_ne_bytes(), r.last.to_ne_bytes()].concat())
             .collect();
         file.write_all_at(&ranges, sec.ranges as u64)
-            .map_err(io_err(&tmp, "write"))?;
+            .map_err(io_err(&shown, "write"))?;
         let bitmap: Vec<u8> = (0..crate::protocol::bitmap_words(n))
             .flat_map(|w| crate::protocol::initial_hint(w, n).to_ne_bytes())
             .collect();
         file.write_all_at(&bitmap, sec.bitmap as u64)
-            .map_err(io_err(&tmp, "write"))?;
-        if replace {
-            fs::rename(&tmp, path).map_err(io_err(path, "rename"))?;
-            Ok(true)
+            .map_err(io_err(&shown, "write"))?;
+        // An unnamed file gets a temporary name first if it is to replace
+        // the table; that name exists only while this process holds the
+        // lock, between two system calls.
+        let named = match &tmp {
+            Some(t) => t.clone(),
+            None if replace => {
+                let t = dir.join(format!(
+                    "{}{}.{}.new",
+                    temp_prefix(path),
+                    me.pid(),
+                    me.start_ticks()
+                ));
+                let _ = fs::remove_file(&t);
+                link_unnamed(&file, &t).map_err(io_err(&t, "link"))?;
+                t
+            }
+            None => {
+                return match link_unnamed(&file, path) {
+                    Ok(()) => Ok(true),
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+                    Err(e) => Err(io_err(path, "link")(e)),
+                };
+            }
+        };
+        let r = if replace {
+            fs::rename(&named, path).map_err(io_err(path, "rename"))
         } else {
-            match fs::hard_link(&tmp, path) {
-                Ok(()) => Ok(true),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            match fs::hard_link(&named, path) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    let _ = fs::remove_file(&named);
+                    return Ok(false);
+                }
                 Err(e) => Err(io_err(path, "link")(e)),
             }
-        }
+        };
+        let _ = fs::remove_file(&named);
+        r.map(|()| true)
     })();
-    let _ = fs::remove_file(&tmp);
+    if result.is_err() {
+        if let Some(t) = &tmp {
+            let _ = fs::remove_file(t);
+        }
+    }
     result
+}
+
+/// Liveness as a table may judge it: from /proc, and only where /proc
+/// speaks of the PID namespace the table's owner words come from. Where
+/// it cannot be known, every holder counts as alive: a lease is never
+/// reaped on a guess.
+#[derive(Clone, Copy, Debug)]
+pub struct TableLiveness {
+    known: bool,
+}
+
+impl Liveness for TableLiveness {
+    fn is_alive(&self, owner: Owner) -> bool {
+        !self.known || owner.is_alive()
+    }
 }
 
 /// An open, validated, mapped table.
@@ -497,6 +773,9 @@ pub struct Table {
     pool: Pool,
     fixed: Fixed,
     sec: Sections,
+    /// Whether this process can judge the holders' liveness (its /proc
+    /// speaks of the table's PID namespace).
+    liveness_known: bool,
     /// The slot this process last claimed through this handle, plus one (0:
     /// none): a second claim by the same process finds its lease at once.
     /// Process-local; a hint checked against the owner word.
@@ -510,16 +789,48 @@ pub enum Opened {
     Created,
     /// Reset because it was written in an earlier boot.
     ResetBoot,
-    /// Rebuilt for a new pool definition (it had no live leases).
+    /// Rebuilt for a new pool definition, or for this PID namespace when
+    /// it was another's (it had no live leases).
     ResetPool {
         old: String,
     },
 }
 
+/// Milliseconds of `CLOCK_BOOTTIME`: one clock for every process of this
+/// boot, suspend included.
+pub fn boot_ms() -> u64 {
+    // SAFETY: timespec is plain data, filled by clock_gettime.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; CLOCK_BOOTTIME always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
+}
+
+/// How long `open` waits for a live resetter that lost its lock.
+const RESET_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn open_path(path: &FsPath) -> Result<Option<File>, TableError> {
+    match open_file(path) {
+        Ok(f) => Ok(Some(f)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::ELOOP | libc::ENXIO | libc::EISDIR)
+            ) =>
+        {
+            Err(TableError::NotRegular { path: path.into() })
+        }
+        Err(e) => Err(io_err(path, "open")(e)),
+    }
+}
+
 impl Table {
     /// Open the table `name` in `dir` for `pool`, creating it if missing and
-    /// resetting it if it was written in an earlier boot or for another pool
-    /// with no live leases. `spec` is the definition as written, for messages.
+    /// resetting it if it was written in an earlier boot, or for another
+    /// pool or PID namespace with no live leases. `spec` is the definition
+    /// as written, for messages. A reset that a dead process left half done
+    /// is rolled back first (protocol I5).
     pub fn open(
         dir: &FsPath,
         name: &str,
@@ -530,72 +841,123 @@ impl Table {
         ensure_dir(dir, true)?;
         let path = table_path(dir, name);
         let mut how = Opened::Existing;
-        for _ in 0..16 {
-            let file = match open_file(&path) {
-                Ok(f) => f,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    if create_file(&path, pool, spec, false)? {
-                        log::info!(
-                            "created table {} for pool {} ({} addresses)",
-                            path.display(),
-                            pool,
-                            pool.size()
-                        );
-                        if how == Opened::Existing {
-                            how = Opened::Created;
-                        }
+        let started = std::time::Instant::now();
+        let mut waiting_for = None;
+        for _ in 0..1000 {
+            if let Some(pid) = waiting_for.take() {
+                if started.elapsed() > RESET_WAIT {
+                    return Err(TableError::Busy {
+                        path,
+                        resetter: Some(pid),
+                    });
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            let Some(file) = open_path(&path)? else {
+                if create_file(&path, pool, spec, false)? {
+                    log::info!(
+                        "created table {} for pool {} ({} addresses, {} bytes)",
+                        path.display(),
+                        pool,
+                        pool.size(),
+                        table_size(pool)
+                    );
+                    if how == Opened::Existing {
+                        how = Opened::Created;
                     }
-                    continue;
                 }
-                Err(e)
-                    if matches!(
-                        e.raw_os_error(),
-                        Some(libc::ELOOP | libc::ENXIO | libc::EISDIR)
-                    ) =>
-                {
-                    return Err(TableError::NotRegular { path });
-                }
-                Err(e) => return Err(io_err(&path, "open")(e)),
+                continue;
             };
             flock(&file, libc::LOCK_SH, &path)?;
             let t = Table::map(file, path.clone())?;
-            if t.live().retired.load(Ordering::SeqCst) != 0 {
-                continue;
-            }
             let stale_boot = t.fixed.boot_id != boot_id();
-            if !stale_boot && t.pool == *pool {
+            let state = t.reset_state(stale_boot);
+            match state {
+                ResetState::Replaced => continue,
+                ResetState::Resetting(o) => {
+                    waiting_for = Some(o.pid());
+                    continue;
+                }
+                ResetState::InUse | ResetState::Abandoned(_) => {}
+            }
+            let foreign = !t.liveness_known;
+            if state == ResetState::InUse && !stale_boot && t.pool == *pool && !foreign {
                 flock(&t._file, libc::LOCK_UN, &path)?;
                 return Ok((t, how));
             }
-            // A reset: take the file exclusively, then look again.
+            // A reset or a roll-back: take the file exclusively, look again.
             flock(&t._file, libc::LOCK_UN, &path)?;
             flock(&t._file, libc::LOCK_EX, &path)?;
-            if t.live().retired.load(Ordering::SeqCst) != 0 {
+            let seen = match t.reset_state(stale_boot) {
+                ResetState::Replaced => continue,
+                ResetState::Resetting(o) => {
+                    waiting_for = Some(o.pid());
+                    continue;
+                }
+                ResetState::InUse => 0,
+                ResetState::Abandoned(w) => {
+                    log::warn!(
+                        "table {}: a reset by pid {} did not finish (the process died); rolling it back",
+                        path.display(),
+                        Owner::from_word(w).map_or(0, |o| o.pid())
+                    );
+                    w
+                }
+            };
+            let reset = &t.live().retired;
+            if !stale_boot && t.pool == *pool && !foreign {
+                // Only a roll-back was needed.
+                if !protocol::roll_back_reset(reset, seen) {
+                    continue;
+                }
+                flock(&t._file, libc::LOCK_UN, &path)?;
+                return Ok((t, how));
+            }
+            let me = Owner::current().map_err(io_err(&path, "read this process's identity"))?;
+            if !protocol::begin_reset(reset, seen, me) {
                 continue;
             }
             let old = t.pool.to_string();
-            // Announce the retirement before counting live leases: a claim
-            // that lands after this sees it and moves to the new file.
-            t.live().retired.store(1, Ordering::SeqCst);
             if !stale_boot {
-                let live = t.live_leases();
+                // Count after announcing the reset: a claim that lands
+                // after this sees it and moves to the new file. From
+                // another PID namespace every lease counts as live.
+                let live = protocol::live_leases(t.owners(), &t.liveness());
                 if live > 0 {
-                    t.live().retired.store(0, Ordering::SeqCst);
-                    return Err(TableError::PoolChanged {
-                        path,
-                        table: format!("{} ({})", t.spec(), old),
-                        ours: format!("{} ({})", spec, pool),
-                        live,
+                    protocol::roll_back_reset(reset, me.word());
+                    return Err(if foreign {
+                        TableError::ForeignPidNs {
+                            path,
+                            leased: Some(live),
+                        }
+                    } else {
+                        TableError::PoolChanged {
+                            path,
+                            table: format!("{} ({})", t.spec(), old),
+                            ours: format!("{} ({})", spec, pool),
+                            live,
+                        }
                     });
                 }
             }
-            create_file(&path, pool, spec, true)?;
+            if let Err(e) = create_file(&path, pool, spec, true) {
+                protocol::roll_back_reset(reset, me.word());
+                return Err(e);
+            }
             if stale_boot {
                 log::warn!(
                     "table {} was written in an earlier boot; reset it",
                     path.display()
                 );
                 how = Opened::ResetBoot;
+            } else if foreign {
+                log::warn!(
+                    "table {} belonged to another PID namespace and had no leases; rebuilt it for this one",
+                    path.display()
+                );
+                how = Opened::ResetPool {
+                    old: format!("{old} (another PID namespace's)"),
+                };
             } else {
                 log::warn!(
                     "table {} held pool {} with no live leases; rebuilt it for pool {}",
@@ -606,31 +968,82 @@ impl Table {
                 how = Opened::ResetPool { old };
             }
         }
-        Err(TableError::Busy { path })
+        Err(TableError::Busy {
+            path,
+            resetter: None,
+        })
     }
 
     /// Open an existing table as it is, for inspection and administration.
-    /// Never creates, resets or rebuilds; refuses exactly what `open` does.
+    /// Never creates, resets or rebuilds; refuses exactly what `open` does,
+    /// and a table whose reset a dead process abandoned (`open` rolls that
+    /// back; [`Table::open_recovering`] too).
     pub fn open_existing(dir: &FsPath, name: &str) -> Result<Table, TableError> {
+        Table::open_inspect(dir, name, false)
+    }
+
+    /// As [`Table::open_existing`], but roll back a reset a dead process
+    /// abandoned (protocol I5), as `open` would. For the watchdog.
+    pub fn open_recovering(dir: &FsPath, name: &str) -> Result<Table, TableError> {
+        Table::open_inspect(dir, name, true)
+    }
+
+    fn open_inspect(dir: &FsPath, name: &str, recover: bool) -> Result<Table, TableError> {
         check_name(name)?;
         ensure_dir(dir, false)?;
         let path = table_path(dir, name);
-        let file = open_file(&path).map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP | libc::ENXIO | libc::EISDIR) => {
-                TableError::NotRegular { path: path.clone() }
+        let started = std::time::Instant::now();
+        loop {
+            let file = open_path(&path)?
+                .ok_or_else(|| io_err(&path, "open")(io::Error::from(io::ErrorKind::NotFound)))?;
+            flock(&file, libc::LOCK_SH, &path)?;
+            let t = Table::map(file, path.clone())?;
+            let stale_boot = t.fixed.boot_id != boot_id();
+            match t.reset_state(stale_boot) {
+                ResetState::InUse => {}
+                ResetState::Replaced => continue,
+                ResetState::Resetting(o) => {
+                    if started.elapsed() > RESET_WAIT {
+                        return Err(TableError::Busy {
+                            path,
+                            resetter: Some(o.pid()),
+                        });
+                    }
+                    drop(t);
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                    continue;
+                }
+                ResetState::Abandoned(w) if recover => {
+                    flock(&t._file, libc::LOCK_UN, &path)?;
+                    flock(&t._file, libc::LOCK_EX, &path)?;
+                    if t.reset_state(stale_boot) == ResetState::Abandoned(w)
+                        && protocol::roll_back_reset(&t.live().retired, w)
+                    {
+                        log::warn!(
+                            "table {}: a reset by pid {} did not finish (the process died); rolled it back",
+                            path.display(),
+                            Owner::from_word(w).map_or(0, |o| o.pid())
+                        );
+                    }
+                    continue;
+                }
+                ResetState::Abandoned(w) => {
+                    return Err(TableError::ResetAbandoned {
+                        path,
+                        pid: Owner::from_word(w).map_or(0, |o| o.pid()),
+                    })
+                }
             }
-            _ => io_err(&path, "open")(e),
-        })?;
-        flock(&file, libc::LOCK_SH, &path)?;
-        let t = Table::map(file, path.clone())?;
-        flock(&t._file, libc::LOCK_UN, &path)?;
-        Ok(t)
+            flock(&t._file, libc::LOCK_UN, &path)?;
+            return Ok(t);
+        }
     }
 
     fn map(file: File, path: PathBuf) -> Result<Table, TableError> {
         let (fixed, pool) = read_and_validate(&file, &path)?;
         let sec = Sections::new(fixed.slot_count, fixed.range_count);
         let map = Mapping::new(&file, sec.total, &path)?;
+        let liveness_known = namespace_matches(&fixed);
         Ok(Table {
             path,
             _file: file,
@@ -638,8 +1051,54 @@ impl Table {
             pool,
             fixed,
             sec,
+            liveness_known,
             held: AtomicU64::new(0),
         })
+    }
+
+    /// Whether the table's name still leads to this file.
+    fn still_named(&self) -> bool {
+        same_file(&self._file, &self.path)
+    }
+
+    /// The reset word as judged under the file's lock (I5). A resetter
+    /// from an earlier boot, or one whose liveness this process cannot
+    /// judge, is taken as gone: the lock already proves it let go.
+    fn reset_state(&self, stale_boot: bool) -> ResetState {
+        let word = self.live().retired.load(Ordering::SeqCst);
+        if word == 0 {
+            return ResetState::InUse;
+        }
+        let live = TableLiveness {
+            known: self.liveness_known && !stale_boot,
+        };
+        struct Resetter(TableLiveness);
+        impl Liveness for Resetter {
+            fn is_alive(&self, o: Owner) -> bool {
+                self.0.known && o.is_alive()
+            }
+        }
+        protocol::judge_reset(word, self.still_named(), &Resetter(live))
+    }
+
+    /// How this process may judge the holders' liveness.
+    pub fn liveness(&self) -> TableLiveness {
+        TableLiveness {
+            known: self.liveness_known,
+        }
+    }
+
+    /// `Ok` when this process can tell whether the table's holders are
+    /// alive; otherwise the reason, for a command that would act on it.
+    pub fn check_liveness(&self) -> Result<(), TableError> {
+        if self.liveness_known {
+            Ok(())
+        } else {
+            Err(TableError::ForeignPidNs {
+                path: self.path.clone(),
+                leased: None,
+            })
+        }
     }
 
     pub fn path(&self) -> &FsPath {
@@ -761,7 +1220,32 @@ impl Table {
             owners: self.owners(),
             bitmap: self.bitmap(),
             cursor: &self.live().cursor,
+            sweep: &self.live().sweep_cursor,
         }
+    }
+
+    /// The sweep a claim on a full pool may make: holders are checked by
+    /// the claim only while no watchdog vouches for them (a heartbeat
+    /// younger than [`protocol::WATCHDOG_TRUSTED_MS`]), and never from
+    /// another PID namespace.
+    fn sweep_budget(&self) -> Sweep {
+        if !self.liveness_known || self.watchdog_fresh() {
+            Sweep::TRUSTING
+        } else {
+            Sweep::CHECKING
+        }
+    }
+
+    /// Whether a watchdog reported in within [`protocol::WATCHDOG_TRUSTED_MS`].
+    pub fn watchdog_fresh(&self) -> bool {
+        let beat = self.live().watchdog_beat.load(Ordering::Relaxed);
+        beat != 0 && boot_ms().saturating_sub(beat) < protocol::WATCHDOG_TRUSTED_MS
+    }
+
+    /// The watchdog's heartbeat (see [`Live::watchdog_beat`]); 0 to say
+    /// it stopped.
+    pub fn watchdog_beat(&self, ms: u64) {
+        self.live().watchdog_beat.store(ms, Ordering::Relaxed);
     }
 
     fn count(&self, path: Path) {
@@ -802,8 +1286,13 @@ impl Table {
         if opts.prefer.is_none() && policy == Policy::Sticky && !info.peer.is_empty() {
             opts.prefer = self.sticky_lookup(&info.peer);
         }
-        let out = self.slots().claim(me, opts, &ProcLiveness, now());
+        let out = self
+            .slots()
+            .claim_with(me, opts, &self.liveness(), now(), self.sweep_budget());
         self.count_reaps(&out.reaped, Path::ReapClaim);
+        if out.swept {
+            self.live().swept_at.store(boot_ms(), Ordering::Relaxed);
+        }
         let Some(c) = out.claimed else {
             self.live().refused.fetch_add(1, Ordering::Relaxed);
             return Ok(None);
@@ -811,9 +1300,10 @@ impl Table {
         if c.existing {
             return Ok(Some(c));
         }
-        // Dekker with Table::open's reset: our CAS came first, so either the
-        // resetter counts our lease, or we see its flag and step back.
-        if self.is_retired() {
+        // Dekker with Table::open's reset (I5): our CAS came first, so
+        // either the resetter counts our lease, or we see its word and step
+        // back.
+        if protocol::claimed_in_retired(&self.live().retired) {
             self.slots().release(c.slot, me, Path::Api, now());
             return Err(Retired);
         }
@@ -844,8 +1334,12 @@ impl Table {
         o
     }
 
-    /// Free one slot if its owner is dead.
+    /// Free one slot if its owner is dead. Never from another PID
+    /// namespace (see [`Table::check_liveness`]).
     pub fn reap(&self, slot: u32, live: &impl Liveness, path: Path) -> Option<Reaped> {
+        if !self.liveness_known {
+            return None;
+        }
         let r = self.slots().reap(slot, live, path, now());
         if let Some(r) = r {
             self.count_reaps(&[r], path);
@@ -856,7 +1350,7 @@ impl Table {
     /// The watchdog: take over the lease of `dead` (observed dead) for
     /// `me`, to clean up after it while nobody else can lease the address.
     pub fn seize(&self, slot: u32, dead: Owner, me: Owner) -> bool {
-        self.slots().seize(slot, dead, me, &ProcLiveness)
+        self.slots().seize(slot, dead, me, &self.liveness())
     }
 
     /// Free a lease `me` seized from `dead`, as a watchdog reap of `dead`.
@@ -870,9 +1364,10 @@ impl Table {
         done
     }
 
-    /// Free every lease whose owner is dead.
+    /// Free every lease whose owner is dead (none from another PID
+    /// namespace: see [`Table::check_liveness`]).
     pub fn reap_all(&self, path: Path) -> Vec<Reaped> {
-        let r = self.slots().reap_all(&ProcLiveness, path, now());
+        let r = self.slots().reap_all(&self.liveness(), path, now());
         self.count_reaps(&r, path);
         r
     }
@@ -890,9 +1385,11 @@ impl Table {
     }
 
     /// Leases whose owner is alive.
+    /// (From another PID namespace every lease counts as live.)
     pub fn live_leases(&self) -> u32 {
+        let live = self.liveness();
         (0..self.size())
-            .filter(|&s| Owner::from_word(self.slots().word(s)).is_some_and(|o| o.is_alive()))
+            .filter(|&s| Owner::from_word(self.slots().word(s)).is_some_and(|o| live.is_alive(o)))
             .count() as u32
     }
 
@@ -900,22 +1397,7 @@ impl Table {
     pub fn lease(&self, slot: u32) -> Lease {
         let word = self.slots().word(slot);
         let meta = meta::read(&self.metas()[slot as usize]);
-        let state = match Owner::from_word(word) {
-            Some(o) => LeaseState::Leased(o),
-            None => LeaseState::Free(Free::from_word(word).expect("free word")),
-        };
-        // The record belongs to this lease (or, for a free slot, its last
-        // holder) only if its tag says so.
-        let meta = meta.filter(|m| match state {
-            LeaseState::Leased(o) => m.owner_tag == meta::owner_tag(o),
-            LeaseState::Free(f) => f.path != Path::Never && m.owner_tag & 0x3f_ffff == f.last_pid,
-        });
-        Lease {
-            slot,
-            addr: self.pool.addr(slot),
-            state,
-            meta,
-        }
+        Lease::new(slot, self.pool.addr(slot), word, meta)
     }
 
     pub fn leases(&self) -> impl Iterator<Item = Lease> + '_ {
@@ -1014,6 +1496,36 @@ pub struct Lease {
     pub addr: Ipv4Addr,
     pub state: LeaseState,
     pub meta: Option<MetaRecord>,
+}
+
+impl Lease {
+    /// A slot's owner word and display record; the record is kept only if
+    /// its tag says it belongs to this lease (or, for a free slot, to its
+    /// last holder).
+    fn new(slot: u32, addr: Ipv4Addr, word: u64, meta: Option<MetaRecord>) -> Lease {
+        let state = match Owner::from_word(word) {
+            Some(o) => LeaseState::Leased(o),
+            None => LeaseState::Free(Free::from_word(word).expect("free word")),
+        };
+        let meta = meta.filter(|m| match state {
+            LeaseState::Leased(o) => m.owner_tag == meta::owner_tag(o),
+            LeaseState::Free(f) => f.path != Path::Never && m.owner_tag & 0x3f_ffff == f.last_pid,
+        });
+        Lease {
+            slot,
+            addr,
+            state,
+            meta,
+        }
+    }
+
+    /// The owner word this snapshot was made from.
+    pub fn word(&self) -> u64 {
+        match self.state {
+            LeaseState::Leased(o) => o.word(),
+            LeaseState::Free(f) => f.word(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
