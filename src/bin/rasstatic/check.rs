@@ -103,8 +103,13 @@ fn size(bytes: usize) -> String {
 }
 
 /// The problems of one file (each `FILE:LINE: ...` or `FILE: ...`) and,
-/// when there are none, the verdict's text after "ok: ".
-fn check_file(f: &str, bytes: &[u8]) -> Result<Option<String>, Vec<String>> {
+/// when there are none, the verdict's text after "ok: ". `notes` gets
+/// what is worth knowing but does not stop pppd or the plugin.
+fn check_file(
+    f: &str,
+    bytes: &[u8],
+    notes: &mut Vec<String>,
+) -> Result<Option<String>, Vec<String>> {
     let words = optfile::words(bytes);
     let mut cfg = Config::default();
     let mut plugin_seen = false;
@@ -122,7 +127,20 @@ fn check_file(f: &str, bytes: &[u8]) -> Result<Option<String>, Vec<String>> {
             i += 2;
             continue;
         }
+        let not_ours = |w: &Word, notes: &mut Vec<String>| {
+            if let Some(b) = w.not_utf8 {
+                notes.push(format!(
+                    "{}: note: \"{}\" is not UTF-8 (byte 0x{b:02x}); pppd takes it as it is, \
+                     and rasstatic does not read it",
+                    at(w),
+                    escape(&w.text)
+                ));
+            }
+        };
         if TEXT_VALUED.contains(&w.text.as_str()) {
+            if let Some(v) = words.get(i + 1) {
+                not_ours(v, notes);
+            }
             i += 2;
             continue;
         }
@@ -130,13 +148,8 @@ fn check_file(f: &str, bytes: &[u8]) -> Result<Option<String>, Vec<String>> {
             if looks_like_ours(&w.text) {
                 any = true;
                 errors.push(format!("{}: {}", at(w), unknown_option(&w.text)));
-            } else if let Some(b) = w.not_utf8 {
-                errors.push(format!(
-                    "{}: \"{}\" is not UTF-8 (byte 0x{b:02x}); pppd passes it on as it is, \
-                     the plugin would read it as \u{fffd}",
-                    at(w),
-                    escape(&w.text)
-                ));
+            } else if w.not_utf8.is_some() {
+                not_ours(w, notes);
             } else if let Some(a) = local_address(&w.text) {
                 local = Some((a, w.line));
             }
@@ -241,10 +254,14 @@ pub fn check(files: &[String], out: &mut Out) -> Result<(), Failure> {
     let mut bad = 0;
     for f in files {
         let shown = escape(f);
+        let mut notes = Vec::new();
         let verdict = match std::fs::read(f) {
             Err(e) => Err(vec![format!("{shown}: cannot read it: {e}")]),
-            Ok(bytes) => check_file(&shown, &bytes),
+            Ok(bytes) => check_file(&shown, &bytes, &mut notes),
         };
+        for n in &notes {
+            writeln!(out, "{n}")?;
+        }
         match verdict {
             Ok(Some(ok)) => writeln!(out, "{shown}: ok: {ok}")?,
             Ok(None) => writeln!(out, "{shown}: no rasstatic options")?,
