@@ -3,6 +3,7 @@
 //! once ([`Table::lease`]) and its state decided once; the counts printed
 //! come from the very same reads as the rows, so they always agree.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 use serde_json::to_writer;
@@ -152,13 +153,27 @@ const HEADINGS: [&str; 9] = [
     "LAST HOLDER",
 ];
 
-fn row(out: &mut Out, cells: [&str; 9]) -> io::Result<()> {
-    let mut line = String::with_capacity(160);
+/// A name for a text column: escaped, or "-" when empty.
+fn or_dash(s: &str) -> Cow<'_, str> {
+    if s.is_empty() {
+        Cow::Borrowed("-")
+    } else {
+        escape(s)
+    }
+}
+
+fn row(out: &mut Out, line: &mut String, cells: [&str; 9]) -> io::Result<()> {
+    line.clear();
     for (c, w) in cells[..8].iter().zip(WIDTHS) {
-        line.push_str(&format!("{c:<w$}  "));
+        line.push_str(c);
+        let pad = (w + 2).saturating_sub(c.chars().count()).max(2);
+        line.extend(std::iter::repeat_n(' ', pad));
     }
     line.push_str(cells[8]);
-    writeln!(out, "{}", line.trim_end())
+    let end = line.trim_end().len();
+    line.truncate(end);
+    line.push('\n');
+    out.write_all(line.as_bytes())
 }
 
 pub fn show(
@@ -215,7 +230,8 @@ pub fn show(
         )?;
         return Ok(());
     }
-    row(out, HEADINGS)?;
+    let mut line = String::with_capacity(160);
+    row(out, &mut line, HEADINGS)?;
     for slot in slots(t, sel) {
         let l = t.lease(slot);
         let (st, owner) = state(&l);
@@ -224,8 +240,8 @@ pub fn show(
             continue;
         }
         let m = l.meta.as_ref().filter(|_| owner.is_some());
-        let last = match (l.state, l.meta.as_ref()) {
-            (LeaseState::Free(fr), m) if fr.path != Path::Never => format!(
+        let last: Cow<str> = match (l.state, l.meta.as_ref()) {
+            (LeaseState::Free(fr), m) if fr.path != Path::Never => Cow::Owned(format!(
                 "{} pid {}, {} {}",
                 m.map(|m| escape(&m.peer))
                     .filter(|p| !p.is_empty())
@@ -233,31 +249,27 @@ pub fn show(
                 fr.last_pid,
                 fr.path.name(),
                 local_time(u64::from(fr.when))
-            ),
-            _ => "-".into(),
+            )),
+            _ => Cow::Borrowed("-"),
         };
-        let text = |s: &str| {
-            if s.is_empty() {
-                "-".to_string()
-            } else {
-                escape(s).into_owned()
-            }
-        };
-        let dash = || "-".to_string();
-        let cells = [
-            l.addr.to_string(),
-            st.name().to_string(),
-            owner.map(|o| o.pid().to_string()).unwrap_or_else(dash),
-            m.map(|m| text(&m.peer)).unwrap_or_else(dash),
-            m.map(|m| text(&m.ifname)).unwrap_or_else(dash),
-            m.map(|m| text(&m.device)).unwrap_or_else(dash),
-            m.map(|m| local_time(u64::from(m.since)))
+        let dash = || Cow::Borrowed("-");
+        let addr = l.addr.to_string();
+        let cells: [Cow<str>; 9] = [
+            addr.as_str().into(),
+            st.name().into(),
+            owner
+                .map(|o| o.pid().to_string().into())
                 .unwrap_or_else(dash),
-            m.map(|m| duration(now.saturating_sub(u64::from(m.since))))
+            m.map(|m| or_dash(&m.peer)).unwrap_or_else(dash),
+            m.map(|m| or_dash(&m.ifname)).unwrap_or_else(dash),
+            m.map(|m| or_dash(&m.device)).unwrap_or_else(dash),
+            m.map(|m| local_time(u64::from(m.since)).into())
+                .unwrap_or_else(dash),
+            m.map(|m| duration(now.saturating_sub(u64::from(m.since))).into())
                 .unwrap_or_else(dash),
             last,
         ];
-        row(out, cells.each_ref().map(String::as_str))?;
+        row(out, &mut line, cells.each_ref().map(|c| c.as_ref()))?;
     }
     match &f.select {
         None => write!(out, "{} addresses", n.total())?,
