@@ -579,3 +579,24 @@ fn show_streams_a_large_table_in_bounded_memory() {
         assert_eq!(lines, want, "{args}");
     }
 }
+
+#[test]
+fn watchdog_detach_into_a_full_disk_says_it_started_one() {
+    let f = Fixture::new("wdfull", "10.48.0.1-10.48.0.2");
+    let o = run_into(&f.dir, &["watchdog", "--detach"], "full", false);
+    let err = text(&o.stderr);
+    // Stop the watchdog it started, whatever the outcome.
+    let lock = fs::read_to_string(f.dir.join("default.watchdog")).unwrap_or_default();
+    if let Ok(pid) = lock.trim().parse::<i32>() {
+        // SAFETY: signalling the watchdog this test started.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+    }
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "started the watchdog (pid {}), but cannot write the output: No space left on device",
+            lock.trim()
+        )),
+        "{err}"
+    );
+}

@@ -247,10 +247,13 @@ fn watchdog(a: &ArgMatches) -> ExitCode {
             return fail(3, &e);
         }
         return match watchdog::spawn::spawn(&dir(a), name(a), || {}) {
-            Ok(Some(pid)) => {
-                println!("{pid}");
-                ExitCode::SUCCESS
-            }
+            Ok(Some(pid)) => match writeln!(io::stdout(), "{pid}") {
+                Err(e) if e.kind() != io::ErrorKind::BrokenPipe => fail(
+                    1,
+                    &format!("started the watchdog (pid {pid}), but cannot write the output: {e}"),
+                ),
+                _ => ExitCode::SUCCESS,
+            },
             Ok(None) => fail(
                 1,
                 &format!(
