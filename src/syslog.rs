@@ -38,14 +38,19 @@ pub fn send(level: log::Level, msg: &str) {
         log::Level::Info => libc::LOG_INFO,
         _ => libc::LOG_DEBUG,
     };
-    OPEN.call_once(|| {
-        // SAFETY: openlog keeps the ident pointer; a static C string lives
-        // forever.
-        unsafe { libc::openlog(c"rasstatic".as_ptr(), libc::LOG_PID, libc::LOG_DAEMON) };
-    });
+    OPEN.call_once(reopen);
     let c = CString::new(msg.replace('\0', "?")).expect("NULs replaced");
     // SAFETY: "%s" with one NUL-terminated string.
     unsafe { libc::syslog(prio, c"%s".as_ptr(), c.as_ptr()) };
+}
+
+/// Name this process's syslog messages "rasstatic" (facility daemon, with
+/// the PID). Connects at the first message, not now. Run again in a
+/// process forked from pppd after `closelog`, whose ident was pppd's.
+pub fn reopen() {
+    // SAFETY: openlog keeps the ident pointer; a static C string lives
+    // forever.
+    unsafe { libc::openlog(c"rasstatic".as_ptr(), libc::LOG_PID, libc::LOG_DAEMON) };
 }
 
 /// Install the syslog backend; messages at `stderr_level` or more severe

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Connection setup under User-Mode Linux (or the host kernel, if it has
-# PPP): see guest.sh. Usage: run.sh BENCHDIR RUNDIR (BENCHDIR from
+# PPP; tests/pppd/boot.sh decides): see guest.sh. Usage: run.sh BENCHDIR RUNDIR (BENCHDIR from
 # bench/freeradius/setup.sh). Prints the raw per-call figures.
 set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -19,12 +19,6 @@ CALLS=${CALLS:-15}
 SCENARIOS=""
 export PLUGIN RASSTATIC PPPD LIB BENCHDIR BENCH_SRC CALLS
 E
-if [ -c /dev/ppp ] && ( exec 9<>/dev/ppp ) 2>/dev/null; then
-    timeout 900 unshare -m sh "$ROOT/tests/pppd/guest-init.sh" --host "$RUN"
-else
-    timeout 900 linux.uml mem=768M root=/dev/root rootfstype=hostfs rootflags=/ rw quiet \
-        init="$ROOT/tests/pppd/guest-init.sh" rasstatic.run="$RUN" con=null con0=fd:0,fd:1 \
-        < /dev/null > "$RUN/console.log" 2>&1 || true
-fi
+sh "$ROOT/tests/pppd/boot.sh" "$RUN" 900 768M > "$RUN/console.log" 2>&1 || true
 [ -f "$RUN/connect.raw" ] || { echo "connection-setup run failed; see $RUN/guest.log" >&2; exit 1; }
 cat "$RUN/connect.raw"

@@ -236,15 +236,28 @@ fn watchdog_pid(a: &ArgMatches) -> Option<u32> {
 }
 
 /// Exit status 3: the watchdog refused the table (systemd's unit does not
-/// restart it for that: `RestartPreventExitStatus=3`).
+/// restart it for that: `RestartPreventExitStatus=3`). Everything is
+/// checked before anything is written, so a bad name or directory touches
+/// no file; `--detach` reports a refused table here, not only in syslog.
 fn watchdog(a: &ArgMatches) -> ExitCode {
     let fail = |code: u8, e: &dyn std::fmt::Display| {
-        eprintln!("rasstatic: {e}");
+        log::error!("watchdog: {e}");
         ExitCode::from(code)
     };
+    if let Err(e) = table::check_name(name(a)) {
+        return fail(2, &e);
+    }
     if a.get_flag("detach") {
         if let Err(e) = table::prepare_dir(&dir(a)) {
             return fail(3, &e);
+        }
+        // A table that exists must be one the watchdog accepts; a missing
+        // one is waited for.
+        match Table::open_existing(&dir(a), name(a)) {
+            Err(table::TableError::Io { err, .. })
+                if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return fail(3, &e),
+            Ok(_) => {}
         }
         return match watchdog::spawn::spawn(&dir(a), name(a), || {}) {
             Ok(Some(pid)) => match writeln!(io::stdout(), "{pid}") {
@@ -268,8 +281,8 @@ fn watchdog(a: &ArgMatches) -> ExitCode {
     let s = watchdog::Settings::new(&dir(a), name(a));
     match watchdog::run_foreground(&s) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e @ watchdog::Failure::Refused(_)) => fail(3, &e),
-        Err(e) => fail(1, &e),
+        Err(e @ watchdog::Failure::Refused(_)) => fail(3, &format!("{e}; exiting")),
+        Err(e) => fail(1, &format!("{e}; exiting")),
     }
 }
 

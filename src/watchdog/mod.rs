@@ -503,7 +503,6 @@ pub fn run(lock: &mut Lock, s: &Settings) -> Result<(), Failure> {
                         next_scan = now + RECHECK;
                     }
                     Err(e) => {
-                        log::error!("watchdog: {e}; exiting");
                         return Err(Failure::Refused(e.to_string()));
                     }
                 }
@@ -532,7 +531,6 @@ pub fn run(lock: &mut Lock, s: &Settings) -> Result<(), Failure> {
         }
         // Trust the mapping only while the file is still the table it was.
         if let Some(e) = w.as_ref().and_then(|w| w.table.verify().err()) {
-            log::error!("watchdog: {e}; exiting");
             return Err(Failure::Refused(e.to_string()));
         }
         for ev in &events[..n as usize] {

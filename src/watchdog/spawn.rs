@@ -116,8 +116,27 @@ fn intermediate(lock: Lock, wr: &OwnedFd, s: Settings, detached: fn()) -> i32 {
     }
 }
 
-/// Reset what the watchdog inherited: signals, directory, descriptors.
+/// Reset what the watchdog inherited from pppd, before touching any
+/// descriptor: glibc's syslog connection, log mask and ident, timers,
+/// signal handling, directory, umask; then the descriptors themselves.
+///
+/// glibc's syslog state comes first. pppd opens syslog at once
+/// (`LOG_NDELAY`), so on a server with a syslog daemon its socket is
+/// usually descriptor 3, and glibc keeps using that number. Had the lock
+/// been moved there behind glibc's back, the first log line would fail on
+/// it and glibc would close it: the lock gone, and the next pppd starting a
+/// second watchdog. `closelog` forgets the connection (and closes it);
+/// [`crate::syslog::reopen`] names the process `rasstatic` with a fresh
+/// connection made at the first message. pppd's log mask survives
+/// `closelog`, so it is reset too. Atexit handlers never run: the
+/// watchdog ends with `_exit`.
 fn detach(lock: Lock) -> Lock {
+    // SAFETY: closelog/setlogmask/alarm take no pointers.
+    unsafe {
+        libc::closelog();
+        libc::setlogmask(0xff); // LOG_UPTO(LOG_DEBUG): every priority
+        libc::alarm(0);
+    }
     // SAFETY: sigaction/sigprocmask with valid, zero-initialised plain
     // data; SIGKILL and SIGSTOP are skipped (they cannot be changed).
     unsafe {
@@ -157,7 +176,9 @@ fn detach(lock: Lock) -> Lock {
                 libc::close(f);
             }
         }
-        Lock::from_fd(3, path)
+        let lock = Lock::from_fd(3, path);
+        crate::syslog::reopen();
+        lock
     }
 }
 
@@ -234,7 +255,12 @@ fn daemon(lock: Lock, s: Settings, detached: fn()) -> i32 {
     set_title(&s);
     match run(&mut lock, &s) {
         Ok(()) => 0,
-        Err(super::Failure::Refused(_)) => 3,
-        Err(_) => 1,
+        Err(e) => {
+            log::error!("watchdog: {e}; exiting");
+            match e {
+                super::Failure::Refused(_) => 3,
+                super::Failure::Other(_) => 1,
+            }
+        }
     }
 }

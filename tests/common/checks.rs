@@ -557,3 +557,70 @@ pub fn s16_the_watchdog_frees_a_killed_pppds_lease_and_cleans_up(s: &Scenario) {
     let one = s.snap("end-one");
     assert!(held(&one).is_empty(), "{one}");
 }
+
+pub fn s17_with_syslog_on_fd_3_many_calls_keep_one_watchdog(s: &Scenario) {
+    // Production conditions: pppd's descriptor 3 is its syslog socket.
+    let fd3 = s.ev("pppd_fd3");
+    assert!(
+        fd3.starts_with("socket:"),
+        "pppd's fd 3 is {fd3}, not its syslog socket"
+    );
+    assert!(in_pool(&s.ev("addr_first"), [10, 9, 17, 10], 13));
+    let w = s.ev("wd_first");
+    assert!(
+        w.parse::<u32>().is_ok(),
+        "no watchdog after the first call: {w}"
+    );
+    // One watchdog after every call, the same one throughout.
+    let counts = s.ev("wd_counts");
+    assert_eq!(
+        counts, "1 1 1 1 1 1 1 1",
+        "watchdogs running after each call"
+    );
+    assert_eq!(s.ev("wds_end"), w, "the watchdogs running at the end");
+    assert_eq!(s.ev("wd_end"), w, "rasstatic show names another watchdog");
+    // It kept its lock on descriptor 3, and holds nothing of pppd's.
+    assert_eq!(
+        s.ev("wd_fd3"),
+        "/run/rasstatic-test/17-syslog-one-watchdog/default.watchdog"
+    );
+    let wfds = s.ev("wd_fds");
+    for fd in wfds.split_whitespace() {
+        assert!(
+            fd == "/dev/null"
+                || fd.starts_with("/run/rasstatic-test/17-syslog-one-watchdog/default.")
+                || fd.starts_with("anon_inode:")
+                || fd.starts_with("socket:"),
+            "the watchdog holds {fd}: {wfds}"
+        );
+    }
+    // It logged under its own name: its start and the reaps of the two
+    // SIGKILLed pppds.
+    let log = s.read("syslog");
+    let tag = format!("rasstatic[{w}]: ");
+    assert!(
+        log.contains(&format!(
+            "{tag}watching /run/rasstatic-test/17-syslog-one-watchdog/default.table"
+        )),
+        "syslog: {log}"
+    );
+    assert_eq!(
+        log.matches(&format!("{tag}reaped ")).count(),
+        2,
+        "syslog: {log}"
+    );
+    assert_eq!(
+        log.matches("which died holding it").count(),
+        2,
+        "syslog: {log}"
+    );
+    assert_eq!(
+        s.ev("wd_term"),
+        "stopped",
+        "SIGTERM did not stop the watchdog"
+    );
+    // Every address came back.
+    let end = s.snap("end");
+    assert_eq!(held(&end), vec![], "{end}");
+    assert_eq!(end["free"], 4);
+}

@@ -1,6 +1,7 @@
-//! Running the real-pppd scenarios: on the host kernel when /dev/ppp is
-//! usable, otherwise inside a User-Mode Linux guest whose root is the
-//! host's filesystem. Nothing here passes silently: a missing tool is a
+//! Running the real-pppd scenarios through tests/pppd/boot.sh: on the host
+//! kernel when /dev/ppp is usable, otherwise inside a User-Mode Linux guest
+//! whose root is the host's filesystem (scripts/uml-kernel.sh chooses the
+//! kernel). Nothing here passes silently: a missing tool is a
 //! test failure that says what to install.
 
 #![allow(dead_code)]
@@ -134,6 +135,7 @@ pub const SCENARIOS: &[&str] = &[
     "14-proxyarp-on-lan-subnet",
     "15-options-files-proposals-panics",
     "16-watchdog",
+    "17-syslog-one-watchdog",
 ];
 
 /// The scenarios to run: all, or (a developer's shortcut) those named in
@@ -158,18 +160,20 @@ fn which(cmd: &str) -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
-/// Whether this kernel has PPP (then no UML is needed).
-fn host_has_ppp() -> bool {
-    fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/ppp")
-        .is_ok()
-}
-
 /// Run `scenarios` (names of tests/pppd/scenarios/*.sh without .sh) with
 /// the target's pppd and plugin, in one boot.
 pub fn run_scenarios(target: &Target, scenarios: &[&str]) -> Result<Run, String> {
+    run_scenarios_with(target, scenarios, "", &[])
+}
+
+/// [`run_scenarios`] with a tag for the run directory's name and extra
+/// environment for tests/pppd/boot.sh (`RASSTATIC_BOOT`, `RASSTATIC_UML`).
+pub fn run_scenarios_with(
+    target: &Target,
+    scenarios: &[&str],
+    label: &str,
+    boot_env: &[(&str, &str)],
+) -> Result<Run, String> {
     let (plugin, rasstatic) = artifacts(target)?;
     let pppd = target.pppd.as_path();
     let tag = target.version;
@@ -185,7 +189,7 @@ pub fn run_scenarios(target: &Target, scenarios: &[&str]) -> Result<Run, String>
         ))?;
     }
     let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let dir = root.join(format!("pppd-{tag}-{}", std::process::id()));
+    let dir = root.join(format!("pppd-{tag}{label}-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let t = repo().join("tests/pppd");
@@ -196,12 +200,6 @@ pub fn run_scenarios(target: &Target, scenarios: &[&str]) -> Result<Run, String>
         if !p.exists() {
             return Err(format!("{} is missing after the build", p.display()));
         }
-    }
-    // A checkout may lose the executable bit; the guest's init needs it.
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let init = t.join("guest-init.sh");
-        let _ = fs::set_permissions(&init, fs::Permissions::from_mode(0o755));
     }
     let env = format!(
         "PLUGIN={}\nRASSTATIC={}\nPPPD={}\nPPPEER={}\nFDHOLD={}\nKILLWAIT={}\nLIB={}\nSCEN_DIR={}\nSCENARIOS=\"{}\"\nSCENARIO_TIMEOUT={}\nexport PLUGIN RASSTATIC PPPD PPPEER FDHOLD KILLWAIT LIB\n",
@@ -217,42 +215,23 @@ pub fn run_scenarios(target: &Target, scenarios: &[&str]) -> Result<Run, String>
         SCENARIO_TIMEOUT_S
     );
     fs::write(dir.join("env"), env).map_err(|e| e.to_string())?;
-    let init = t.join("guest-init.sh");
     let start = Instant::now();
     let budget = u64::from(SCENARIO_TIMEOUT_S) * scenarios.len() as u64 + 60;
-    let (mode, status) = if host_has_ppp() {
-        let st = Command::new("timeout")
-            .arg(budget.to_string())
-            .args(["unshare", "-m", "sh"])
-            .arg(&init)
-            .arg("--host")
-            .arg(&dir)
-            .stdin(Stdio::null())
-            .status();
-        ("host", st)
-    } else {
-        let uml = which("linux.uml").ok_or(
-            "this kernel has no PPP and linux.uml is missing: install Debian's user-mode-linux (and kmod)",
-        )?;
-        let console = fs::File::create(dir.join("console.log")).map_err(|e| e.to_string())?;
-        let st = Command::new("timeout")
-            .arg(budget.to_string())
-            .arg(uml)
-            .args([
-                "mem=768M",
-                "root=/dev/root",
-                "rootfstype=hostfs",
-                "rootflags=/",
-                "rw",
-            ])
-            .arg(format!("init={}", init.display()))
-            .arg(format!("rasstatic.run={}", dir.display()))
-            .args(["con=null", "con0=fd:0,fd:1"])
-            .stdin(Stdio::null())
-            .stdout(console.try_clone().map_err(|e| e.to_string())?)
-            .stderr(console)
-            .status();
-        ("uml", st)
+    // tests/pppd/boot.sh decides between the host kernel and UML, and which
+    // UML kernel; its one line saying so goes to the console as it is.
+    let console = fs::File::create(dir.join("console.log")).map_err(|e| e.to_string())?;
+    let status = Command::new("sh")
+        .arg(t.join("boot.sh"))
+        .arg(&dir)
+        .arg(budget.to_string())
+        .arg("768M")
+        .envs(boot_env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(console)
+        .status();
+    let mode = match fs::read_to_string(dir.join("guest.log")) {
+        Ok(l) if l.starts_with("mode host") => "host",
+        _ => "uml",
     };
     let status = status.map_err(|e| format!("cannot start the {mode} run: {e}"))?;
     if !dir.join("finished").exists() {
@@ -271,7 +250,8 @@ pub fn run_scenarios(target: &Target, scenarios: &[&str]) -> Result<Run, String>
                 .unwrap_or_default()
         };
         return Err(format!(
-            "the {mode} run did not finish ({status}); guest.log:\n{}\nconsole.log:\n{}",
+            "the {mode} run did not finish ({status}); boot.log:\n{}\nguest.log:\n{}\nconsole.log:\n{}",
+            tail("boot.log"),
             tail("guest.log"),
             tail("console.log")
         ));
@@ -498,6 +478,13 @@ macro_rules! scenario_tests {
         fn s16_the_watchdog_frees_a_killed_pppds_lease_and_cleans_up() {
             common::checks::s16_the_watchdog_frees_a_killed_pppds_lease_and_cleans_up(&scenario(
                 "16-watchdog",
+            ));
+        }
+
+        #[test]
+        fn s17_with_syslog_on_fd_3_many_calls_keep_one_watchdog() {
+            common::checks::s17_with_syslog_on_fd_3_many_calls_keep_one_watchdog(&scenario(
+                "17-syslog-one-watchdog",
             ));
         }
     };

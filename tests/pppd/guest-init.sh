@@ -1,14 +1,20 @@
 #!/bin/sh
-# Runs the real-pppd scenarios.
+# Runs the real-pppd scenarios (or the demo), booted by tests/pppd/boot.sh.
 #
 # UML mode: PID 1 of a User-Mode Linux guest whose root is the host's
-# filesystem (hostfs); the run directory comes from the kernel command line
-# (rasstatic.run=DIR). Host mode (`guest-init.sh --host DIR`, inside
+# filesystem (hostfs); the run directory and the kernel's module directory
+# come from the kernel command line (rasstatic.run=DIR,
+# rasstatic.modules=DIR). Host mode (`guest-init.sh --host DIR`, inside
 # `unshare -m` on a machine whose kernel has PPP): the same, without booting.
 #
 # DIR/env names the plugin, the admin command and the scenarios. Each
 # scenario writes into DIR/<scenario>/ and its exit status into
 # DIR/<scenario>/status; DIR/finished marks the end of the run.
+#
+# The guest looks like a dial-in server where the product could behave
+# differently: a syslog listens on /dev/log (so pppd's syslog socket takes
+# descriptor 3, as on a server with journald or rsyslog), pppd inherits no
+# descriptor beyond 0-2 from this script, and /run is a small fresh tmpfs.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export LC_ALL=C
 if [ "${1:-}" = "--host" ]; then
@@ -23,41 +29,70 @@ else
     mkdir -p /dev/pts
     mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
     RUN=$(sed -n 's/.*rasstatic\.run=\([^ ]*\).*/\1/p' /proc/cmdline)
+    MODULES=$(sed -n 's/.*rasstatic\.modules=\([^ ]*\).*/\1/p' /proc/cmdline)
 fi
-# Fresh /run and /etc/ppp: Debian's /etc/ppp/options and ip-up.d scripts
-# stay out of the tests, and tables live on a tmpfs as in production. (/tmp
-# stays the host's: the checkout and its target/ may live there.)
-mount -t tmpfs tmpfs /run
+# Fresh /run (small, as on a server) and /etc/ppp: Debian's
+# /etc/ppp/options and ip-up.d scripts stay out of the tests, and tables
+# live on a tmpfs as in production. (/tmp stays the host's: the checkout
+# and its target/ may live there.)
+mount -t tmpfs -o size=64m,mode=755 tmpfs /run
 mount -t tmpfs tmpfs /etc/ppp
 mkdir -p /run/lock /var/lock 2>/dev/null
-# fd 3 keeps the console for the demo; everything else goes to the log.
-exec 3>&1 > "$RUN/guest.log" 2>&1
-echo "mode $MODE, kernel $(uname -r)"
-if [ "$MODE" = uml ]; then
-    M=$(echo /usr/lib/uml/modules/*/kernel)
-    for m in drivers/net/slip/slhc.ko lib/crc-ccitt.ko drivers/net/ppp/ppp_generic.ko \
-             drivers/net/ppp/ppp_async.ko drivers/net/dummy.ko; do
-        insmod "$M/$m" || echo "insmod $m failed"
+
+# load MODULE: insmod it and, first, what it depends on, from the booted
+# kernel's own module directory (its modules.dep; built-ins are skipped).
+M=${MODULES:-/usr/lib/uml/modules}/$(uname -r)
+loaded=" "
+load() {
+    local entry d
+    case $loaded in *" $1 "*) return 0 ;; esac
+    loaded="$loaded$1 "
+    grep -q "/$1\.ko" "$M/modules.builtin" 2>/dev/null && return 0
+    entry=$(grep "/$1\.ko[.a-z]*:" "$M/modules.dep" | head -1)
+    [ -n "$entry" ] || { echo "module $1: not in $M/modules.dep"; return 1; }
+    for dep in ${entry#*:}; do
+        d=${dep##*/}; load "${d%%.ko*}"
     done
-    ip link set lo up
-fi
-[ -c /dev/ppp ] || echo "no /dev/ppp"
+    insmod "$M/${entry%%:*}" || echo "insmod $1 failed"
+}
+
+setup() {
+    echo "mode $MODE, kernel $(uname -r)"
+    if [ "$MODE" = uml ]; then
+        echo "modules from $M"
+        for m in ppp_async dummy; do load $m; done
+        ip link set lo up
+    fi
+    [ -c /dev/ppp ] || echo "no /dev/ppp"
+}
+# syslog FILE: a tiny syslog daemon on /dev/log, writing into FILE.
+syslog() {
+    socat -u UNIX-RECV:/dev/log,unlink-early,mode=666 OPEN:"$1",creat,append < /dev/null > /dev/null 2>&1 &
+    for _ in $(seq 50); do [ -S /dev/log ] && return 0; sleep 0.02; done
+    echo "no /dev/log"
+}
+
+setup > "$RUN/guest.log" 2>&1
 . "$RUN/env"
 if [ -n "${DEMO:-}" ]; then
-    ( cd "$RUN" && OUT="$RUN" NAME=demo sh "$DEMO" >&3 2>&3 )
+    # The demo writes to the console (this script's standard output).
+    syslog "$RUN/syslog" >> "$RUN/guest.log" 2>&1
+    ( cd "$RUN" && OUT="$RUN" NAME=demo sh "$DEMO" ) 2>&1
     SCENARIOS=""
 fi
 for s in $SCENARIOS; do
     mkdir -p "$RUN/$s"
+    syslog "$RUN/$s/syslog"
     start=$(date +%s.%N)
-    ( cd "$RUN/$s" && OUT="$RUN/$s" NAME="$s" timeout -k 5 "$SCENARIO_TIMEOUT" sh "$SCEN_DIR/$s.sh" > "$RUN/$s/trace" 2>&1 )
+    ( cd "$RUN/$s" && OUT="$RUN/$s" NAME="$s" timeout -k 5 "$SCENARIO_TIMEOUT" sh "$SCEN_DIR/$s.sh" < /dev/null > "$RUN/$s/trace" 2>&1 )
     echo $? > "$RUN/$s/status"
     end=$(date +%s.%N)
     echo "$s: status $(cat "$RUN/$s/status") in $(awk "BEGIN { printf \"%.1f\", $end - $start }")s"
-    # Whatever a scenario left running must not disturb the next one.
-    pkill -9 -x pppd; pkill -9 -x socat; pkill -9 -f pppeer
+    # Whatever a scenario left running must not disturb the next one (the
+    # syslog listener is a socat too).
+    pkill -9 -x pppd; pkill -9 -x socat; pkill -9 -f pppeer; pkill -9 -x rasstatic-wd
     sleep 0.3
-done
+done >> "$RUN/guest.log" 2>&1
 echo finished > "$RUN/finished"
 sync
 if [ "$MODE" = uml ]; then
