@@ -68,7 +68,7 @@ if [ "$MODE" != fallback ]; then
     else
         tried="$tried
   $K: $why"
-        echo "uml: Debian's linux.uml panics on this $cpu ($why); trying Debian unstable's" >&2
+        [ "$MODE" = distro ] || echo "uml: Debian's linux.uml does not boot on this $cpu ($why); trying Debian unstable's" >&2
     fi
 fi
 
