@@ -260,6 +260,9 @@ impl Plugin {
         if self.ready.is_none() {
             let pool = self.cfg.resolve()?;
             let local = sys::session().local;
+            if let Some(a) = local {
+                Config::check_local(&pool, a)?;
+            }
             let avoid = local.and_then(|a| pool.index(a));
             if let Some(a) = local.filter(|_| avoid.is_some()) {
                 log::info!("our own address {a} is in the pool; it is never handed out");

@@ -360,6 +360,14 @@ pub fn s12_bad_options_exit_2_naming_the_option_and_bad_tables_are_refused(s: &S
     assert!(s
         .server_log(9)
         .contains("rasstatic: no pool configured: rasstatic-pool is required"));
+    assert_eq!(s.ev("ownpool_exit"), "1");
+    assert!(
+        s.server_log(8).contains(
+            "rasstatic: the pool 10.9.12.7 holds only 10.9.12.7, this server's own address"
+        ),
+        "{}",
+        s.server_log(8)
+    );
     let reasons = [
         ("corrupt", "refused: corrupt header"),
         ("foreign", "refused: not a rasstatic table (bad magic)"),

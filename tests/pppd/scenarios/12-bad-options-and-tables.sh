@@ -20,6 +20,10 @@ bad policy rasstatic-pool 10.9.12.1 rasstatic-policy random
 line 9
 server 9 10.0.0.1:
 ev "nopool_exit $(ended server 9 10)"
+# A pool of only the server's own address: every caller would be refused.
+line 8
+server 8 10.9.12.7: rasstatic-pool 10.9.12.7 rasstatic-name own
+ev "ownpool_exit $(ended server 8 10)"
 
 # Bad tables. A good one first, to spoil.
 n=0
