@@ -87,7 +87,12 @@ fn with_plugin<R>(f: impl FnOnce(&mut Plugin) -> R) -> R {
     f(&mut g)
 }
 
-/// Run `f`, catching any panic: log it and return `fallback`.
+/// Where the last panic happened, recorded by the panic hook for [`guard`]
+/// to log (the hook itself logs nothing, so a panic is logged once).
+static PANIC_AT: Mutex<Option<String>> = Mutex::new(None);
+
+/// Run `f`, catching any panic: log it once, with its message and where it
+/// happened, and return `fallback`.
 fn guard<R>(what: &str, fallback: R, f: impl FnOnce() -> R) -> R {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r,
@@ -97,13 +102,34 @@ fn guard<R>(what: &str, fallback: R, f: impl FnOnce() -> R) -> R {
                 .map(|s| s.to_string())
                 .or_else(|| p.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
+            let at = PANIC_AT
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+                .map(|l| format!(" (at {l})"))
+                .unwrap_or_default();
             sys::log(
                 sys::Level::Error,
-                &format!("rasstatic: internal error in {what}: {msg}; failing safe"),
+                &format!("rasstatic: internal error in {what}: {msg}{at}; failing safe"),
             );
             fallback
         }
     }
+}
+
+/// An `extern "C"` function pppd calls: its body runs inside [`guard`],
+/// which returns `$fallback` if it panics. Every entry point is written
+/// with it, so none can let a panic unwind into pppd.
+macro_rules! entry {
+    ($(#[$m:meta])* fn $name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?, fallback $fallback:expr, $body:block) => {
+        entry!($(#[$m])* fn $name($($arg: $ty),*) $(-> $ret)?, as stringify!($name), fallback $fallback, $body);
+    };
+    ($(#[$m:meta])* fn $name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)?, as $what:expr, fallback $fallback:expr, $body:block) => {
+        $(#[$m])*
+        unsafe extern "C" fn $name($($arg: $ty),*) $(-> $ret)? {
+            guard($what, $fallback, || $body)
+        }
+    };
 }
 
 /// The `log` crate backend: pppd's logging, prefixed "rasstatic: ".
@@ -151,11 +177,11 @@ fn fault(p: &Plugin, hook: &str) {
 
 macro_rules! option_parser {
     ($fn:ident, $name:literal) => {
-        unsafe extern "C" fn $fn(argv: *mut *mut c_char) -> c_int {
+        entry!(fn $fn(argv: *mut *mut c_char) -> c_int, as concat!("option ", $name), fallback 0, {
             // SAFETY: pppd passes its argv pointer to o_special parsers.
             let value = unsafe { sys::option_value(argv) };
-            guard(concat!("option ", $name), 0, || parse_option($name, value))
-        }
+            parse_option($name, value)
+        });
     };
 }
 
@@ -179,14 +205,16 @@ fn parse_option(name: &str, value: Option<String>) -> c_int {
 // ---------------------------------------------------------------------------
 // Entry point
 
-/// Called by pppd when it loads the plugin, during option parsing.
-#[no_mangle]
-pub extern "C" fn plugin_init() {
-    guard("plugin_init", (), || {
+entry!(
+    /// Called by pppd when it loads the plugin, during option parsing.
+    #[no_mangle]
+    fn plugin_init(), fallback (), {
         let _ = log::set_logger(&LOGGER);
         log::set_max_level(log::LevelFilter::Debug);
+        // Record where a panic happens; `guard` logs it (once).
         std::panic::set_hook(Box::new(|info| {
-            log::error!("panic: {info}");
+            let at = info.location().map(|l| l.to_string());
+            *PANIC_AT.lock().unwrap_or_else(|e| e.into_inner()) = at;
         }));
         with_plugin(|p| p.fault = std::env::var("RASSTATIC_FAULT").ok());
         use crate::config::OPTIONS;
@@ -247,8 +275,8 @@ pub extern "C" fn plugin_init() {
         sys::add_notifier(Fork, on_fork);
         sys::add_notifier(Signaled, on_signal);
         log::info!("loaded (pppd {})", sys::VERSION);
-    })
-}
+    }
+);
 
 // ---------------------------------------------------------------------------
 // The session logic
@@ -503,35 +531,39 @@ fn signal_name(s: c_int) -> String {
 // ---------------------------------------------------------------------------
 // The shims pppd calls
 
-/// pppd's `ip_choose_hook`: write the peer's address (network byte order),
-/// or 0 to refuse.
-unsafe extern "C" fn ip_choose_hook(addr: *mut u32) {
-    let chosen = guard("ip_choose_hook", None, || with_plugin(|p| p.choose()));
-    let v = chosen.map(|a| u32::from(a).to_be()).unwrap_or(0);
-    if !addr.is_null() {
-        // SAFETY: pppd passes a pointer to its wanted options' hisaddr.
-        unsafe { *addr = v };
+entry!(
+    /// pppd's `ip_choose_hook`: write the peer's address (network byte
+    /// order), or 0 to refuse (also when anything panics).
+    fn ip_choose_hook(addr: *mut u32), fallback (), {
+        let v = with_plugin(|p| p.choose())
+            .map(|a| u32::from(a).to_be())
+            .unwrap_or(0);
+        if !addr.is_null() {
+            // SAFETY: pppd passes a pointer to its wanted options' hisaddr.
+            unsafe { *addr = v };
+        }
     }
-}
+);
 
-/// pppd's `allowed_address_hook` (network byte order): 1 allows, 0 denies.
-unsafe extern "C" fn allowed_address_hook(addr: u32) -> c_int {
-    let a = Ipv4Addr::from(u32::from_be(addr));
-    guard("allowed_address_hook", 0, || {
+entry!(
+    /// pppd's `allowed_address_hook` (network byte order): 1 allows, 0
+    /// denies.
+    fn allowed_address_hook(addr: u32) -> c_int, fallback 0, {
+        let a = Ipv4Addr::from(u32::from_be(addr));
         c_int::from(with_plugin(|p| p.allowed(a)))
-    })
-}
+    }
+);
 
-/// Deferred release after ip_down / link_down (pppd callout).
-unsafe extern "C" fn release_soon(_: *mut c_void) {
-    guard("release", (), || {
+entry!(
+    /// Deferred release after ip_down / link_down (pppd callout).
+    fn release_soon(_arg: *mut c_void), fallback (), {
         with_plugin(|p| {
             if let Some(path) = p.pending.take() {
                 p.release(path);
             }
         })
-    })
-}
+    }
+);
 
 fn schedule_release(path: Path) {
     with_plugin(|p| {
@@ -542,8 +574,8 @@ fn schedule_release(path: Path) {
     })
 }
 
-unsafe extern "C" fn on_phase_change(_: *mut c_void, phase: c_int) {
-    guard("phase_change", (), || {
+entry!(
+    fn on_phase_change(_data: *mut c_void, phase: c_int), as "phase_change", fallback (), {
         log::debug!("notified: phase change to {phase}");
         if phase == sys::PHASE_DEAD {
             with_plugin(|p| {
@@ -560,16 +592,16 @@ unsafe extern "C" fn on_phase_change(_: *mut c_void, phase: c_int) {
                 fatal(&e);
             }
         }
-    })
-}
+    }
+);
 
 /// Stop pppd with a configuration error (pppd's fatal: cleanup, exit 1).
 fn fatal(msg: &str) -> ! {
     sys::fatal(&format!("rasstatic: {msg}"))
 }
 
-unsafe extern "C" fn on_ip_up(_: *mut c_void, _: c_int) {
-    guard("ip_up", (), || {
+entry!(
+    fn on_ip_up(_data: *mut c_void, _arg: c_int), as "ip_up", fallback (), {
         log::debug!("notified: ip up");
         with_plugin(|p| {
             fault(p, "ip_up");
@@ -584,33 +616,33 @@ unsafe extern "C" fn on_ip_up(_: *mut c_void, _: c_int) {
             // this pppd started.
             p.ensure_watchdog();
         })
-    })
-}
+    }
+);
 
-unsafe extern "C" fn on_ip_down(_: *mut c_void, _: c_int) {
-    guard("ip_down", (), || {
+entry!(
+    fn on_ip_down(_data: *mut c_void, _arg: c_int), as "ip_down", fallback (), {
         log::debug!("notified: ip down");
         schedule_release(Path::IpDown)
-    })
-}
+    }
+);
 
-unsafe extern "C" fn on_link_down(_: *mut c_void, _: c_int) {
-    guard("link_down", (), || {
+entry!(
+    fn on_link_down(_data: *mut c_void, _arg: c_int), as "link_down", fallback (), {
         log::debug!("notified: link down");
         schedule_release(Path::LinkDown)
-    })
-}
+    }
+);
 
-unsafe extern "C" fn on_exit(_: *mut c_void, status: c_int) {
-    guard("exit", (), || {
+entry!(
+    fn on_exit(_data: *mut c_void, status: c_int), as "exit", fallback (), {
         log::debug!("notified: exit (status {status})");
         with_plugin(|p| p.release(Path::Exit))
-    })
-}
+    }
+);
 
-/// In the detaching parent, with the child's PID: move the lease.
-unsafe extern "C" fn on_pid_change(_: *mut c_void, pid: c_int) {
-    guard("pid_change", (), || {
+entry!(
+    /// In the detaching parent, with the child's PID: move the lease.
+    fn on_pid_change(_data: *mut c_void, pid: c_int), as "pid_change", fallback (), {
         log::debug!("notified: pid change to {pid}");
         with_plugin(|p| {
             let (Some(slot), Some(me)) = (p.lease, p.me) else {
@@ -625,17 +657,19 @@ unsafe extern "C" fn on_pid_change(_: *mut c_void, pid: c_int) {
                 _ => {}
             }
         })
-    })
-}
+    }
+);
 
-unsafe extern "C" fn on_fork(_: *mut c_void, _: c_int) {
-    guard("fork", (), || {
+entry!(
+    fn on_fork(_data: *mut c_void, _arg: c_int), as "fork", fallback (), {
         log::debug!("notified: fork (this is a helper child)");
         with_plugin(|p| p.helper = true)
-    })
-}
+    }
+);
 
-/// Runs in a signal handler: only an atomic store.
+/// Runs in a signal handler: only an atomic store, which cannot panic, so
+/// the one entry point without a guard (a guard's lock has no place in a
+/// signal handler).
 unsafe extern "C" fn on_signal(_: *mut c_void, sig: c_int) {
     LAST_SIGNAL.store(sig, Ordering::Relaxed);
 }

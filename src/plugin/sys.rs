@@ -6,20 +6,20 @@
 //! calls into the plugin, except `on_signal`'s caller (a signal handler),
 //! which only stores an atomic.
 
-#![allow(
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::net::Ipv4Addr;
+
+/// What bindgen generated from pppd's headers. The lint allowances cover
+/// this generated code only; everything hand-written below keeps every
+/// lint.
+#[allow(
     non_camel_case_types,
     non_upper_case_globals,
     non_snake_case,
     dead_code,
-    clippy::all
-)]
-
-use std::ffi::{c_char, c_int, c_void, CStr, CString};
-use std::net::Ipv4Addr;
-
-#[allow(
     unsafe_op_in_unsafe_fn,
     unused_imports,
+    clippy::all,
     clippy::undocumented_unsafe_blocks,
     clippy::missing_safety_doc
 )]
@@ -28,16 +28,27 @@ mod bindings {
 }
 use bindings as b;
 
+// pppd 2.5 renamed these without changing them.
+#[cfg(pppd_api = "2.4")]
+use b::{add_options as pppd_add_options, option_error as pppd_option_error, timeout, untimeout};
+#[cfg(pppd_api = "2.5")]
+use b::{
+    ppp_add_options as pppd_add_options, ppp_option_error as pppd_option_error,
+    ppp_timeout as timeout, ppp_untimeout as untimeout,
+};
+
 /// The version string pppd compares with its own, read from the headers
 /// at build time.
 #[cfg(pppd_api = "2.4")]
 #[no_mangle]
 #[used]
+#[allow(non_upper_case_globals)] // the name pppd looks up
 pub static pppd_version: [u8; b::VERSION.len()] = *b::VERSION;
 
 #[cfg(pppd_api = "2.5")]
 #[no_mangle]
 #[used]
+#[allow(non_upper_case_globals)] // the name pppd looks up
 pub static pppd_version: [u8; b::PPPD_VERSION.len()] = *b::PPPD_VERSION;
 
 /// The pppd version these bindings were built for (e.g. "2.4.9").
@@ -56,7 +67,6 @@ pub const PHASE_INITIALIZE: c_int = b::ppp_phase::PHASE_INITIALIZE as c_int;
 pub enum Level {
     Debug,
     Info,
-    Notice,
     Warn,
     Error,
 }
@@ -77,7 +87,6 @@ pub fn log(level: Level, msg: &str) {
         match level {
             Level::Debug => b::dbglog(f, m.as_ptr()),
             Level::Info => b::info(f, m.as_ptr()),
-            Level::Notice => b::notice(f, m.as_ptr()),
             Level::Warn => b::warn(f, m.as_ptr()),
             Level::Error => b::error(f, m.as_ptr()),
         }
@@ -97,15 +106,7 @@ pub fn fatal(msg: &str) -> ! {
 pub fn option_error(msg: &str) {
     let m = cstring(msg);
     // SAFETY: as for log().
-    #[cfg(pppd_api = "2.4")]
-    unsafe {
-        b::option_error(c"%s".as_ptr() as *mut c_char, m.as_ptr())
-    };
-    // SAFETY: as for log().
-    #[cfg(pppd_api = "2.5")]
-    unsafe {
-        b::ppp_option_error(c"%s".as_ptr() as *mut c_char, m.as_ptr())
-    };
+    unsafe { pppd_option_error(c"%s".as_ptr() as *mut c_char, m.as_ptr()) };
 }
 
 /// An option the plugin registers: `parser` gets pppd's argv (the value in
@@ -144,15 +145,7 @@ pub fn add_options(specs: &[OptionSpec]) {
     v.push(unsafe { std::mem::zeroed() });
     let table: &'static mut [b::option_t] = v.leak();
     // SAFETY: a NULL-name-terminated option table that lives forever.
-    #[cfg(pppd_api = "2.4")]
-    unsafe {
-        b::add_options(table.as_mut_ptr())
-    };
-    // SAFETY: as above.
-    #[cfg(pppd_api = "2.5")]
-    unsafe {
-        b::ppp_add_options(table.as_mut_ptr())
-    };
+    unsafe { pppd_add_options(table.as_mut_ptr()) };
 }
 
 /// The value argument pppd passes to an o_special parser.
@@ -242,28 +235,12 @@ pub type TimeoutFn = unsafe extern "C" fn(*mut c_void);
 /// Run `f` from pppd's main loop once the current event is handled.
 pub fn call_soon(f: TimeoutFn) {
     // SAFETY: pppd copies the callout into its own list.
-    #[cfg(pppd_api = "2.4")]
-    unsafe {
-        b::timeout(Some(f), std::ptr::null_mut(), 0, 0)
-    };
-    // SAFETY: as above.
-    #[cfg(pppd_api = "2.5")]
-    unsafe {
-        b::ppp_timeout(Some(f), std::ptr::null_mut(), 0, 0)
-    };
+    unsafe { timeout(Some(f), std::ptr::null_mut(), 0, 0) };
 }
 
 pub fn cancel_call(f: TimeoutFn) {
     // SAFETY: removes a callout we scheduled, if it is still pending.
-    #[cfg(pppd_api = "2.4")]
-    unsafe {
-        b::untimeout(Some(f), std::ptr::null_mut())
-    };
-    // SAFETY: as above.
-    #[cfg(pppd_api = "2.5")]
-    unsafe {
-        b::ppp_untimeout(Some(f), std::ptr::null_mut())
-    };
+    unsafe { untimeout(Some(f), std::ptr::null_mut()) };
 }
 
 /// A NUL-terminated C string from pppd, as UTF-8 (lossy).
@@ -294,7 +271,9 @@ pub fn session() -> Session {
     // pppd process); read on pppd's thread.
     let wo = unsafe { &*(&raw const b::ipcp_wantoptions).cast::<b::ipcp_options>() };
     let local = (wo.ouraddr != 0).then(|| Ipv4Addr::from(u32::from_be(wo.ouraddr)));
-    // A 1-byte `bool` typedef in 2.4, C's bool in 2.5.
+    // A 1-byte `bool` typedef in 2.4 (the conversion is then a no-op), C's
+    // bool in 2.5.
+    #[allow(clippy::useless_conversion)]
     let proxyarp = u8::from(wo.proxy_arp) != 0;
     #[cfg(pppd_api = "2.4")]
     // SAFETY: pppd's global name buffers are NUL-terminated C strings.

@@ -465,14 +465,16 @@ pub fn s15_options_files_caller_proposals_and_a_panicking_hook(s: &Scenario) {
         s.events().get("insisting_got")
     );
     assert!(held(&s.snap("after-insisting")).is_empty());
-    // A panic in the hook is caught, logged, and fails safe.
+    // A panic in the hook is caught, logged once with where it happened,
+    // and fails safe.
     let log = s.server_log(5);
     assert!(
         log.contains(
             "rasstatic: internal error in ip_choose_hook: fault injected in ip_choose_hook"
-        ),
+        ) && log.contains("(at src/plugin/mod.rs:"),
         "{log}"
     );
+    assert_eq!(log.matches("fault injected").count(), 1, "{log}");
     assert!(!s.events().contains_key("panic_client_got_address"));
     let code = s.ev("panic_server_exit");
     assert!(
