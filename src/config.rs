@@ -48,7 +48,11 @@ pub struct OptionError {
 
 impl fmt::Display for OptionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} \"{}\": {}", self.option, self.value, self.why)
+        // A reason that quotes the whole value already (a one-item pool)
+        // does not say it twice.
+        let quoted = format!("\"{}\": ", self.value);
+        let why = self.why.strip_prefix(&quoted).unwrap_or(&self.why);
+        write!(f, "{} \"{}\": {why}", self.option, self.value)
     }
 }
 
@@ -244,7 +248,7 @@ mod tests {
         let e = |o: &str, v: &str| Config::default().apply(o, Some(v)).unwrap_err().to_string();
         assert_eq!(
             e("rasstatic-pool", "10.0.0.1-10.0.0.0"),
-            "rasstatic-pool \"10.0.0.1-10.0.0.0\": \"10.0.0.1-10.0.0.0\": the range ends before it starts"
+            "rasstatic-pool \"10.0.0.1-10.0.0.0\": the range ends before it starts"
         );
         assert!(e("rasstatic-exclude", "10.0.0.x").starts_with("rasstatic-exclude \"10.0.0.x\": "));
         assert!(e("rasstatic-name", "Bad Name").starts_with("rasstatic-name \"Bad Name\": "));

@@ -1,12 +1,18 @@
 //! rasstatic: a static IPv4 address pool shared by every pppd on the machine.
 //!
 //! Three layers:
-//! - [`pool`], [`owner`], [`protocol`] and [`table`]: the pool and the lease
-//!   table, pure Rust with no pppd types;
-//! - `plugin`: the thin FFI layer, the only code that touches pppd;
-//! - [`watchdog`]: frees dead holders' leases promptly and cleans up after
-//!   them; started by the plugin or by `rasstatic watchdog`;
-//! - `src/bin/rasstatic.rs`: the admin command, on top of the table alone.
+//! 1. The pool and the lease table, pure Rust with no pppd types:
+//!    [`pool`] (the grammar), [`owner`] (who holds a lease), [`protocol`]
+//!    (claim, release, reap and their invariant), [`table`] (the shared
+//!    file); [`config`] and [`optfile`] (the options, as pppd and
+//!    `rasstatic check` read them); and [`watchdog`], which frees dead
+//!    holders' leases through that protocol and cleans up after them.
+//! 2. `plugin`: the thin FFI layer. `plugin::sys` holds the bindings and is
+//!    the only code that touches pppd; the shims pppd calls run inside one
+//!    panic guard; `plugin::session` is the session logic as a state
+//!    machine, with no pppd in it.
+//! 3. `src/bin/rasstatic.rs` (and `src/bin/rasstatic/`): the admin command,
+//!    on top of the table alone.
 
 pub mod config;
 pub mod optfile;

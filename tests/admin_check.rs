@@ -142,7 +142,7 @@ fn addresses_pppd_or_the_kernel_would_not_take() {
     fails(
         &d,
         format!("plugin rasstatic.so\nrasstatic-pool 10.0.0.0/024\n{DIR_OPT}").as_bytes(),
-        &[":2: rasstatic-pool \"10.0.0.0/024\": \"10.0.0.0/024\": the prefix length must be 0 to 32, in decimal without leading zeros"],
+        &[":2: rasstatic-pool \"10.0.0.0/024\": the prefix length must be 0 to 32, in decimal without leading zeros"],
     );
 }
 

@@ -27,9 +27,8 @@ use std::ffi::{c_char, c_int, c_void};
 use std::net::Ipv4Addr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 
-use once_cell::sync::Lazy;
 
 use crate::protocol::Path;
 use crate::table::SessionInfo;
@@ -38,7 +37,7 @@ use session::{Effect, Plugin};
 /// The plugin's state in this pppd process. pppd is single-threaded and no
 /// signal handler touches this, so the mutex is never contended; it exists
 /// to make the static safe.
-static PLUGIN: Lazy<Mutex<Plugin>> = Lazy::new(|| Mutex::new(Plugin::new(detached)));
+static PLUGIN: LazyLock<Mutex<Plugin>> = LazyLock::new(|| Mutex::new(Plugin::new(detached)));
 
 /// The last signal pppd received (set from its signal handler).
 static LAST_SIGNAL: AtomicI32 = AtomicI32::new(0);
