@@ -8,26 +8,30 @@ use std::io;
 use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-const NLMSG_HDRLEN: usize = 16;
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
-const RTM_NEWNEIGH: u16 = 28;
-const RTM_DELNEIGH: u16 = 29;
-const RTM_GETNEIGH: u16 = 30;
-const RTM_DELROUTE: u16 = 25;
-const RTM_NEWLINK: u16 = 16;
-const RTM_GETLINK: u16 = 18;
-const IFLA_IFNAME: u16 = 3;
-const NLM_F_REQUEST: u16 = 0x1;
-const NLM_F_ACK: u16 = 0x4;
-const NLM_F_DUMP: u16 = 0x300;
-const NTF_PROXY: u8 = 0x08;
-const NDA_DST: u16 = 1;
-const RTA_DST: u16 = 1;
-const RTA_OIF: u16 = 4;
-const RTA_TABLE: u16 = 15;
-const RT_TABLE_MAIN: u32 = 254;
-const RT_SCOPE_NOWHERE: u8 = 255;
+// The kernel's numbers, from libc, in the widths the messages carry.
+const NLMSG_HDRLEN: usize = std::mem::size_of::<libc::nlmsghdr>();
+const NLMSG_ERROR: u16 = libc::NLMSG_ERROR as u16;
+const NLMSG_DONE: u16 = libc::NLMSG_DONE as u16;
+const RTM_NEWNEIGH: u16 = libc::RTM_NEWNEIGH;
+const RTM_DELNEIGH: u16 = libc::RTM_DELNEIGH;
+const RTM_GETNEIGH: u16 = libc::RTM_GETNEIGH;
+const RTM_DELROUTE: u16 = libc::RTM_DELROUTE;
+const RTM_NEWLINK: u16 = libc::RTM_NEWLINK;
+const RTM_GETLINK: u16 = libc::RTM_GETLINK;
+const IFLA_IFNAME: u16 = libc::IFLA_IFNAME;
+const NLM_F_REQUEST: u16 = libc::NLM_F_REQUEST as u16;
+const NLM_F_ACK: u16 = libc::NLM_F_ACK as u16;
+const NLM_F_DUMP: u16 = libc::NLM_F_DUMP as u16;
+const NTF_PROXY: u8 = libc::NTF_PROXY;
+const NDA_DST: u16 = libc::NDA_DST;
+const RTA_DST: u16 = libc::RTA_DST;
+const RTA_OIF: u16 = libc::RTA_OIF;
+const RTA_TABLE: u16 = libc::RTA_TABLE;
+const RT_TABLE_MAIN: u32 = libc::RT_TABLE_MAIN as u32;
+const RT_SCOPE_NOWHERE: u8 = libc::RT_SCOPE_NOWHERE;
+/// How long to wait for the kernel's answer: it answers at once, so this
+/// only bounds a lost reply, which must not hang the watchdog.
+const REPLY_TIMEOUT_S: libc::time_t = 2;
 /// Enough for any one entry; dumps come in several reads.
 const RECV_BUF: usize = 32 * 1024;
 
@@ -149,6 +153,23 @@ impl Netlink {
         }
         // SAFETY: a descriptor we just opened and own.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let tv = libc::timeval {
+            tv_sec: REPLY_TIMEOUT_S,
+            tv_usec: 0,
+        };
+        // SAFETY: setsockopt reads a timeval of the size given.
+        let r = unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                (&tv as *const libc::timeval).cast(),
+                std::mem::size_of::<libc::timeval>() as u32,
+            )
+        };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
         Ok(Netlink { fd, seq: 1 })
     }
 
@@ -186,8 +207,15 @@ impl Netlink {
                 return Ok(r as usize);
             }
             let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(e);
+            match e.kind() {
+                io::ErrorKind::Interrupted => {}
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("no netlink reply within {REPLY_TIMEOUT_S} s"),
+                    ))
+                }
+                _ => return Err(e),
             }
         }
     }
@@ -249,12 +277,14 @@ impl Netlink {
     /// Every proxy-ARP (proxy neighbour) entry for `addr`: interface indexes.
     pub fn proxy_arp_entries(&mut self, addr: Ipv4Addr) -> io::Result<Vec<i32>> {
         let msg = Msg::new(RTM_GETNEIGH, NLM_F_DUMP, 0, &ndmsg(0, NTF_PROXY)).finish();
-        self.send(msg)?;
+        let seq = self.send(msg)?;
         let mut found = Vec::new();
         let mut buf = vec![0u8; RECV_BUF];
         loop {
             let n = self.recv(&mut buf)?;
-            for m in messages(&buf[..n]) {
+            // Only this dump's parts: a late answer to an earlier request
+            // (one that timed out) is not part of it.
+            for m in messages(&buf[..n]).into_iter().filter(|m| m.seq == seq) {
                 match m.kind {
                     NLMSG_DONE => return Ok(found),
                     NLMSG_ERROR => {
