@@ -5,7 +5,9 @@
 //!    [`pool`] (the grammar), [`owner`] (who holds a lease), [`protocol`]
 //!    (claim, release, reap and their invariant), [`table`] (the shared
 //!    file); [`config`] and [`optfile`] (the options, as pppd and
-//!    `rasstatic check` read them); and [`watchdog`], which frees dead
+//!    `rasstatic check` read them), [`check`] (what `rasstatic check`
+//!    says of an option file) and [`text`] (names escaped for a
+//!    terminal); and [`watchdog`], which frees dead
 //!    holders' leases through that protocol and cleans up after them.
 //! 2. `plugin`: the thin FFI layer. `plugin::sys` holds the bindings and is
 //!    the only code that touches pppd; the shims pppd calls run inside one
@@ -14,6 +16,7 @@
 //! 3. `src/bin/rasstatic.rs` (and `src/bin/rasstatic/`): the admin command,
 //!    on top of the table alone.
 
+pub mod check;
 pub mod config;
 pub mod optfile;
 pub mod owner;
@@ -21,6 +24,7 @@ pub mod pool;
 pub mod protocol;
 pub mod syslog;
 pub mod table;
+pub mod text;
 pub mod watchdog;
 
 mod plugin;
