@@ -11,18 +11,14 @@ mod common;
 use std::fs;
 use std::sync::OnceLock;
 
-const SCENARIOS: &[&str] = &[
-    "01-three-callers-fourth-refused",
-    "16-watchdog",
-    "17-syslog-one-watchdog",
-];
+const SCENARIOS: [&str; 3] = ["01", "16", "17"];
 
 fn run() -> &'static common::Run {
     static RUN: OnceLock<Result<common::Run, String>> = OnceLock::new();
     RUN.get_or_init(|| {
         common::run_scenarios_with(
             &common::Target::debian12(),
-            SCENARIOS,
+            &SCENARIOS.map(common::scenario_named),
             "-fallback",
             &[("RASSTATIC_BOOT", "uml"), ("RASSTATIC_UML", "fallback")],
         )
@@ -67,20 +63,20 @@ fn the_fallback_kernel_was_chosen_and_loaded_its_own_modules() {
 #[test]
 fn s01_on_the_fallback_kernel() {
     common::checks::s01_three_callers_then_a_fourth_is_refused_until_one_hangs_up(
-        &run().scenario("01-three-callers-fourth-refused"),
+        &run().scenario(&common::scenario_named("01")),
     );
 }
 
 #[test]
 fn s16_on_the_fallback_kernel() {
     common::checks::s16_the_watchdog_frees_a_killed_pppds_lease_and_cleans_up(
-        &run().scenario("16-watchdog"),
+        &run().scenario(&common::scenario_named("16")),
     );
 }
 
 #[test]
 fn s17_on_the_fallback_kernel() {
     common::checks::s17_with_syslog_on_fd_3_many_calls_keep_one_watchdog(
-        &run().scenario("17-syslog-one-watchdog"),
+        &run().scenario(&common::scenario_named("17")),
     );
 }

@@ -117,37 +117,42 @@ pub fn artifacts(target: &Target) -> Result<(PathBuf, PathBuf), String> {
     Ok((so, bin))
 }
 
-/// The scenarios both pppd versions run.
-pub const SCENARIOS: &[&str] = &[
-    "01-three-callers-fourth-refused",
-    "02-caller-hangs-up",
-    "03-dial-in-side-hangs-up",
-    "04-carrier-loss",
-    "05-idle-and-maxconnect",
-    "06-ipcp-never-opens",
-    "07-ipcp-renegotiation",
-    "08-persist-several-calls",
-    "09-detach-and-updetach",
-    "10-sigkill",
-    "11-eight-lines-random",
-    "12-bad-options-and-tables",
-    "13-pap-star-address",
-    "14-proxyarp-on-lan-subnet",
-    "15-options-files-proposals-panics",
-    "16-watchdog",
-    "17-syslog-one-watchdog",
-];
+/// The scenarios both pppd versions run: tests/pppd/scenarios/NN-*.sh,
+/// named without ".sh", in order.
+pub fn scenarios() -> Vec<String> {
+    let dir = repo().join("tests/pppd/scenarios");
+    let mut v: Vec<String> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| {
+            let n = e.ok()?.file_name().into_string().ok()?;
+            Some(n.strip_suffix(".sh")?.to_string())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// The scenario whose file starts with `NN-`, for a check named `sNN_...`
+/// (or `NN` itself).
+pub fn scenario_named(check: &str) -> String {
+    let nn = check.trim_start_matches('s');
+    let nn = &nn[..nn.find(|c: char| !c.is_ascii_digit()).unwrap_or(nn.len())];
+    scenarios()
+        .into_iter()
+        .find(|s| s.split('-').next() == Some(nn))
+        .unwrap_or_else(|| panic!("no tests/pppd/scenarios/{nn}-*.sh for {check}"))
+}
 
 /// The scenarios to run: all, or (a developer's shortcut) those named in
 /// RASSTATIC_SCENARIOS, comma-separated; the tests of the others then fail.
-pub fn selected() -> Vec<&'static str> {
+pub fn selected() -> Vec<String> {
+    let all = scenarios();
     match std::env::var("RASSTATIC_SCENARIOS") {
-        Ok(v) if !v.is_empty() => SCENARIOS
-            .iter()
-            .copied()
-            .filter(|s| v.split(',').any(|w| w == *s))
+        Ok(v) if !v.is_empty() => all
+            .into_iter()
+            .filter(|s| v.split(',').any(|w| w == s))
             .collect(),
-        _ => SCENARIOS.to_vec(),
+        _ => all,
     }
 }
 
@@ -162,7 +167,7 @@ fn which(cmd: &str) -> Option<PathBuf> {
 
 /// Run `scenarios` (names of tests/pppd/scenarios/*.sh without .sh) with
 /// the target's pppd and plugin, in one boot.
-pub fn run_scenarios(target: &Target, scenarios: &[&str]) -> Result<Run, String> {
+pub fn run_scenarios(target: &Target, scenarios: &[String]) -> Result<Run, String> {
     run_scenarios_with(target, scenarios, "", &[])
 }
 
@@ -170,7 +175,7 @@ pub fn run_scenarios(target: &Target, scenarios: &[&str]) -> Result<Run, String>
 /// environment for tests/pppd/boot.sh (`RASSTATIC_BOOT`, `RASSTATIC_UML`).
 pub fn run_scenarios_with(
     target: &Target,
-    scenarios: &[&str],
+    scenarios: &[String],
     label: &str,
     boot_env: &[(&str, &str)],
 ) -> Result<Run, String> {
@@ -364,11 +369,33 @@ pub fn lease<'a>(snap: &'a serde_json::Value, addr: &str) -> &'a serde_json::Val
         .unwrap_or_else(|| panic!("{addr} not in the table: {snap}"))
 }
 
-/// The #[test] functions of a real-pppd run: one per scenario, each
-/// asserting that scenario's checks, over one boot shared by all of them.
+/// The #[test] functions of a real-pppd run: one per scenario, named as
+/// its check in common/checks.rs (`sNN_...`, for tests/pppd/scenarios/
+/// NN-*.sh), each asserting that check over one boot shared by all.
 #[allow(unused_macros)]
 macro_rules! scenario_tests {
     ($target:expr) => {
+        scenario_tests!(@tests $target;
+            s01_three_callers_then_a_fourth_is_refused_until_one_hangs_up,
+            s02_caller_hangs_up,
+            s03_dial_in_side_hangs_up_on_signals_with_and_without_persist,
+            s04_carrier_loss,
+            s05_idle_and_maxconnect_limits,
+            s06_ipcp_never_opens_after_the_hook,
+            s07_ipcp_renegotiation_keeps_the_address,
+            s08_persist_serves_calls_in_a_row_and_nothing_accumulates,
+            s09_lease_follows_detach_and_updetach_then_sigkill_frees_it,
+            s10_sigkill_of_the_dial_in_pppd,
+            s11_eight_lines_random_order_never_share_never_lose,
+            s12_bad_options_exit_2_naming_the_option_and_bad_tables_are_refused,
+            s13_pap_with_a_star_address_column,
+            s14_proxyarp_with_the_pool_on_the_lan_subnet,
+            s15_options_files_caller_proposals_and_a_panicking_hook,
+            s16_the_watchdog_frees_a_killed_pppds_lease_and_cleans_up,
+            s17_with_syslog_on_fd_3_many_calls_keep_one_watchdog
+        );
+    };
+    (@tests $target:expr; $($check:ident),*) => {
         fn run() -> &'static common::Run {
             static RUN: std::sync::OnceLock<Result<common::Run, String>> =
                 std::sync::OnceLock::new();
@@ -377,115 +404,22 @@ macro_rules! scenario_tests {
                 .unwrap_or_else(|e| panic!("the real-pppd run failed: {e}"))
         }
 
-        fn scenario(name: &str) -> common::Scenario {
-            run().scenario(name)
+        #[test]
+        fn every_scenario_has_its_check() {
+            let checked: Vec<String> = [$(stringify!($check)),*]
+                .iter()
+                .map(|c| common::scenario_named(c))
+                .collect();
+            assert_eq!(checked, common::scenarios());
         }
 
-        #[test]
-        fn s01_three_callers_then_a_fourth_is_refused_until_one_hangs_up() {
-            common::checks::s01_three_callers_then_a_fourth_is_refused_until_one_hangs_up(
-                &scenario("01-three-callers-fourth-refused"),
-            );
-        }
-
-        #[test]
-        fn s02_caller_hangs_up() {
-            common::checks::s02_caller_hangs_up(&scenario("02-caller-hangs-up"));
-        }
-
-        #[test]
-        fn s03_dial_in_side_hangs_up_on_signals_with_and_without_persist() {
-            common::checks::s03_dial_in_side_hangs_up_on_signals_with_and_without_persist(
-                &scenario("03-dial-in-side-hangs-up"),
-            );
-        }
-
-        #[test]
-        fn s04_carrier_loss() {
-            common::checks::s04_carrier_loss(&scenario("04-carrier-loss"));
-        }
-
-        #[test]
-        fn s05_idle_and_maxconnect_limits() {
-            common::checks::s05_idle_and_maxconnect_limits(&scenario("05-idle-and-maxconnect"));
-        }
-
-        #[test]
-        fn s06_ipcp_never_opens_after_the_hook() {
-            common::checks::s06_ipcp_never_opens_after_the_hook(&scenario("06-ipcp-never-opens"));
-        }
-
-        #[test]
-        fn s07_ipcp_renegotiation_keeps_the_address() {
-            common::checks::s07_ipcp_renegotiation_keeps_the_address(&scenario(
-                "07-ipcp-renegotiation",
-            ));
-        }
-
-        #[test]
-        fn s08_persist_serves_calls_in_a_row_and_nothing_accumulates() {
-            common::checks::s08_persist_serves_calls_in_a_row_and_nothing_accumulates(&scenario(
-                "08-persist-several-calls",
-            ));
-        }
-
-        #[test]
-        fn s09_lease_follows_detach_and_updetach_then_sigkill_frees_it() {
-            common::checks::s09_lease_follows_detach_and_updetach_then_sigkill_frees_it(&scenario(
-                "09-detach-and-updetach",
-            ));
-        }
-
-        #[test]
-        fn s10_sigkill_of_the_dial_in_pppd() {
-            common::checks::s10_sigkill_of_the_dial_in_pppd(&scenario("10-sigkill"));
-        }
-
-        #[test]
-        fn s11_eight_lines_random_order_never_share_never_lose() {
-            common::checks::s11_eight_lines_random_order_never_share_never_lose(&scenario(
-                "11-eight-lines-random",
-            ));
-        }
-
-        #[test]
-        fn s12_bad_options_exit_2_naming_the_option_and_bad_tables_are_refused() {
-            common::checks::s12_bad_options_exit_2_naming_the_option_and_bad_tables_are_refused(
-                &scenario("12-bad-options-and-tables"),
-            );
-        }
-
-        #[test]
-        fn s13_pap_with_a_star_address_column() {
-            common::checks::s13_pap_with_a_star_address_column(&scenario("13-pap-star-address"));
-        }
-
-        #[test]
-        fn s14_proxyarp_with_the_pool_on_the_lan_subnet() {
-            common::checks::s14_proxyarp_with_the_pool_on_the_lan_subnet(&scenario(
-                "14-proxyarp-on-lan-subnet",
-            ));
-        }
-
-        #[test]
-        fn s15_options_files_caller_proposals_and_a_panicking_hook() {
-            common::checks::s15_options_files_caller_proposals_and_a_panicking_hook(&scenario(
-                "15-options-files-proposals-panics",
-            ));
-        }
-
-        #[test]
-        fn s16_the_watchdog_frees_a_killed_pppds_lease_and_cleans_up() {
-            common::checks::s16_the_watchdog_frees_a_killed_pppds_lease_and_cleans_up(&scenario(
-                "16-watchdog",
-            ));
-        }
-
-        #[test]
-        fn s17_with_syslog_on_fd_3_many_calls_keep_one_watchdog() {
-            common::checks::s17_with_syslog_on_fd_3_many_calls_keep_one_watchdog(&scenario(
-                "17-syslog-one-watchdog",
-            ));
-        }
+        $(
+            #[test]
+            fn $check() {
+                common::checks::$check(
+                    &run().scenario(&common::scenario_named(stringify!($check))),
+                );
+            }
+        )*
     };
 }
