@@ -29,7 +29,6 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{LazyLock, Mutex};
 
-
 use crate::protocol::Path;
 use crate::table::SessionInfo;
 use session::{Effect, Plugin};
