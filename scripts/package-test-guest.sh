@@ -7,9 +7,9 @@
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export LC_ALL=C
 P=/var/tmp/pkgtest
-# /run first: mount(8) keeps its records there, and the root's own /run
-# must stay as the install left it.
-mount -t tmpfs -o size=64m,mode=755 tmpfs /run
+# /run first, unrecorded (-n): mount(8) keeps its records there, and the
+# root's own /run must stay as the install left it.
+mount -n -t tmpfs -o size=64m,mode=755 tmpfs /run
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mountpoint -q /dev || mount -t devtmpfs dev /dev
