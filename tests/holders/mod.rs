@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path as FsPath, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -13,11 +14,39 @@ use rasstatic::pool::Pool;
 use rasstatic::protocol::{ClaimOpts, Free};
 use rasstatic::table::{Policy, SessionInfo, Table};
 
-/// A forked process holding one lease.
+/// A forked process holding one lease. Dropping it kills and reaps the
+/// process if a test (or its panic) left it running; it does so through a
+/// pidfd, so a test that already reaped it cannot make the drop hit
+/// another process that reused the PID.
 pub struct Holder {
     pub pid: i32,
     pub addr: Ipv4Addr,
     pub slot: u32,
+    pidfd: Option<OwnedFd>,
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let Some(fd) = self.pidfd.take() else { return };
+        // SAFETY: signal and wait through our own pidfd: ESRCH or ECHILD
+        // when the process is gone or was reaped already.
+        unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                fd.as_raw_fd(),
+                libc::SIGKILL,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            );
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            libc::waitid(
+                libc::P_PIDFD,
+                fd.as_raw_fd() as libc::id_t,
+                &mut info,
+                libc::WEXITED,
+            );
+        }
+    }
 }
 
 /// Fork a process that claims from table `name` in `dir` with `info`,
@@ -71,13 +100,22 @@ pub fn fork_holder(
         n
     };
     assert_eq!(n, 4, "holder {pid} did not report");
+    // SAFETY: pidfd_open on our own child, which cannot have been reaped
+    // yet (only we reap it); the result is checked.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    // SAFETY: a new descriptor that we own.
+    let pidfd = (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as i32) });
     let slot = u32::from_ne_bytes(b);
-    assert!(slot != u32::MAX, "holder {pid} found the pool exhausted");
-    Holder {
+    // Built before the check below, so that a failing check still kills
+    // the child (its address is a placeholder then).
+    let h = Holder {
         pid,
-        addr: pool.addr(slot),
+        addr: pool.addr(slot.min(pool.size() - 1)),
         slot,
-    }
+        pidfd,
+    };
+    assert!(slot != u32::MAX, "holder {pid} found the pool exhausted");
+    h
 }
 
 pub fn kill(pid: i32) {
