@@ -549,3 +549,170 @@ fn sigkill_during_resets_never_poisons_the_table() {
         .collect();
     assert_eq!(names, vec!["t.table".to_string()], "files left behind");
 }
+
+/// In a private mount namespace, an 8 MiB tmpfs: a table that does not
+/// fit is refused at creation with the size it needs, leaving no file
+/// behind; one that fits is created whole and used.
+#[test]
+fn a_table_that_does_not_fit_is_refused_at_creation() {
+    let d = TempDir::new("tmpfs");
+    fs::create_dir_all(&d.0).unwrap();
+    let mnt = d.0.clone();
+    let big = pool("10.64.0.0/14");
+    let need = rasstatic::table::table_size(&big);
+    assert!(need > 8 << 20, "the big pool must not fit in 8 MiB");
+    let pid = fork_child(|| {
+        let fail = |m: String| {
+            eprintln!("{m}");
+            1
+        };
+        let c = |s: &str| std::ffi::CString::new(s).unwrap();
+        let target = c(mnt.to_str().unwrap());
+        // SAFETY: unshare and mount with valid NUL-terminated strings, in
+        // a single-threaded child.
+        unsafe {
+            if libc::unshare(libc::CLONE_NEWNS) != 0 {
+                return fail(format!("unshare: {}", std::io::Error::last_os_error()));
+            }
+            let root = c("/");
+            if libc::mount(
+                std::ptr::null(),
+                root.as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ) != 0
+            {
+                return fail(format!(
+                    "mount --make-rprivate: {}",
+                    std::io::Error::last_os_error()
+                ));
+            }
+            let (fs_, opts) = (c("tmpfs"), c("size=8m,mode=0700"));
+            if libc::mount(
+                fs_.as_ptr(),
+                target.as_ptr(),
+                fs_.as_ptr(),
+                0,
+                opts.as_ptr().cast(),
+            ) != 0
+            {
+                return fail(format!("mount tmpfs: {}", std::io::Error::last_os_error()));
+            }
+        }
+        let dir = mnt.join("tables");
+        match Table::open(&dir, "t", &big, "10.64.0.0/14") {
+            Ok(_) => return fail("a table bigger than its tmpfs was created".into()),
+            Err(e @ TableError::NoSpace { .. }) => {
+                let m = e.to_string();
+                if !m.contains(&format!("needs a table of {need} bytes")) {
+                    return fail(format!("unclear message: {m}"));
+                }
+            }
+            Err(e) => return fail(format!("wrong error: {e}")),
+        }
+        let left: Vec<_> = fs::read_dir(&dir).unwrap().collect();
+        if !left.is_empty() {
+            return fail(format!("left behind: {left:?}"));
+        }
+        // One that fits is allocated whole: tmpfs use grows by its size
+        // at creation, not as it is touched.
+        let small = pool("10.1.0.0/22");
+        let used = |p: &FsPath| {
+            let cp = c(p.to_str().unwrap());
+            // SAFETY: statvfs into a struct we own, from a valid path.
+            let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+            // SAFETY: as above.
+            assert_eq!(unsafe { libc::statvfs(cp.as_ptr(), &mut st) }, 0);
+            (st.f_blocks - st.f_bfree) * st.f_frsize
+        };
+        let before = used(&mnt);
+        let (t, _) = match Table::open(&dir, "s", &small, "10.1.0.0/22") {
+            Ok(t) => t,
+            Err(e) => return fail(format!("a table that fits was refused: {e}")),
+        };
+        let grown = used(&mnt) - before;
+        if grown < rasstatic::table::table_size(&small) {
+            return fail(format!("only {grown} bytes allocated"));
+        }
+        let me = Owner::current().unwrap();
+        match t.claim(
+            me,
+            ClaimOpts::default(),
+            Policy::RoundRobin,
+            &SessionInfo::default(),
+        ) {
+            Ok(Some(_)) => 0,
+            other => fail(format!("claim: {other:?}")),
+        }
+    });
+    let st = wait_child(pid);
+    assert!(
+        libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0,
+        "the child failed or died by a signal: {st:#x}"
+    );
+}
+
+/// The read-only path reads with pread, a chunk at a time: what it reads
+/// matches the mapped table, and a truncation in place while it iterates
+/// is a clear error, never SIGBUS.
+#[test]
+fn a_reader_survives_truncation_in_place() {
+    use rasstatic::table::{LeaseState, Reader};
+    let d = TempDir::new("reader");
+    let (t, _) = open(&d.0, "10.1.0.0/16").unwrap();
+    let me = Owner::current().unwrap();
+    let info = SessionInfo {
+        peer: "reader".into(),
+        ifname: "ppp9".into(),
+        device: "/dev/ttyS9".into(),
+        proxyarp: false,
+    };
+    let c = t
+        .claim(me, ClaimOpts::default(), Policy::RoundRobin, &info)
+        .unwrap()
+        .unwrap();
+    let r = Reader::open(&d.0, "t").unwrap();
+    assert_eq!(r.size(), t.size());
+    assert_eq!(r.counters().unwrap().assigned, 1);
+    let all: Vec<_> = r.leases().map(|l| l.unwrap()).collect();
+    assert_eq!(all.len() as u32, t.size());
+    let mine = &all[c.slot as usize];
+    assert_eq!(mine.state, LeaseState::Leased(me));
+    assert_eq!(mine.meta.as_ref().unwrap().peer, "reader");
+    assert_eq!(mine.word(), me.word());
+    assert!(all
+        .iter()
+        .filter(|l| l.slot != c.slot)
+        .all(|l| matches!(l.state, LeaseState::Free(_))));
+    // Truncate while a reader is part-way through.
+    let mut it = r.leases();
+    for _ in 0..5000 {
+        it.next().unwrap().unwrap();
+    }
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .open(d.0.join("t.table"))
+        .unwrap();
+    f.set_len(8192).unwrap();
+    let mut errors = vec![];
+    for x in it.by_ref() {
+        if let Err(e) = x {
+            errors.push(e.to_string());
+        }
+    }
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains("changed while it was read: truncated to 8192 bytes"),
+        "{}",
+        errors[0]
+    );
+    assert!(it.next().is_none());
+    assert!(r.counters().is_err());
+    // Opening it again refuses it, as the mapped path does.
+    assert!(Reader::open(&d.0, "t")
+        .err()
+        .unwrap()
+        .to_string()
+        .contains("truncated"));
+}

@@ -558,3 +558,131 @@ fn a_table_overwritten_or_truncated_in_place_stops_the_watchdog_untouched() {
         let _ = fs::remove_dir_all(&dir);
     }
 }
+
+/// `rasstatic` run inside a new PID namespace (with its own /proc), where
+/// the holders' PIDs mean nothing.
+/// Killed (and failed) if it runs longer than 10 s.
+fn in_pid_namespace(args: &[&str], dir: &std::path::Path) -> std::process::Output {
+    let mut child = Command::new("unshare")
+        .args(["-p", "-f", "--kill-child", "--mount-proc"])
+        .arg(env!("CARGO_BIN_EXE_rasstatic"))
+        .args(args)
+        .arg("--dir")
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("unshare (util-linux) must be installed, and this test run as root");
+    let t0 = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t0.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "rasstatic {args:?} in another PID namespace still ran after 10 s: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn another_pid_namespace_never_frees_live_leases() {
+    let (dir, pool) = fresh("wd-pidns", "10.43.0.0/29");
+    let t = Table::open_existing(&dir, "default").unwrap();
+    let hs: Vec<Holder> = (0..3)
+        .map(|k| fork_holder(&dir, &pool, &info(k), None, true))
+        .collect();
+    let held = |t: &Table| {
+        for h in &hs {
+            let o = rasstatic::owner::Owner::from_word(t.slots().word(h.slot))
+                .unwrap_or_else(|| panic!("{} was freed", h.addr));
+            assert_eq!(o.pid(), h.pid as u32, "{} changed hands", h.addr);
+        }
+    };
+    // The PID namespace check itself: this process can judge, the other
+    // namespace cannot.
+    assert!(t.check_liveness().is_ok());
+    let msg = "liveness cannot be known from this PID namespace";
+
+    let out = in_pid_namespace(&["reap"], &dir);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "reap succeeded: {err}");
+    assert!(err.contains(msg), "{err}");
+    held(&t);
+
+    let addr = hs[0].addr.to_string();
+    let out = in_pid_namespace(&["release", &addr], &dir);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "release succeeded: {err}");
+    assert!(err.contains(msg), "{err}");
+    held(&t);
+
+    // A watchdog there refuses the table (exit 3) instead of reaping.
+    let out = in_pid_namespace(&["watchdog"], &dir);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains(msg), "{err}");
+    held(&t);
+    assert_eq!(t.counters().ended_by(Path::ReapAdmin), 0);
+    assert_eq!(t.counters().ended_by(Path::ReapWatchdog), 0);
+
+    // From the table's own namespace a dead holder is still reaped.
+    kill(hs[0].pid);
+    reap_child(hs[0].pid);
+    assert_eq!(t.reap_all(Path::ReapAdmin).len(), 1);
+    for h in &hs[1..] {
+        kill(h.pid);
+        reap_child(h.pid);
+    }
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_watchdog_exits_when_its_table_directory_is_removed() {
+    let (dir, _) = fresh("wd-gone", "10.44.0.0/29");
+    let mut wd = start_watchdog(&dir);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(wd.try_wait().unwrap().is_none(), "exited early");
+    fs::remove_dir_all(&dir).unwrap();
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(st) = wd.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "the watchdog still runs 5 s after its directory was removed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    wd.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(status.success(), "{status}: {err}");
+}
+
+#[test]
+fn a_watchdog_exits_when_its_table_stays_gone() {
+    let (dir, _) = fresh("wd-tgone", "10.45.0.0/29");
+    let mut wd = start_watchdog(&dir);
+    std::thread::sleep(Duration::from_millis(300));
+    fs::remove_file(dir.join("default.table")).unwrap();
+    let t0 = Instant::now();
+    let limit = rasstatic::watchdog::GONE + Duration::from_secs(5);
+    let status = loop {
+        if let Some(st) = wd.try_wait().unwrap() {
+            break st;
+        }
+        assert!(t0.elapsed() < limit, "the watchdog still runs");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        t0.elapsed() >= rasstatic::watchdog::GONE,
+        "it did not wait for the table to come back"
+    );
+    assert!(status.success(), "{status}");
+    let _ = fs::remove_dir_all(&dir);
+}

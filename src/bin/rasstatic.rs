@@ -289,6 +289,8 @@ fn watchdog(a: &ArgMatches) -> ExitCode {
 /// Free stale leases and name each. A failure to write the list is
 /// reported with what was freed.
 fn reap(t: &Table, out: &mut Out) -> Result<(), Failure> {
+    t.check_liveness()
+        .map_err(|e| Failure::Msg(e.to_string()))?;
     let r = t.reap_all(Path::ReapAdmin);
     let report = |out: &mut Out| -> io::Result<()> {
         for x in &r {
@@ -337,6 +339,8 @@ fn release(t: &Table, a: &ArgMatches, out: &mut Out) -> Result<(), Failure> {
         .filter(|p| p != " ()")
         .unwrap_or_default();
     if st == State::Stale {
+        t.check_liveness()
+            .map_err(|e| Failure::Msg(e.to_string()))?;
         return match t.reap(slot, &ProcLiveness, Path::Admin) {
             Some(_) => {
                 log::info!(

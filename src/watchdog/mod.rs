@@ -4,7 +4,14 @@
 //! to its address.
 //!
 //! # How it learns of a death
-//! Every [`SCAN`] it reads the owner word of every slot. For each holder it
+//! Every [`SCAN`] it reads the free-bitmap and the owner word of every slot
+//! whose bit is clear (probably leased), so an idle watchdog's cost does
+//! not grow with the pool. The protocol keeps a leased slot's bit clear
+//! except for a few instructions at a time (a claim clears it before its
+//! compare-and-swap; a release sets it and then looks again; see
+//! [`crate::protocol::Slots`]); a process killed inside those instructions
+//! can leave a leased slot's bit set, and every [`FULL_SCAN`] the watchdog
+//! reads every owner word to find such a holder too. For each holder it
 //! has not seen it opens a pidfd (`pidfd_open`, Linux 5.3) and only then
 //! checks the holder's (PID, start time) identity: if the identity still
 //! matches, the pidfd is the holder's and not a process that reused its
@@ -60,6 +67,11 @@ pub const SCAN: Duration = Duration::from_millis(50);
 /// How often the watchdog checks that its table file is still the one at
 /// its path, and retries a missing table.
 const RECHECK: Duration = Duration::from_secs(1);
+/// How often every owner word is read, for holders whose free-bitmap bit
+/// was left set by a process killed mid-update.
+pub const FULL_SCAN: Duration = Duration::from_secs(5);
+/// How long a table the watchdog watched may stay missing before it exits.
+pub const GONE: Duration = Duration::from_secs(10);
 const SIGNAL_TOKEN: u64 = u64::MAX;
 
 /// Which table, and how often to scan it.
@@ -176,6 +188,8 @@ struct Watcher {
     pidfds: bool,
     warned_fds: bool,
     net: Option<net::Netlink>,
+    /// When every owner word was last read.
+    last_full: Instant,
 }
 
 impl Watcher {
@@ -187,20 +201,44 @@ impl Watcher {
             pidfds: true,
             warned_fds: false,
             net: None,
+            // The first scan reads every word.
+            last_full: Instant::now() - FULL_SCAN,
         }
     }
 
     /// Watch every holder not yet watched; check the pidfd-less ones.
+    /// Reads the owner words of slots the free-bitmap calls leased, and
+    /// every [`FULL_SCAN`] all of them.
     fn scan(&mut self, ep: &OwnedFd) {
-        for slot in 0..self.table.size() {
-            let w = self.table.slots().word(slot);
-            if w & OWNED == 0 {
-                continue;
+        let full = self.last_full.elapsed() >= FULL_SCAN;
+        if full {
+            self.last_full = Instant::now();
+        }
+        let n = self.table.size();
+        let words = crate::protocol::bitmap_words(n) as u32;
+        for wi in 0..words {
+            let free = if full {
+                0
+            } else {
+                self.table.slots().bitmap[wi as usize].load(std::sync::atomic::Ordering::Relaxed)
+            };
+            let mut leased = !free;
+            while leased != 0 {
+                let b = leased.trailing_zeros();
+                leased &= leased - 1;
+                let slot = wi * 64 + b;
+                if slot >= n {
+                    break;
+                }
+                let w = self.table.slots().word(slot);
+                if w & OWNED == 0 {
+                    continue;
+                }
+                if self.watched.get(&slot).is_some_and(|e| e.owner == w) {
+                    continue;
+                }
+                self.watch(ep, slot, w);
             }
-            if self.watched.get(&slot).is_some_and(|e| e.owner == w) {
-                continue;
-            }
-            self.watch(ep, slot, w);
         }
         // Forget released slots; check the holders without a pidfd.
         let mut check = Vec::new();
@@ -424,10 +462,12 @@ fn netlink(net: &mut Option<net::Netlink>) -> Option<&mut net::Netlink> {
     net.as_mut()
 }
 
-/// Open the table to watch. `Ok(None)`: it does not exist (yet).
+/// Open the table to watch, rolling back a reset a dead process left
+/// half done. `Ok(None)`: it does not exist (yet). Refused from another
+/// PID namespace than its holders'.
 fn open_table(s: &Settings) -> Result<Option<Table>, TableError> {
-    match Table::open_existing(&s.dir, &s.name) {
-        Ok(t) => Ok(Some(t)),
+    match Table::open_recovering(&s.dir, &s.name) {
+        Ok(t) => t.check_liveness().map(|()| Some(t)),
         Err(TableError::Io { err, .. }) if err.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
@@ -472,8 +512,18 @@ pub fn run(lock: &mut Lock, s: &Settings) -> Result<(), Failure> {
         table_path.display(),
         s.scan.as_millis()
     );
+    let dir_id = |d: &FsPath| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::symlink_metadata(d)
+            .ok()
+            .map(|m| (m.dev(), m.ino()))
+    };
+    let dir = dir_id(&s.dir);
     let mut w: Option<Watcher> = None;
     let mut waiting_logged = false;
+    // Since when a table this watchdog watched has been missing.
+    let mut missing_since: Option<Instant> = None;
+    let mut seen_table = false;
     let mut next_scan = Instant::now();
     let mut next_check = Instant::now();
     let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
@@ -481,6 +531,13 @@ pub fn run(lock: &mut Lock, s: &Settings) -> Result<(), Failure> {
         let now = Instant::now();
         if now >= next_check || w.is_none() && now >= next_scan {
             next_check = now + RECHECK;
+            if dir_id(&s.dir) != dir {
+                log::warn!(
+                    "watchdog: the table directory {} was removed or replaced; exiting",
+                    s.dir.display()
+                );
+                return Ok(());
+            }
             if w.as_ref().is_some_and(|w| w.table.replaced()) {
                 log::info!(
                     "{} was replaced or removed; reopening",
@@ -494,8 +551,21 @@ pub fn run(lock: &mut Lock, s: &Settings) -> Result<(), Failure> {
                         log::info!("watching {} ({} addresses)", table_path.display(), t.size());
                         w = Some(Watcher::new(t, me));
                         waiting_logged = false;
+                        seen_table = true;
+                        missing_since = None;
+                    }
+                    Ok(None) if missing_since.is_some_and(|t| now - t >= GONE) => {
+                        log::warn!(
+                            "watchdog: {} has been gone for {} s; exiting",
+                            table_path.display(),
+                            GONE.as_secs()
+                        );
+                        return Ok(());
                     }
                     Ok(None) => {
+                        if seen_table && missing_since.is_none() {
+                            missing_since = Some(now);
+                        }
                         if !waiting_logged {
                             log::info!("waiting for {} to be created", table_path.display());
                             waiting_logged = true;
@@ -511,6 +581,7 @@ pub fn run(lock: &mut Lock, s: &Settings) -> Result<(), Failure> {
         if let Some(w) = w.as_mut() {
             if Instant::now() >= next_scan {
                 w.scan(&ep);
+                w.table.watchdog_beat(crate::table::boot_ms());
                 next_scan = Instant::now() + s.scan;
             }
         }
@@ -543,6 +614,9 @@ pub fn run(lock: &mut Lock, s: &Settings) -> Result<(), Failure> {
                         next_check = Instant::now();
                     } else {
                         log::info!("watchdog stopping (signal {signo})");
+                        if let Some(w) = &w {
+                            w.table.watchdog_beat(0);
+                        }
                         return Ok(());
                     }
                 }
