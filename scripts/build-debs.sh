@@ -11,7 +11,7 @@
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-for t in dpkg-buildpackage dh fakeroot; do
+for t in dpkg-buildpackage dh; do
     command -v "$t" > /dev/null || {
         echo "build-debs: $t is missing: install Debian's debhelper (scripts/setup.sh does)" >&2
         exit 1
