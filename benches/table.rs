@@ -7,7 +7,12 @@
 //! - aggregate pairs per second with 2, 8 and 64 processes;
 //! - the time to reap 65,536 dead leases;
 //! - the table's size per address;
-//! - the floor: a bare compare-and-swap pair on shared memory.
+//! - the floor: a bare compare-and-swap pair on shared memory;
+//! - the cost of a refusal (`Table::claim` on a full pool) at 1,024,
+//!   16,384 and 65,536 addresses, every one held by a live process, with
+//!   no watchdog and with one reporting in;
+//! - the CPU an idle watchdog (the built `rasstatic watchdog`) uses on a
+//!   1,048,576-address table with no leases.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -37,14 +42,138 @@ impl Liveness for AllAlive {
 }
 
 fn fresh_table(tag: &str) -> (Table, Pool) {
-    let dir = std::path::PathBuf::from(format!(
+    fresh_table_of(tag, POOL)
+}
+
+fn bench_dir(tag: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(format!(
         "/dev/shm/rasstatic-bench-{}-{tag}",
         std::process::id()
-    ));
+    ))
+}
+
+fn fresh_table_of(tag: &str, spec: &str) -> (Table, Pool) {
+    let dir = bench_dir(tag);
     let _ = std::fs::remove_dir_all(&dir);
-    let pool = Pool::parse(POOL, "").unwrap();
-    let (t, _) = Table::open(&dir, "bench", &pool, POOL).unwrap();
+    let pool = Pool::parse(spec, "").unwrap();
+    let (t, _) = Table::open(&dir, "bench", &pool, spec).unwrap();
     (t, pool)
+}
+
+/// Forked processes that sleep until killed: live lease holders.
+struct Sleepers(Vec<libc::pid_t>);
+
+impl Sleepers {
+    fn new(n: usize) -> Sleepers {
+        Sleepers(
+            (0..n)
+                .map(|_| {
+                    // SAFETY: the child only sleeps until killed.
+                    let pid = unsafe { libc::fork() };
+                    if pid == 0 {
+                        loop {
+                            // SAFETY: pause has no preconditions.
+                            unsafe { libc::pause() };
+                        }
+                    }
+                    pid
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Drop for Sleepers {
+    fn drop(&mut self) {
+        for &pid in &self.0 {
+            // SAFETY: killing and reaping our own children.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, std::ptr::null_mut(), 0);
+            }
+        }
+    }
+}
+
+/// Median and worst of `Table::claim` refusals on a pool of `spec`, every
+/// address held by one of 64 live processes. `beat`: a watchdog reports
+/// in (its heartbeat is kept fresh) or not.
+fn refusal(spec: &str, beat: bool) -> (Duration, Duration, u32) {
+    let (t, _) = fresh_table_of("refusal", spec);
+    let holders = Sleepers::new(64);
+    let ids: Vec<Owner> = holders
+        .0
+        .iter()
+        .map(|&p| Owner::of_pid(p as u32).unwrap().unwrap())
+        .collect();
+    for slot in 0..t.size() {
+        let o = ids[slot as usize % ids.len()];
+        let c = t.slots().claim(
+            o,
+            ClaimOpts {
+                prefer: Some(slot),
+                avoid: None,
+            },
+            &AllAlive,
+            0,
+        );
+        assert_eq!(c.claimed.unwrap().slot, slot);
+    }
+    let me = Owner::current().unwrap();
+    let info = SessionInfo::default();
+    let mut d = vec![];
+    for _ in 0..11 {
+        set_beat(&t, beat);
+        let s = Instant::now();
+        let r = t
+            .claim(me, ClaimOpts::default(), Policy::RoundRobin, &info)
+            .unwrap();
+        d.push(s.elapsed());
+        assert!(r.is_none(), "a full pool handed out an address");
+    }
+    d.sort();
+    (d[d.len() / 2], d[d.len() - 1], t.size())
+}
+
+fn set_beat(t: &Table, on: bool) {
+    t.watchdog_beat(if on { rasstatic::table::boot_ms() } else { 0 });
+}
+
+/// CPU ticks (user + system) of process `pid`.
+fn cpu_ticks(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest = &s[s.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // Fields 14 and 15 (utime, stime) are the 12th and 13th after the state.
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+/// An idle watchdog on a table of `spec` with no leases: CPU ticks over
+/// `secs` seconds (after 2 s of start-up), and its resident set.
+fn idle_watchdog(spec: &str, secs: u64) -> (u64, u64, String) {
+    let (t, _) = fresh_table_of("idle", spec);
+    let dir = bench_dir("idle");
+    let size = t.size();
+    drop(t);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rasstatic"))
+        .args(["watchdog", "--name", "bench", "--dir"])
+        .arg(&dir)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let a = cpu_ticks(child.id());
+    std::thread::sleep(Duration::from_secs(secs));
+    let b = cpu_ticks(child.id());
+    let rss = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("VmRSS"))
+        .unwrap_or("")
+        .to_string();
+    let _ = child.kill();
+    let _ = child.wait();
+    (b - a, u64::from(size), rss)
 }
 
 fn cleanup() {
@@ -304,5 +433,41 @@ fn main() {
         "floor: bare compare-and-swap pair on one word: {:.1} ns",
         cas_floor()
     );
+    println!(
+        "\n| pool | refusal median (no watchdog) | worst | median (watchdog reporting) | worst |"
+    );
+    println!("| --- | --- | --- | --- | --- |");
+    let large = std::env::var_os("RASSTATIC_BENCH_LARGE").is_some();
+    let mut specs = vec!["10.0.0.0-10.0.3.255", "10.0.0.0-10.0.63.255", POOL];
+    if large {
+        // Set RASSTATIC_BENCH_LARGE=1 for the supported maximum too (a
+        // 1 GB table on /dev/shm; about a minute more).
+        specs.extend(["10.0.0.0-10.15.255.255", "10.0.0.0-10.255.255.255"]);
+    }
+    for spec in specs {
+        let (m, w, n) = refusal(spec, false);
+        let (m2, w2, _) = refusal(spec, true);
+        println!(
+            "| {n} | {:.3} ms | {:.3} ms | {:.3} ms | {:.3} ms |",
+            m.as_secs_f64() * 1e3,
+            w.as_secs_f64() * 1e3,
+            m2.as_secs_f64() * 1e3,
+            w2.as_secs_f64() * 1e3
+        );
+    }
+    let hz = 100.0; // USER_HZ on Linux
+    let idle: &[&str] = if large {
+        &["10.0.0.0-10.15.255.255", "10.0.0.0-10.255.255.255"]
+    } else {
+        &["10.0.0.0-10.15.255.255"]
+    };
+    for &spec in idle {
+        let secs = 20;
+        let (ticks, n, rss) = idle_watchdog(spec, secs);
+        println!(
+            "idle watchdog, {n} addresses, no leases: {ticks} ticks in {secs} s = {:.3}% of a core; {rss}",
+            ticks as f64 / hz / secs as f64 * 100.0
+        );
+    }
     cleanup();
 }

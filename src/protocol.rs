@@ -924,6 +924,47 @@ mod tests {
     }
 
     #[test]
+    fn a_full_pool_sweep_is_bounded_and_resumes() {
+        let (o, b, c) = table(300);
+        let sw = AtomicU64::new(0);
+        let s = Slots {
+            owners: &o,
+            bitmap: &b,
+            cursor: &c,
+            sweep: &sw,
+        };
+        let mut live = Set((1..=400).map(|i| Owner::new(i, 1).word()).collect());
+        for i in 0..300 {
+            let c = s.claim(Owner::new(i + 1, 1), ClaimOpts::default(), &live, 0);
+            assert!(
+                !s.hinted_free(c.claimed.unwrap().slot),
+                "leased with its bit set"
+            );
+        }
+        // The holder of slot 250 dies.
+        live.0.remove(&Owner::new(251, 1).word());
+        let me = Owner::new(400, 1);
+        let budget = Sweep {
+            words: 1000,
+            checks: 100,
+        };
+        // Trusting a watchdog: no holder is checked, nothing reaped.
+        let r = s.claim_with(me, ClaimOpts::default(), &live, 0, Sweep::TRUSTING);
+        assert!(r.claimed.is_none() && r.reaped.is_empty());
+        // 100 checks per claim: slots 0-99, 100-199, then 200-299.
+        for k in 0..2 {
+            let r = s.claim_with(me, ClaimOpts::default(), &live, 0, budget);
+            assert!(r.claimed.is_none() && r.reaped.is_empty(), "claim {k}");
+            assert_eq!(sw.load(Ordering::Relaxed), 100 * (k + 1));
+        }
+        let r = s.claim_with(me, ClaimOpts::default(), &live, 0, budget);
+        assert_eq!(r.claimed.unwrap().slot, 250);
+        assert_eq!(r.reaped.len(), 1);
+        assert!(s.release(250, me, Path::Api, 0));
+        assert!(s.hinted_free(250));
+    }
+
+    #[test]
     fn transfer_is_one_step_and_only_from_the_owner() {
         let (o, b, c) = table(4);
         let s = Slots {
