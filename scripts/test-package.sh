@@ -8,7 +8,8 @@
 #    unpacked afresh for each run.
 # 2. In a chroot: `apt-get install ./rasstatic_*.deb` (apt fetches the ppp
 #    it depends on from Debian), then dpkg -L, man -w, systemd-analyze
-#    verify, and rasstatic check on the example options.
+#    verify, rasstatic check on the example options, and apt refusing the
+#    package built for the other pppd.
 # 3. User-Mode Linux booted on that root (the kernel scripts/uml-kernel.sh
 #    chooses), running scripts/package-test-guest.sh as PID 1: a real call
 #    through the installed pppd with `plugin rasstatic.so` from
@@ -95,6 +96,22 @@ if inroot sh -c 'apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get ins
     ok install
 else
     fail install "apt-get install failed: $(tail -3 "$W/install.log" | tr '\n' ' ')"
+fi
+# The package built for the other pppd is refused next to this one.
+case $V in deb12) OTHER=deb13 ;; *) OTHER=deb12 ;; esac
+OTHER_DEB=$(ls "$ROOT"/target/debian/rasstatic_*+"${OTHER}"_amd64.deb 2>/dev/null | head -1)
+if [ -z "$OTHER_DEB" ]; then
+    fail other-pppd-refused "no target/debian/rasstatic_*+${OTHER}_amd64.deb"
+else
+    cp "$OTHER_DEB" "$P/other.deb"
+    if inroot apt-get install --simulate -q ./var/tmp/pkgtest/other.deb > "$W/other.log" 2>&1; then
+        fail other-pppd-refused "apt would install the $OTHER package: $(tail -3 "$W/other.log" | tr '\n' ' ')"
+    elif grep -q 'Depends: ppp (' "$W/other.log"; then
+        ok other-pppd-refused
+    else
+        fail other-pppd-refused "apt failed for another reason: $(tail -3 "$W/other.log" | tr '\n' ' ')"
+    fi
+    rm -f "$P/other.deb"
 fi
 PPPV=$(inroot dpkg-query -W -f='${Version}' ppp 2>/dev/null || true)
 inroot dpkg -L rasstatic > "$W/dpkg-L" 2>&1 || true

@@ -154,6 +154,7 @@ const CHECKS: &[&str] = &[
     "dpkg-L /usr/share/doc/rasstatic/examples/options.ttyS0.example",
     "dpkg-L /usr/share/man/man8/rasstatic.8.gz",
     "dpkg-L /usr/share/man/man8/pppd-rasstatic.8.gz",
+    "other-pppd-refused",
     "man-w rasstatic",
     "man-w pppd-rasstatic",
     "man-w rasstatic.so",
