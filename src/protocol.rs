@@ -66,9 +66,9 @@
 //!   needs one. Claims and the resetter's count of live leases form a
 //!   Dekker pair: a claim compare-and-swaps its owner word, then reads the
 //!   reset word ([`claimed_in_retired`]); the resetter writes the reset
-//!   word, then reads every owner word ([`live_leases`]), all with
-//!   read-modify-write operations; so either the resetter counts the
-//!   claim, or the claim sees the reset and gives the address back.
+//!   word, then reads every owner word ([`live_leases`]), all sequentially
+//!   consistent; so either the resetter counts the claim, or the claim
+//!   sees the reset and gives the address back.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -264,7 +264,7 @@ pub struct ClaimOutcome {
 pub const SWEEP_WORDS: u32 = 65_536;
 /// Holders such a claim checks through /proc, at most, when no watchdog
 /// vouches for them.
-pub const SWEEP_CHECKS: u32 = 128;
+pub const SWEEP_CHECKS: u32 = 32;
 /// A watchdog heartbeat younger than this (milliseconds) vouches for the
 /// holders' liveness: the claim itself then checks none.
 pub const WATCHDOG_TRUSTED_MS: u64 = 1_000;
@@ -301,10 +301,9 @@ impl Sweep {
 /// sweep cursor (where the next full-pool sweep starts).
 ///
 /// The bitmap is kept so that a leased slot's bit is clear except for a
-/// few instructions at a time: a claim clears the bit before its
-/// compare-and-swap (and again after it), and whoever frees a word sets
-/// the bit and then looks at the word again, clearing the bit if the slot
-/// was claimed meanwhile. The watchdog relies on that to look only at
+/// few instructions at a time: a claim clears the bit right after its
+/// compare-and-swap, and whoever frees a word sets the bit and then looks
+/// at the word again, clearing the bit if the slot was claimed meanwhile. The watchdog relies on that to look only at
 /// slots whose bit is clear; see `watchdog` for what it does about the
 /// exceptions (a process that dies inside those few instructions).
 pub struct Slots<'a, W: Word> {
@@ -358,16 +357,12 @@ impl<W: Word> Slots<'_, W> {
         if w == me.word() {
             return Some(true);
         }
-        if is_free(w) {
-            // Clear the hint first: a leased slot's bit is never left set
-            // by a claimer that dies right after its compare-and-swap.
-            self.hint_taken(slot);
-            if self.owners[slot as usize]
+        if is_free(w)
+            && self.owners[slot as usize]
                 .compare_exchange(w, me.word())
                 .is_ok()
-            {
-                return Some(false);
-            }
+        {
+            return Some(false);
         }
         None
     }
@@ -678,7 +673,7 @@ impl<W: Word> Slots<'_, W> {
 /// has begun, and the claimer must give the address back and reopen.
 #[inline]
 pub fn claimed_in_retired<W: Word>(reset: &W) -> bool {
-    reset.fetch_or(0, Ordering::SeqCst) != 0
+    reset.load(Ordering::SeqCst) != 0
 }
 
 /// The resetter's half (I5): mark the table retired by `me`, from the

@@ -7,7 +7,7 @@
 //! Every [`SCAN`] it reads the free-bitmap and the owner word of every slot
 //! whose bit is clear (probably leased), so an idle watchdog's cost does
 //! not grow with the pool. The protocol keeps a leased slot's bit clear
-//! except for a few instructions at a time (a claim clears it before its
+//! except for a few instructions at a time (a claim clears it right after its
 //! compare-and-swap; a release sets it and then looks again; see
 //! [`crate::protocol::Slots`]); a process killed inside those instructions
 //! can leave a leased slot's bit set, and every [`FULL_SCAN`] the watchdog
