@@ -57,61 +57,80 @@ chosen() {
     exit 0
 }
 
+# One choice at a time: the demo, the tests and two checkouts' runs share
+# target/uml (a fetch replaces what a probe may be reading).
+exec 9> "$T/.lock"
+flock 9
+
+distro_why=""
 if [ "$MODE" != fallback ]; then
     K=/usr/bin/linux.uml
     if [ ! -x "$K" ]; then
-        tried="$tried
-  $K: not installed (Debian package user-mode-linux)"
+        distro_why="not installed (Debian package user-mode-linux)"
     elif probe "$K"; then
         chosen "$K" /usr/lib/uml/modules \
             "Debian's linux.uml $(release) boots on this $cpu; using it"
     else
-        tried="$tried
-  $K: $why"
-        [ "$MODE" = distro ] || echo "uml: Debian's linux.uml does not boot on this $cpu ($why); trying Debian unstable's" >&2
+        distro_why=$why
     fi
+    tried="$tried
+  $K: $distro_why"
 fi
+
+# fetch: Debian unstable's kernel and libc6 into $F, checked, then linked
+# into place as $K. Its progress goes to $F.log; 1 on failure, with $why.
+fetch() {
+    started=$(date +%s)
+    rm -rf "$F"
+    mkdir -p "$F/apt/lists/partial" "$F/apt/cache/archives/partial" "$F/debs" "$F/root"
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian sid main" \
+        > "$F/apt/sources.list"
+    A="-o Dir::Etc::SourceList=$F/apt/sources.list -o Dir::Etc::SourceParts=/dev/null
+       -o Dir::State::Lists=$F/apt/lists -o Dir::Cache=$F/apt/cache -o APT::Sandbox::User=root"
+    command -v patchelf > /dev/null || { why="patchelf is missing: install Debian's patchelf (scripts/setup.sh does)"; return 1; }
+    # shellcheck disable=SC2086
+    timeout 300 apt-get $A update -q > "$F.log" 2>&1 || { why="apt-get update failed (see $F.log)"; return 1; }
+    # shellcheck disable=SC2086
+    ( cd "$F/debs" && timeout 300 apt-get $A download user-mode-linux libc6 ) >> "$F.log" 2>&1 \
+        || { why="downloading user-mode-linux and libc6 failed (see $F.log)"; return 1; }
+    for d in "$F"/debs/user-mode-linux_*.deb "$F"/debs/libc6_*.deb; do
+        [ -f "$d" ] || { why="$d missing after the download"; return 1; }
+        dpkg -x "$d" "$F/root"
+    done
+    ld=$(ls "$F"/root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 2> /dev/null || true)
+    [ -n "$ld" ] || { why="no ld-linux-x86-64.so.2 in the unpacked libc6"; return 1; }
+    ls "$F"/root/usr/lib/uml/modules/*/modules.dep > /dev/null 2>&1 \
+        || { why="no modules.dep in the unpacked user-mode-linux"; return 1; }
+    cp "$F/root/usr/bin/linux.uml" "$K.tmp"
+    patchelf --set-interpreter "$ld" --set-rpath "${ld%/*}" "$K.tmp" >> "$F.log" 2>&1 \
+        || { why="patchelf failed (see $F.log)"; return 1; }
+    mv "$K.tmp" "$K"
+    how="fetched now in $(( $(date +%s) - started )) s"
+}
 
 if [ "$MODE" != distro ]; then
     F=$T/sid
     K=$F/linux.uml
-    if [ ! -x "$K" ]; then
-        started=$(date +%s)
-        rm -rf "$F"
-        mkdir -p "$F/apt/lists/partial" "$F/apt/cache/archives/partial" "$F/debs" "$F/root"
-        echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian sid main" \
-            > "$F/apt/sources.list"
-        A="-o Dir::Etc::SourceList=$F/apt/sources.list -o Dir::Etc::SourceParts=/dev/null
-           -o Dir::State::Lists=$F/apt/lists -o Dir::Cache=$F/apt/cache -o APT::Sandbox::User=root"
-        echo "uml: fetching Debian unstable's user-mode-linux and libc6 into $F" >&2
-        if ! command -v patchelf > /dev/null; then
-            echo "uml-kernel: patchelf is missing: install Debian's patchelf (scripts/setup.sh does)" >&2
-            exit 1
+    forced=""
+    [ "$MODE" != fallback ] || forced=" (RASSTATIC_UML=fallback)"
+    because=""
+    [ -z "$distro_why" ] || because="Debian's linux.uml does not boot on this $cpu ($distro_why); "
+    how="cached in $F"
+    # A cached kernel that no longer boots is fetched again, once.
+    for attempt in cached fresh; do
+        if [ "$attempt" = fresh ] || [ ! -x "$K" ]; then
+            fetch || break
         fi
-        # shellcheck disable=SC2086
-        apt-get $A update -q > "$F/apt/update.log" 2>&1 \
-            || { cat "$F/apt/update.log" >&2; echo "uml-kernel: apt-get update failed" >&2; exit 1; }
-        # shellcheck disable=SC2086
-        ( cd "$F/debs" && apt-get $A download user-mode-linux libc6 ) > "$F/apt/download.log" 2>&1 \
-            || { cat "$F/apt/download.log" >&2; echo "uml-kernel: download failed" >&2; exit 1; }
-        for d in "$F"/debs/user-mode-linux_*.deb "$F"/debs/libc6_*.deb; do
-            [ -f "$d" ] || { echo "uml-kernel: $d missing after the download" >&2; exit 1; }
-            dpkg -x "$d" "$F/root"
-        done
-        cp "$F/root/usr/bin/linux.uml" "$K.tmp"
-        patchelf --set-interpreter "$F/root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" \
-                 --set-rpath "$F/root/usr/lib/x86_64-linux-gnu" "$K.tmp"
-        mv "$K.tmp" "$K"
-        echo "uml: fetched and prepared in $(( $(date +%s) - started )) s" >&2
-    fi
-    if probe "$K"; then
-        chosen "$K" "$F/root/usr/lib/uml/modules" \
-            "Debian unstable's linux.uml $(release) (cached in $F) boots on this $cpu; using it$( [ "$MODE" = fallback ] && echo ' (RASSTATIC_UML=fallback)')"
-    fi
+        if probe "$K"; then
+            chosen "$K" "$F/root/usr/lib/uml/modules" \
+                "${because}using Debian unstable's linux.uml $(release) ($how)$forced"
+        fi
+        [ "$how" = "cached in $F" ] || break
+    done
     tried="$tried
   $K: $why"
 fi
 
 echo "uml-kernel: no User-Mode Linux kernel boots on this $cpu (RASSTATIC_UML=$MODE). Tried:$tried
-The last console is in $T/probe.log." >&2
+The last console is in $T/probe.log; rm -rf $T/sid fetches Debian unstable's kernel anew." >&2
 exit 1

@@ -20,5 +20,5 @@ SCENARIOS=""
 export PLUGIN RASSTATIC PPPD LIB BENCHDIR BENCH_SRC CALLS
 E
 sh "$ROOT/tests/pppd/boot.sh" "$RUN" 900 768M > "$RUN/console.log" 2>&1 || true
-[ -f "$RUN/connect.raw" ] || { echo "connection-setup run failed; see $RUN/guest.log" >&2; exit 1; }
+[ -f "$RUN/connect.raw" ] || { echo "connection-setup run failed; see $RUN/boot.log, $RUN/console.log and $RUN/guest.log" >&2; exit 1; }
 cat "$RUN/connect.raw"

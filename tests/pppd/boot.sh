@@ -1,7 +1,7 @@
 #!/bin/sh
 # Boots tests/pppd/guest-init.sh over the run directory RUN (which holds
-# its env file): on the host kernel in a private mount namespace when this
-# kernel has PPP, otherwise as PID 1 of a User-Mode Linux guest whose
+# its env file): on the host kernel in private mount, PID and network
+# namespaces (and a private /dev) when this kernel has PPP, otherwise as PID 1 of a User-Mode Linux guest whose
 # kernel scripts/uml-kernel.sh chooses. Used by the demo, the real-pppd
 # tests and bench/connect.
 #
@@ -21,8 +21,8 @@ INIT=$ROOT/tests/pppd/guest-init.sh
 chmod 755 "$INIT"
 # A kernel with PPP has the /dev/ppp character device, and it opens.
 if [ "${RASSTATIC_BOOT:-auto}" != uml ] && [ -c /dev/ppp ] && ( exec 9<>/dev/ppp ) 2>/dev/null; then
-    echo "boot: this kernel has PPP: running on it in a private mount namespace" | tee "$RUN/boot.log" >&2
-    exec timeout -k 10 "$SECONDS_" unshare -m sh "$INIT" --host "$RUN"
+    echo "boot: this kernel has PPP: running on it in private namespaces" | tee "$RUN/boot.log" >&2
+    exec timeout -k 10 "$SECONDS_" unshare -m -p -f -n --mount-proc sh "$INIT" --host "$RUN"
 fi
 # The choice (or why nothing boots) goes to the console and to RUN/boot.log.
 st=0

@@ -17,10 +17,28 @@
 # descriptor beyond 0-2 from this script, and /run is a small fresh tmpfs.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export LC_ALL=C
+# Nothing a harness left open reaches pppd (dash closes 3-9; the Rust
+# harness and boot.sh open nothing else without close-on-exec).
+for fd in 3 4 5 6 7 8 9; do eval "exec $fd>&-"; done
 if [ "${1:-}" = "--host" ]; then
+    # boot.sh runs this in new mount, PID and network namespaces: the
+    # scenarios' pkill, interfaces and routes stay inside them. /dev is
+    # made private too, so that the scenarios' syslog on /dev/log does not
+    # replace the host's.
     MODE=host
     RUN=$2
     mount --make-rprivate /
+    mount -t tmpfs -o mode=755,size=1m dev /dev
+    for n in "null 1 3 666" "zero 1 5 666" "random 1 8 666" "urandom 1 9 666" \
+             "tty 5 0 666" "ppp 108 0 600"; do
+        set -- $n
+        mknod -m "$4" "/dev/$1" c "$2" "$3"
+    done
+    mkdir -p /dev/pts /dev/shm
+    mount -t devpts -o newinstance,gid=5,mode=620,ptmxmode=666 devpts /dev/pts
+    ln -s pts/ptmx /dev/ptmx
+    mount -t tmpfs -o mode=1777 shm /dev/shm
+    ip link set lo up
 else
     MODE=uml
     mount -t proc proc /proc
@@ -67,6 +85,7 @@ setup() {
 }
 # syslog FILE: a tiny syslog daemon on /dev/log, writing into FILE.
 syslog() {
+    rm -f /dev/log
     socat -u UNIX-RECV:/dev/log,unlink-early,mode=666 OPEN:"$1",creat,append < /dev/null > /dev/null 2>&1 &
     for _ in $(seq 50); do [ -S /dev/log ] && return 0; sleep 0.02; done
     echo "no /dev/log"
