@@ -243,14 +243,16 @@ pub fn pool_ranges(spec: &str) -> Result<Vec<Range>, PoolError> {
 }
 
 /// Parse an exclusion list (any address may be named) into sorted, merged
-/// ranges; an empty list is no exclusion.
+/// ranges; an empty list is no exclusion. A CIDR block is taken whole.
 pub fn exclude_ranges(spec: &str) -> Result<Vec<Range>, PoolError> {
     if spec.trim().is_empty() {
         return Ok(Vec::new());
     }
+    // An excluded block is excluded whole: its network and broadcast
+    // addresses too (they may lie inside a longer pool block).
     let ex = items(spec)?
         .into_iter()
-        .map(parse_item)
+        .map(|i| parse_any(i, true))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(normalize(ex))
 }
@@ -682,5 +684,16 @@ mod tests {
         );
         assert_eq!(subtract(&[r(0, 9)], &[r(0, 0)]), vec![r(1, 9)]);
         assert_eq!(subtract(&[r(3, 9)], &[r(0, u32::MAX)]), vec![]);
+    }
+
+    #[test]
+    fn an_excluded_block_is_excluded_whole() {
+        let p = Pool::parse("10.20.0.0/16", "10.20.5.0/24").unwrap();
+        for a in ["10.20.5.0", "10.20.5.1", "10.20.5.254", "10.20.5.255"] {
+            assert!(!p.contains(a.parse().unwrap()), "{a} is in {p}");
+        }
+        assert!(p.contains("10.20.4.255".parse().unwrap()));
+        assert!(p.contains("10.20.6.0".parse().unwrap()));
+        assert_eq!(p.size(), 65534 - 256);
     }
 }
