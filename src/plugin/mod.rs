@@ -48,6 +48,9 @@ fn with_plugin<R>(f: impl FnOnce(&mut Plugin) -> R) -> R {
         // A panic while holding the lock poisons it; the state is still the
         // best we have, so keep using it.
         let mut p = PLUGIN.lock().unwrap_or_else(|e| e.into_inner());
+        // Whatever an event that panicked asked for is dropped, not
+        // carried out during this one.
+        p.take_effects();
         p.last_signal = LAST_SIGNAL.load(Ordering::Relaxed);
         let r = f(&mut p);
         (r, p.take_effects())
@@ -262,15 +265,19 @@ fn session_info() -> SessionInfo {
 
 entry!(
     /// pppd's `ip_choose_hook`: write the peer's address (network byte
-    /// order), or 0 to refuse (also when anything panics).
+    /// order), or 0 to refuse. pppd passes the address it holds from an
+    /// earlier call, which must never stand: 0 is written first, so a
+    /// panic also leaves the caller refused.
     fn ip_choose_hook(addr: *mut u32), fallback (), {
+        if addr.is_null() {
+            return;
+        }
+        // SAFETY: pppd passes a pointer to its wanted options' hisaddr.
+        unsafe { *addr = 0 };
         let (info, local) = (session_info(), sys::session().local);
-        let v = with_plugin(|p| p.choose(&info, local))
-            .map(|a| u32::from(a).to_be())
-            .unwrap_or(0);
-        if !addr.is_null() {
-            // SAFETY: pppd passes a pointer to its wanted options' hisaddr.
-            unsafe { *addr = v };
+        if let Some(a) = with_plugin(|p| p.choose(&info, local)) {
+            // SAFETY: as above.
+            unsafe { *addr = u32::from(a).to_be() };
         }
     }
 );

@@ -137,8 +137,9 @@ fn detach(lock: Lock) -> Lock {
         libc::setlogmask(0xff); // LOG_UPTO(LOG_DEBUG): every priority
         libc::alarm(0);
     }
-    // SAFETY: sigaction/sigprocmask with valid, zero-initialised plain
-    // data; SIGKILL and SIGSTOP are skipped (they cannot be changed).
+    // SAFETY: sigprocmask with a valid, emptied set; signal() with
+    // SIG_DFL/SIG_IGN, skipping SIGKILL and SIGSTOP (they cannot be
+    // changed); chdir with a NUL-terminated static string; umask.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
@@ -252,6 +253,12 @@ fn set_title(s: &Settings) {
 fn daemon(lock: Lock, s: Settings, detached: fn()) -> i32 {
     let mut lock = detach(lock);
     detached();
+    // The starter's panic hook is not the watchdog's (pppd's only records
+    // where a panic happened, for the plugin's guard to log): a panic here
+    // is logged to syslog, then the watchdog exits with status 1.
+    std::panic::set_hook(Box::new(|info| {
+        log::error!("watchdog: internal error: {info}; exiting");
+    }));
     set_title(&s);
     match run(&mut lock, &s) {
         Ok(()) => 0,
