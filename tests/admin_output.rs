@@ -600,3 +600,64 @@ fn watchdog_detach_into_a_full_disk_says_it_started_one() {
         "{err}"
     );
 }
+
+#[test]
+fn show_and_stats_report_a_table_truncated_while_they_read_it_and_never_crash() {
+    use std::os::unix::process::ExitStatusExt;
+    let f = Fixture::new("truncated", "10.60.0.0/16");
+    let table = f.dir.join("default.table");
+    let len = fs::metadata(&table).unwrap().len();
+    for json in [false, true] {
+        // Far more rows than a pipe holds: show blocks on its output with
+        // most of the table still to read.
+        let mut args = vec!["show", "--dir", f.dir.to_str().unwrap()];
+        if json {
+            args.push("--json");
+        }
+        let mut child = Command::new(BIN)
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let mut first = [0u8; 4096];
+        stdout.read_exact(&mut first).unwrap();
+        // Root truncates the table in place, under the reader.
+        File::options()
+            .write(true)
+            .open(&table)
+            .unwrap()
+            .set_len(8192)
+            .unwrap();
+        let mut rest = Vec::new();
+        stdout.read_to_end(&mut rest).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(
+            out.status.signal(),
+            None,
+            "json {json}: killed by a signal: {err}"
+        );
+        assert_eq!(out.status.code(), Some(1), "json {json}: {err}");
+        assert!(err.contains("truncated"), "json {json}: {err}");
+        // Put a whole table back for the next round.
+        drop(fs::remove_file(&table));
+        drop(Table::open(&f.dir, "default", &f.pool, &f.spec).unwrap());
+        assert_eq!(fs::metadata(&table).unwrap().len(), len);
+    }
+    // stats reads every slot too; a truncated table is refused with the
+    // reason, not a signal.
+    File::options()
+        .write(true)
+        .open(&table)
+        .unwrap()
+        .set_len(8192)
+        .unwrap();
+    let out = Command::new(BIN)
+        .args(["stats", "--dir", f.dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.signal(), None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+}

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
 use rasstatic::protocol::{Path, ProcLiveness};
-use rasstatic::table::{self, Table};
+use rasstatic::table::{self, Reader, Table};
 use rasstatic::watchdog;
 
 // The crate root is src/bin/rasstatic.rs; its modules live beside it.
@@ -150,7 +150,7 @@ fn main() -> ExitCode {
     }
     let mut out = Out::new();
     let r = match sub {
-        "show" => open(args).and_then(|t| {
+        "show" => open_reader(args).and_then(|t| {
             let states = [
                 ("leased", State::Leased),
                 ("stale", State::Stale),
@@ -172,7 +172,7 @@ fn main() -> ExitCode {
                 &mut out,
             )
         }),
-        "stats" => open(args).and_then(|t| {
+        "stats" => open_reader(args).and_then(|t| {
             show::stats(
                 &t,
                 name(args),
@@ -218,15 +218,23 @@ fn dir(a: &ArgMatches) -> PathBuf {
     PathBuf::from(a.get_one::<String>("dir").expect("default"))
 }
 
+/// The table, mapped, for the commands that change it.
 fn open(a: &ArgMatches) -> Result<Table, Failure> {
-    Table::open_existing(&dir(a), name(a)).map_err(|e| {
-        Failure::Msg(match e {
-            table::TableError::Io { err, .. } if err.kind() == io::ErrorKind::NotFound => format!(
-                "no table {}: no pppd has created it yet (is `plugin rasstatic.so` in pppd's options?)",
-                table::table_path(&dir(a), name(a)).display()
-            ),
-            e => e.to_string(),
-        })
+    Table::open_existing(&dir(a), name(a)).map_err(|e| opening_failed(a, e))
+}
+
+/// The table, for reading only (`show`, `stats`): never mapped.
+fn open_reader(a: &ArgMatches) -> Result<Reader, Failure> {
+    Reader::open(&dir(a), name(a)).map_err(|e| opening_failed(a, e))
+}
+
+fn opening_failed(a: &ArgMatches, e: table::TableError) -> Failure {
+    Failure::Msg(match e {
+        table::TableError::Io { err, .. } if err.kind() == io::ErrorKind::NotFound => format!(
+            "no table {}: no pppd has created it yet (is `plugin rasstatic.so` in pppd's options?)",
+            table::table_path(&dir(a), name(a)).display()
+        ),
+        e => e.to_string(),
     })
 }
 
@@ -320,7 +328,7 @@ fn release(t: &Table, a: &ArgMatches, out: &mut Out) -> Result<(), Failure> {
         )
     })?;
     let l = t.lease(slot);
-    let (st, owner) = state(&l);
+    let (st, owner) = state(&l, &t.liveness());
     let mut say = |line: String, done: &str| -> Result<(), Failure> {
         writeln!(out, "{line}")
             .and_then(|()| out.flush())

@@ -1,6 +1,8 @@
-//! `show` and `stats`: read the table slot by slot and write as they go,
-//! so memory stays the same whatever the pool's size. Each slot is read
-//! once ([`Table::lease`]) and its state decided once; the counts printed
+//! `show` and `stats`: read the table a chunk of slots at a time and write
+//! as they go, so memory stays the same whatever the pool's size. They
+//! read through [`Reader`], with `pread` and never a mapping: a table
+//! truncated or rewritten while they read is reported, never a SIGBUS.
+//! Each slot is read once and its state decided once; the counts printed
 //! come from the very same reads as the rows, so they always agree.
 
 use std::borrow::Cow;
@@ -11,7 +13,8 @@ use serde_json::to_writer;
 use rasstatic::owner::Owner;
 use rasstatic::pool::{self, Range};
 use rasstatic::protocol::Path;
-use rasstatic::table::{self, Lease, LeaseState, Table};
+use rasstatic::protocol::Liveness;
+use rasstatic::table::{self, Lease, LeaseState, Reader, TableLiveness};
 
 use super::out::{escape, Failure, Out};
 
@@ -33,10 +36,12 @@ impl State {
     }
 }
 
-/// The state of `l`, and its holder. Looks at the holder's liveness once.
-pub fn state(l: &Lease) -> (State, Option<Owner>) {
+/// The state of `l`, and its holder. Looks at the holder's liveness once,
+/// as `live` judges it (from another PID namespace every holder counts as
+/// alive: none is called stale).
+pub fn state(l: &Lease, live: &TableLiveness) -> (State, Option<Owner>) {
     match l.state {
-        LeaseState::Leased(o) if o.is_alive() => (State::Leased, Some(o)),
+        LeaseState::Leased(o) if live.is_alive(o) => (State::Leased, Some(o)),
         LeaseState::Leased(o) => (State::Stale, Some(o)),
         LeaseState::Free(_) => (State::Free, None),
     }
@@ -78,9 +83,13 @@ impl Filter {
     }
 }
 
-/// The slots holding the addresses of `sel` (all if `None`), in address
-/// order, computed range by range from the pool: nothing is collected.
-fn slots(t: &Table, sel: Option<Range>) -> impl Iterator<Item = u32> + '_ {
+/// The leases of the addresses of `sel` (all if `None`), in address order,
+/// read range by range from the pool a chunk at a time: nothing is
+/// collected.
+fn leases(
+    t: &Reader,
+    sel: Option<Range>,
+) -> impl Iterator<Item = Result<Lease, table::TableError>> + '_ {
     let sel = sel.unwrap_or(Range {
         first: 0,
         last: u32::MAX,
@@ -91,8 +100,8 @@ fn slots(t: &Table, sel: Option<Range>) -> impl Iterator<Item = u32> + '_ {
         .filter_map(move |r| {
             let (lo, hi) = (r.first.max(sel.first), r.last.min(sel.last));
             (lo <= hi).then(|| {
-                let first = t.slot_of(lo.into()).expect("in the pool");
-                first..=first + (hi - lo)
+                let first = t.pool().index(lo.into()).expect("in the pool");
+                t.leases_in(first, hi - lo + 1)
             })
         })
         .flatten()
@@ -177,7 +186,7 @@ fn row(out: &mut Out, line: &mut String, cells: [&str; 9]) -> io::Result<()> {
 }
 
 pub fn show(
-    t: &Table,
+    t: &Reader,
     wd: Option<u32>,
     json: bool,
     f: &Filter,
@@ -191,6 +200,7 @@ pub fn show(
         None => None,
     };
     let now = u64::from(table::now());
+    let live = t.liveness();
     let mut n = Counts::default();
     if json {
         write!(out, "{{\"table\":")?;
@@ -208,9 +218,9 @@ pub fn show(
         }
         write!(out, ",\"leases\":[")?;
         let mut first = true;
-        for slot in slots(t, sel) {
-            let l = t.lease(slot);
-            let st = state(&l);
+        for l in leases(t, sel) {
+            let l = l.map_err(|e| e.to_string())?;
+            let st = state(&l, &live);
             n.add(st.0);
             if f.wants(st.0) {
                 if !first {
@@ -232,9 +242,9 @@ pub fn show(
     }
     let mut line = String::with_capacity(160);
     row(out, &mut line, HEADINGS)?;
-    for slot in slots(t, sel) {
-        let l = t.lease(slot);
-        let (st, owner) = state(&l);
+    for l in leases(t, sel) {
+        let l = l.map_err(|e| e.to_string())?;
+        let (st, owner) = state(&l, &live);
         n.add(st);
         if !f.wants(st) {
             continue;
@@ -355,24 +365,19 @@ fn lease_json(
 }
 
 pub fn stats(
-    t: &Table,
+    t: &Reader,
     name: &str,
     wd: Option<u32>,
     prometheus: bool,
     out: &mut Out,
 ) -> Result<(), Failure> {
-    // One pass over the owner words alone: the display records are not
-    // needed for counting.
+    // One pass over the slots.
+    let live = t.liveness();
     let mut n = Counts::default();
-    let words = t.slots();
-    for slot in 0..t.size() {
-        n.add(match Owner::from_word(words.word(slot)) {
-            Some(o) if o.is_alive() => State::Leased,
-            Some(_) => State::Stale,
-            None => State::Free,
-        });
+    for l in t.leases() {
+        n.add(state(&l.map_err(|e| e.to_string())?, &live).0);
     }
-    let c = t.counters();
+    let c = t.counters().map_err(|e| e.to_string())?;
     let released: Vec<(&str, u64)> = Path::ALL
         .iter()
         .filter(|p| **p != Path::Never && !p.is_reap())
