@@ -12,11 +12,18 @@ use std::fmt::Write as _;
 fn unsafe_char(c: char) -> bool {
     c.is_control()
         || matches!(c,
-            '\u{200b}'..='\u{200f}'
+            '\u{ad}'                      // soft hyphen
+            | '\u{34f}'                   // combining grapheme joiner
+            | '\u{61c}'                   // Arabic letter mark (bidi)
+            | '\u{180e}'                  // Mongolian vowel separator
+            | '\u{200b}'..='\u{200f}'
             | '\u{2028}'..='\u{202e}'
             | '\u{2060}'..='\u{206f}'
+            | '\u{fe00}'..='\u{fe0f}'    // variation selectors
             | '\u{feff}'
-            | '\u{fff9}'..='\u{fffb}')
+            | '\u{fff9}'..='\u{fffb}'
+            | '\u{e0000}'..='\u{e007f}'  // tag characters
+            | '\u{e0100}'..='\u{e01ef}') // variation selectors supplement
 }
 
 /// `s` made safe for a terminal and for columns: a backslash is doubled,
@@ -61,5 +68,9 @@ mod tests {
         assert_eq!(escape("x\u{202e}y\u{200b}"), "x\\u{202e}y\\u{200b}");
         assert_eq!(escape("a\\x1b"), "a\\\\x1b");
         assert_eq!(escape("\u{fffd}"), "\u{fffd}");
+        assert_eq!(
+            escape("a\u{61c}b\u{ad}c\u{e0041}d\u{fe0f}"),
+            "a\\u{61c}b\\u{ad}c\\u{e0041}d\\u{fe0f}"
+        );
     }
 }

@@ -49,13 +49,22 @@ impl Fixture {
         // SAFETY: the child claims, reports and sleeps; it never returns.
         let pid = unsafe { libc::fork() };
         if pid == 0 {
-            let (t, _) = Table::open(&self.dir, "default", &self.pool, &self.spec).unwrap();
-            let me = Owner::current().unwrap();
-            let c = t
-                .claim(me, ClaimOpts::default(), Policy::RoundRobin, &info)
-                .unwrap()
-                .unwrap();
-            let a = self.pool.addr(c.slot).to_string();
+            // Forked from the multi-threaded harness: a failure here must
+            // end this child, never unwind into the harness's copy.
+            let claimed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let (t, _) = Table::open(&self.dir, "default", &self.pool, &self.spec).ok()?;
+                let me = Owner::current().ok()?;
+                let c = t
+                    .claim(me, ClaimOpts::default(), Policy::RoundRobin, &info)
+                    .ok()??;
+                // The table stays open in this child until it is killed.
+                std::mem::forget(t);
+                Some(self.pool.addr(c.slot).to_string())
+            }));
+            let Ok(Some(a)) = claimed else {
+                // SAFETY: ends the child; the parent sees an empty report.
+                unsafe { libc::_exit(1) }
+            };
             // SAFETY: writing to our pipe, then sleeping until killed.
             unsafe {
                 libc::write(fds[1], a.as_ptr().cast(), a.len());

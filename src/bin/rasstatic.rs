@@ -204,6 +204,8 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
         Err(Failure::Msg(m)) => {
+            // What was written before the failure comes first.
+            let _ = out.flush();
             complain(&m);
             ExitCode::from(1)
         }
@@ -256,8 +258,10 @@ fn watchdog(a: &ArgMatches) -> ExitCode {
         return fail(2, &e);
     }
     if a.get_flag("detach") {
+        // A directory that cannot be made is no refused table (status 3
+        // would keep systemd from trying again).
         if let Err(e) = table::prepare_dir(&dir(a)) {
-            return fail(3, &e);
+            return fail(1, &e);
         }
         // A table that exists must be one the watchdog accepts; a missing
         // one is waited for.
