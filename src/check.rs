@@ -28,6 +28,12 @@ const TEXT_VALUED: &[&str] = &[
     "pty",
     "logfile",
     "ifname",
+    "password",
+    "remotenumber",
+    "ip-up-script",
+    "ip-down-script",
+    "auth-up-script",
+    "auth-down-script",
 ];
 
 /// Whether `v` (the word after `plugin`) loads this plugin: the file
