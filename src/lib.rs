@@ -18,6 +18,7 @@
 
 pub mod check;
 pub mod config;
+pub mod cutil;
 pub mod optfile;
 pub mod owner;
 pub mod pool;

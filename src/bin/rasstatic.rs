@@ -331,6 +331,11 @@ fn release(t: &Table, a: &ArgMatches, out: &mut Out) -> Result<(), Failure> {
             t.path().display()
         )
     })?;
+    // Whether the holder is alive decides what may be done, and from
+    // another PID namespace nobody can tell (--force acts regardless).
+    if !a.get_flag("force") {
+        t.check_liveness().map_err(|e| Failure::Msg(e.to_string()))?;
+    }
     let l = t.lease(slot);
     let (st, owner) = state(&l, &t.liveness());
     let mut say = |line: String, done: &str| -> Result<(), Failure> {
@@ -351,8 +356,6 @@ fn release(t: &Table, a: &ArgMatches, out: &mut Out) -> Result<(), Failure> {
         .filter(|p| p != " ()")
         .unwrap_or_default();
     if st == State::Stale {
-        t.check_liveness()
-            .map_err(|e| Failure::Msg(e.to_string()))?;
         return match t.reap(slot, &ProcLiveness, Path::Admin) {
             Some(_) => {
                 log::info!(

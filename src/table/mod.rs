@@ -23,6 +23,7 @@ use std::path::{Path as FsPath, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::cutil::{self, cerr, NotOurs};
 use crate::owner::Owner;
 use crate::pool::{Pool, Range};
 use crate::protocol::{
@@ -217,15 +218,6 @@ fn io_err<'a>(path: &'a FsPath, op: &'static str) -> impl FnOnce(io::Error) -> T
     }
 }
 
-/// Turn a libc `-1` return into `io::Error`.
-fn cerr(r: libc::c_int) -> io::Result<libc::c_int> {
-    if r == -1 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(r)
-    }
-}
-
 pub fn now() -> u32 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -264,34 +256,15 @@ pub fn boot_id() -> [u8; BOOT_ID_LEN] {
     id
 }
 
-fn euid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
-}
-
 /// Check a file or directory's type, owner and mode.
 fn check_meta(path: &FsPath, md: &fs::Metadata, want_dir: bool) -> Result<(), TableError> {
-    let ft = md.file_type();
-    if want_dir && !ft.is_dir() {
-        return Err(TableError::NotDir { path: path.into() });
-    }
-    if !want_dir && !ft.is_file() {
-        return Err(TableError::NotRegular { path: path.into() });
-    }
-    if md.uid() != euid() {
-        return Err(TableError::WrongOwner {
-            path: path.into(),
-            uid: md.uid(),
-            euid: euid(),
-        });
-    }
-    if md.mode() & 0o022 != 0 {
-        return Err(TableError::Writable {
-            path: path.into(),
-            mode: md.mode() & 0o7777,
-        });
-    }
-    Ok(())
+    let path = path.into();
+    cutil::check_ours(md, want_dir).map_err(|n| match n {
+        NotOurs::NotDir => TableError::NotDir { path },
+        NotOurs::NotRegular => TableError::NotRegular { path },
+        NotOurs::Owner { uid, euid } => TableError::WrongOwner { path, uid, euid },
+        NotOurs::Writable { mode } => TableError::Writable { path, mode },
+    })
 }
 
 /// Create the table directory if missing (0700) and check it is safe.
@@ -470,14 +443,7 @@ fn namespace_matches(fixed: &Fixed) -> bool {
 }
 
 fn flock(file: &File, op: libc::c_int, path: &FsPath) -> Result<(), TableError> {
-    loop {
-        // SAFETY: flock on a descriptor we own.
-        match cerr(unsafe { libc::flock(file.as_raw_fd(), op) }) {
-            Ok(_) => return Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(io_err(path, "flock")(e)),
-        }
-    }
+    cutil::flock(file, op).map_err(io_err(path, "flock"))
 }
 
 fn open_file(path: &FsPath) -> io::Result<File> {
@@ -543,15 +509,14 @@ fn remove_abandoned_temps(path: &FsPath) {
         let p = e.path();
         let Ok(f) = open_file(&p) else { continue };
         let Ok(md) = f.metadata() else { continue };
-        if !md.is_file() || md.uid() != euid() {
+        if !md.is_file() || md.uid() != cutil::euid() {
             continue;
         }
         let age = now().saturating_sub(md.ctime().max(0) as u32);
         if named_tmp && age < 5 {
             continue;
         }
-        // SAFETY: flock on a descriptor we own.
-        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        if cutil::flock(&f, libc::LOCK_EX | libc::LOCK_NB).is_err() {
             continue; // its writer is at work
         }
         let same =

@@ -13,6 +13,8 @@ use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use crate::cutil::{self, flock};
+
 pub fn lock_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.watchdog"))
 }
@@ -31,29 +33,14 @@ fn open(path: &Path) -> io::Result<File> {
         .mode(0o644)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(path)?;
-    let md = f.metadata()?;
-    // SAFETY: geteuid has no preconditions.
-    let euid = unsafe { libc::geteuid() };
-    if !md.is_file() || md.uid() != euid || md.mode() & 0o022 != 0 {
+    if cutil::check_ours(&f.metadata()?, false).is_err() {
         return Err(io::Error::other(format!(
-            "{}: refused: must be a regular file owned by uid {euid}, writable by it alone",
-            path.display()
+            "{}: refused: must be a regular file owned by uid {}, writable by it alone",
+            path.display(),
+            cutil::euid()
         )));
     }
     Ok(f)
-}
-
-fn flock(f: &File, op: libc::c_int) -> io::Result<()> {
-    loop {
-        // SAFETY: flock on a descriptor we own.
-        if unsafe { libc::flock(f.as_raw_fd(), op) } == 0 {
-            return Ok(());
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
 }
 
 impl Lock {

@@ -55,6 +55,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path as FsPath, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::cutil::cerr;
 use crate::owner::{Owner, OWNED};
 use crate::protocol::{Path, ProcLiveness};
 use crate::table::{LeaseState, Table, TableError};
@@ -89,14 +90,6 @@ impl Settings {
             name: name.to_string(),
             scan: SCAN,
         }
-    }
-}
-
-fn cerr(r: libc::c_int) -> io::Result<libc::c_int> {
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(r)
     }
 }
 

@@ -21,14 +21,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
 use super::{run, Lock, Settings};
-
-fn cerr(r: libc::c_int) -> io::Result<libc::c_int> {
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(r)
-    }
-}
+use crate::cutil::cerr;
 
 /// Threads in this process, from /proc/self/status.
 fn threads() -> Option<u32> {

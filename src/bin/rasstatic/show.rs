@@ -12,8 +12,8 @@ use serde_json::to_writer;
 
 use rasstatic::owner::Owner;
 use rasstatic::pool::{self, Range};
-use rasstatic::protocol::Path;
 use rasstatic::protocol::Liveness;
+use rasstatic::protocol::Path;
 use rasstatic::table::{self, Lease, LeaseState, Reader, TableLiveness};
 
 use super::out::{escape, Failure, Out};
