@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use rasstatic::owner::Owner;
 use rasstatic::pool::Pool;
-use rasstatic::protocol::{ClaimOpts, Liveness, Path};
+use rasstatic::protocol::{ClaimOpts, EndedBy, Liveness};
 use rasstatic::table::{Policy, SessionInfo, Table};
 
 const POOL: &str = "10.0.0.0-10.0.255.255";
@@ -242,7 +242,7 @@ fn pair_latency(fraction: f64) -> (u64, u64, u64) {
             .claim(me, ClaimOpts::default(), Policy::RoundRobin, &info)
             .unwrap()
             .expect("pool not exhausted");
-        assert!(t.release(c.slot, me, Path::Api));
+        assert!(t.release(c.slot, me, EndedBy::Api));
         let d = s.elapsed().as_nanos() as u64;
         if i >= 10_000 {
             ns.push(d);
@@ -253,7 +253,7 @@ fn pair_latency(fraction: f64) -> (u64, u64, u64) {
     // Nobody may: with free addresses left, claims never take the slow
     // path that reaps. Prove it, or the figure would be of another path.
     assert_eq!(
-        t.counters().ended_by(Path::ReapClaim),
+        t.counters().ended_by(EndedBy::ReapClaim),
         0,
         "a claim took the slow path"
     );
@@ -297,7 +297,7 @@ fn aggregate(procs: usize, secs: f64) -> f64 {
                         .claim(me, ClaimOpts::default(), Policy::RoundRobin, &info)
                         .unwrap()
                         .unwrap();
-                    t.release(c.slot, me, Path::Api);
+                    t.release(c.slot, me, EndedBy::Api);
                 }
                 n += 64;
             }
@@ -351,7 +351,7 @@ fn reap_time() -> (Duration, usize) {
         pid -= 1;
     }
     let s = Instant::now();
-    let r = t.reap_all(Path::ReapAdmin);
+    let r = t.reap_all(EndedBy::ReapAdmin);
     (s.elapsed(), r.len())
 }
 

@@ -124,7 +124,7 @@ impl Liveness for ProcLiveness {
 /// How a lease ended, recorded in the free word and counted per path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
-pub enum Path {
+pub enum EndedBy {
     /// Never leased since the table was created.
     Never = 0,
     /// pppd's IPCP went down (ip_down notifier).
@@ -149,44 +149,47 @@ pub enum Path {
     Api = 10,
 }
 
-impl Path {
+impl EndedBy {
     pub const COUNT: usize = 11;
-    pub const ALL: [Path; Path::COUNT] = [
-        Path::Never,
-        Path::IpDown,
-        Path::LinkDown,
-        Path::PhaseDead,
-        Path::Exit,
-        Path::Admin,
-        Path::Forced,
-        Path::ReapClaim,
-        Path::ReapWatchdog,
-        Path::ReapAdmin,
-        Path::Api,
+    pub const ALL: [EndedBy; EndedBy::COUNT] = [
+        EndedBy::Never,
+        EndedBy::IpDown,
+        EndedBy::LinkDown,
+        EndedBy::PhaseDead,
+        EndedBy::Exit,
+        EndedBy::Admin,
+        EndedBy::Forced,
+        EndedBy::ReapClaim,
+        EndedBy::ReapWatchdog,
+        EndedBy::ReapAdmin,
+        EndedBy::Api,
     ];
 
-    pub fn from_code(c: u8) -> Option<Path> {
-        Path::ALL.get(usize::from(c)).copied()
+    pub fn from_code(c: u8) -> Option<EndedBy> {
+        EndedBy::ALL.get(usize::from(c)).copied()
     }
 
     pub fn name(self) -> &'static str {
         match self {
-            Path::Never => "never",
-            Path::IpDown => "ip-down",
-            Path::LinkDown => "link-down",
-            Path::PhaseDead => "phase-dead",
-            Path::Exit => "exit",
-            Path::Admin => "admin",
-            Path::Forced => "forced",
-            Path::ReapClaim => "reap-claim",
-            Path::ReapWatchdog => "reap-watchdog",
-            Path::ReapAdmin => "reap-admin",
-            Path::Api => "api",
+            EndedBy::Never => "never",
+            EndedBy::IpDown => "ip-down",
+            EndedBy::LinkDown => "link-down",
+            EndedBy::PhaseDead => "phase-dead",
+            EndedBy::Exit => "exit",
+            EndedBy::Admin => "admin",
+            EndedBy::Forced => "forced",
+            EndedBy::ReapClaim => "reap-claim",
+            EndedBy::ReapWatchdog => "reap-watchdog",
+            EndedBy::ReapAdmin => "reap-admin",
+            EndedBy::Api => "api",
         }
     }
 
     pub fn is_reap(self) -> bool {
-        matches!(self, Path::ReapClaim | Path::ReapWatchdog | Path::ReapAdmin)
+        matches!(
+            self,
+            EndedBy::ReapClaim | EndedBy::ReapWatchdog | EndedBy::ReapAdmin
+        )
     }
 }
 
@@ -194,7 +197,7 @@ impl Path {
 /// that held it (bits 32..54) and when (unix seconds, bits 0..32).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Free {
-    pub path: Path,
+    pub path: EndedBy,
     pub last_pid: u32,
     pub when: u32,
 }
@@ -212,7 +215,7 @@ impl Free {
         }
         Some(Free {
             // Unknown codes (a newer writer) display as "never".
-            path: Path::from_code((w >> 56) as u8 & 0x7f).unwrap_or(Path::Never),
+            path: EndedBy::from_code((w >> 56) as u8 & 0x7f).unwrap_or(EndedBy::Never),
             last_pid: ((w >> 32) & ((1 << 22) - 1)) as u32,
             when: w as u32,
         })
@@ -496,7 +499,7 @@ impl<W: Word> Slots<'_, W> {
             if checks == 0 {
                 checked_to = Some(k + 1);
             }
-            if let Some(r) = self.reap(slot, live, Path::ReapClaim, now) {
+            if let Some(r) = self.reap(slot, live, EndedBy::ReapClaim, now) {
                 reaped.push(r);
                 if let Some(existing) = self.try_take(slot, me) {
                     found = Some(self.took(slot, existing, true));
@@ -564,7 +567,7 @@ impl<W: Word> Slots<'_, W> {
 
     /// Release `slot` if `me` holds it. Idempotent: false when `me` does not
     /// hold it (already released, reaped, or never held).
-    pub fn release(&self, slot: u32, me: Owner, path: Path, now: u32) -> bool {
+    pub fn release(&self, slot: u32, me: Owner, path: EndedBy, now: u32) -> bool {
         self.release_recording(slot, me, path, me.pid(), now)
     }
 
@@ -574,7 +577,7 @@ impl<W: Word> Slots<'_, W> {
         &self,
         slot: u32,
         me: Owner,
-        path: Path,
+        path: EndedBy,
         last_pid: u32,
         now: u32,
     ) -> bool {
@@ -596,7 +599,7 @@ impl<W: Word> Slots<'_, W> {
 
     /// Free `slot` whatever holds it (`rasstatic release --force`). Returns
     /// the owner it took the slot from, if any.
-    pub fn force_release(&self, slot: u32, path: Path, now: u32) -> Option<Owner> {
+    pub fn force_release(&self, slot: u32, path: EndedBy, now: u32) -> Option<Owner> {
         loop {
             let w = self.word(slot);
             let owner = Owner::from_word(w)?;
@@ -616,7 +619,7 @@ impl<W: Word> Slots<'_, W> {
     }
 
     /// Free `slot` if its owner is dead. Returns the dead owner.
-    pub fn reap(&self, slot: u32, live: &impl Liveness, path: Path, now: u32) -> Option<Reaped> {
+    pub fn reap(&self, slot: u32, live: &impl Liveness, path: EndedBy, now: u32) -> Option<Reaped> {
         let w = self.word(slot);
         let owner = Owner::from_word(w)?;
         if live.is_alive(owner) {
@@ -648,7 +651,7 @@ impl<W: Word> Slots<'_, W> {
     }
 
     /// Reap every slot whose owner is dead.
-    pub fn reap_all(&self, live: &impl Liveness, path: Path, now: u32) -> Vec<Reaped> {
+    pub fn reap_all(&self, live: &impl Liveness, path: EndedBy, now: u32) -> Vec<Reaped> {
         (0..self.len())
             .filter_map(|s| self.reap(s, live, path, now))
             .collect()
@@ -792,9 +795,15 @@ mod tests {
             );
         }
         assert_eq!(got, vec![0, 1, 2]);
-        assert!(s.release(1, p(2), Path::Api, 0));
-        assert!(!s.release(1, p(2), Path::Api, 0), "release is idempotent");
-        assert!(!s.release(0, p(2), Path::Api, 0), "only the owner releases");
+        assert!(s.release(1, p(2), EndedBy::Api, 0));
+        assert!(
+            !s.release(1, p(2), EndedBy::Api, 0),
+            "release is idempotent"
+        );
+        assert!(
+            !s.release(0, p(2), EndedBy::Api, 0),
+            "only the owner releases"
+        );
         // Slot 1 was just freed: it is the last to be reused.
         assert_eq!(
             s.claim(p(4), ClaimOpts::default(), &live, 0)
@@ -857,7 +866,7 @@ mod tests {
             0,
         );
         assert_eq!(r.claimed, None, "only the avoided slot is left");
-        assert!(s.release(68, Owner::new(68, 1), Path::Api, 0));
+        assert!(s.release(68, Owner::new(68, 1), EndedBy::Api, 0));
         c.store(69, Ordering::Relaxed);
         let r = s.claim(Owner::new(101, 1), ClaimOpts::default(), &live, 0);
         assert_eq!(r.claimed.unwrap().slot, 5, "wraps to the first free slot");
@@ -955,7 +964,7 @@ mod tests {
         let r = s.claim_with(me, ClaimOpts::default(), &live, 0, budget);
         assert_eq!(r.claimed.unwrap().slot, 250);
         assert_eq!(r.reaped.len(), 1);
-        assert!(s.release(250, me, Path::Api, 0));
+        assert!(s.release(250, me, EndedBy::Api, 0));
         assert!(s.hinted_free(250));
     }
 
@@ -978,21 +987,21 @@ mod tests {
         assert!(!s.transfer(slot, x, q), "a stranger cannot move a lease");
         assert!(s.transfer(slot, p, q));
         assert!(
-            !s.release(slot, p, Path::Api, 0),
+            !s.release(slot, p, EndedBy::Api, 0),
             "the old owner no longer holds it"
         );
-        assert!(s.release(slot, q, Path::Api, 0));
+        assert!(s.release(slot, q, EndedBy::Api, 0));
     }
 
     #[test]
     fn free_word_round_trip() {
         let f = Free {
-            path: Path::ReapWatchdog,
+            path: EndedBy::ReapWatchdog,
             last_pid: 4_000_000,
             when: 0xdead_beef,
         };
         assert_eq!(Free::from_word(f.word()), Some(f));
-        assert_eq!(Free::from_word(0).unwrap().path, Path::Never);
+        assert_eq!(Free::from_word(0).unwrap().path, EndedBy::Never);
         assert_eq!(Free::from_word(Owner::new(1, 1).word()), None);
     }
 }

@@ -2,7 +2,7 @@
 //! alive and some SIGKILLed.
 
 use std::fs;
-use std::path::{Path as FsPath, PathBuf};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use rasstatic::owner::Owner;
@@ -96,7 +96,7 @@ fn fixture(tag: &str) -> Fixture {
     f
 }
 
-fn rasstatic(dir: &FsPath, args: &[&str]) -> Output {
+fn rasstatic(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rasstatic"))
         .args(args)
         .arg("--dir")

@@ -6,7 +6,7 @@
 use std::fs::{self, File};
 use std::io::Read;
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::path::{Path as FsPath, PathBuf};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -137,7 +137,7 @@ fn info(peer: &str, ifname: &str, device: &str) -> SessionInfo {
 
 /// Run with standard output (and, if `err_too`, standard error) on
 /// `/dev/full`, or on a pipe whose reader has gone.
-fn run_into(dir: &FsPath, args: &[&str], target: &str, err_too: bool) -> Output {
+fn run_into(dir: &Path, args: &[&str], target: &str, err_too: bool) -> Output {
     let sink = || -> Stdio {
         match target {
             "full" => File::options()

@@ -24,7 +24,7 @@ use loom::thread;
 use rasstatic::owner::Owner;
 use rasstatic::protocol::{
     begin_reset, bitmap_words, claimed_in_retired, initial_hint, judge_reset, live_leases,
-    roll_back_reset, ClaimOpts, Liveness, Path, ResetState, Slots, Word,
+    roll_back_reset, ClaimOpts, EndedBy, Liveness, ResetState, Slots, Word,
 };
 
 loom::thread_local! {
@@ -158,7 +158,7 @@ fn session(t: &Table, p: &Procs, pid: u32) {
         believe(p, pid, c.slot);
         p.holds[pid as usize].store(0, Ordering::SeqCst);
         assert!(
-            t.slots().release(c.slot, me, Path::Api, 0),
+            t.slots().release(c.slot, me, EndedBy::Api, 0),
             "lease taken from a live owner"
         );
     }
@@ -170,7 +170,7 @@ fn check_nothing_lost(t: &Table, p: &Procs, n: u32) {
     for a in &p.alive {
         a.store(false, Ordering::SeqCst);
     }
-    t.slots().reap_all(p, Path::ReapAdmin, 0);
+    t.slots().reap_all(p, EndedBy::ReapAdmin, 0);
     assert_eq!(t.slots().leased(), 0);
     for a in &p.alive {
         a.store(true, Ordering::SeqCst);
@@ -232,7 +232,7 @@ fn claim_release_reap_with_death_anywhere() {
             let a = thread::spawn(move || process(&p1, 1, budget, || session(&t1, &p1, 1)));
             let (t2, p2) = (t.clone(), p.clone());
             let b = thread::spawn(move || process(&p2, 2, usize::MAX, || session(&t2, &p2, 2)));
-            t.slots().reap_all(&*p, Path::ReapWatchdog, 0);
+            t.slots().reap_all(&*p, EndedBy::ReapWatchdog, 0);
             a.join().unwrap();
             b.join().unwrap();
             check_nothing_lost(&t, &p, 1);
@@ -275,12 +275,12 @@ fn transfer_to_detached_child() {
                     believe(&p2, 2, slot);
                     p2.holds[2].store(0, Ordering::SeqCst);
                     assert!(
-                        t2.slots().release(slot, child, Path::Api, 0),
+                        t2.slots().release(slot, child, EndedBy::Api, 0),
                         "child lost its lease"
                     );
                 }
             });
-            t.slots().reap_all(&*p, Path::ReapWatchdog, 0);
+            t.slots().reap_all(&*p, EndedBy::ReapWatchdog, 0);
             par.join().unwrap();
             ch.join().unwrap();
             check_nothing_lost(&t, &p, 2);
@@ -312,7 +312,7 @@ fn two_addresses_hints_and_reap_on_full() {
             });
             a.join().unwrap();
             p.holds[3].store(0, Ordering::SeqCst);
-            assert!(t.slots().release(c.slot, owner(3), Path::Api, 0));
+            assert!(t.slots().release(c.slot, owner(3), EndedBy::Api, 0));
             check_nothing_lost(&t, &p, 2);
         });
     }
@@ -368,7 +368,7 @@ fn watchdog_seizes_then_frees_a_dead_holders_lease() {
                         t3.slots().release_recording(
                             0,
                             owner(3),
-                            Path::ReapWatchdog,
+                            EndedBy::ReapWatchdog,
                             dead.pid(),
                             0
                         ),
@@ -537,7 +537,7 @@ fn open_and_claim(d: &Dir, p: &Procs, pid: u32) -> Option<(usize, u32)> {
         }
         let c = f.t.slots().claim(me, ClaimOpts::default(), p, 0).claimed?;
         if !c.existing && claimed_in_retired(&f.reset) {
-            assert!(f.t.slots().release(c.slot, me, Path::Api, 0));
+            assert!(f.t.slots().release(c.slot, me, EndedBy::Api, 0));
             continue;
         }
         d.which[pid as usize].store(i as u64, Ordering::SeqCst);

@@ -3,11 +3,11 @@
 
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
-use std::path::{Path as FsPath, PathBuf};
+use std::path::{Path, PathBuf};
 
 use rasstatic::owner::Owner;
 use rasstatic::pool::Pool;
-use rasstatic::protocol::{ClaimOpts, Path};
+use rasstatic::protocol::{ClaimOpts, EndedBy};
 use rasstatic::table::{Opened, Policy, SessionInfo, Table, TableError};
 
 struct TempDir(PathBuf);
@@ -28,11 +28,11 @@ fn pool(s: &str) -> Pool {
     Pool::parse(s, "").unwrap()
 }
 
-fn open(dir: &FsPath, spec: &str) -> Result<(Table, Opened), TableError> {
+fn open(dir: &Path, spec: &str) -> Result<(Table, Opened), TableError> {
     Table::open(dir, "t", &pool(spec), spec)
 }
 
-fn refused(dir: &FsPath, spec: &str) -> String {
+fn refused(dir: &Path, spec: &str) -> String {
     let e = match open(dir, spec) {
         Ok(_) => panic!("a bad table was accepted"),
         Err(e) => e.to_string(),
@@ -44,7 +44,7 @@ fn refused(dir: &FsPath, spec: &str) -> String {
 }
 
 /// Create a good table, then let `spoil` damage the file.
-fn spoiled(tag: &str, spoil: impl FnOnce(&FsPath)) -> (TempDir, PathBuf) {
+fn spoiled(tag: &str, spoil: impl FnOnce(&Path)) -> (TempDir, PathBuf) {
     let d = TempDir::new(tag);
     drop(open(&d.0, "10.1.0.0/24").unwrap());
     let p = d.0.join("t.table");
@@ -58,7 +58,7 @@ fn created_0600_in_a_0700_directory() {
     let (t, how) = open(&d.0, "10.1.0.0/24").unwrap();
     assert_eq!(how, Opened::Created);
     assert_eq!(t.size(), 254);
-    let mode = |p: &FsPath| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
     assert_eq!(mode(&d.0), 0o700);
     assert_eq!(mode(&d.0.join("t.table")), 0o600);
     assert!(
@@ -113,7 +113,7 @@ fn concurrent_creation_yields_one_table() {
     let t = Table::open_existing(&d.0, "t").unwrap();
     // All eight claims landed in the one table that everyone shares.
     assert_eq!(t.slots().leased(), 8);
-    assert_eq!(t.reap_all(Path::ReapAdmin).len(), 8);
+    assert_eq!(t.reap_all(EndedBy::ReapAdmin).len(), 8);
     assert_eq!(fs::read_dir(&d.0).unwrap().count(), 1);
 }
 
@@ -139,7 +139,7 @@ fn pool_change_rebuilds_when_idle_and_refuses_with_live_leases() {
     assert!(e.contains("1 live lease"), "{e}");
     // The refused attempt left the table as it was.
     assert!(!t.is_retired());
-    assert!(t.release(c.slot, me, Path::Api));
+    assert!(t.release(c.slot, me, EndedBy::Api));
     let (t2, how) = open(&d.0, "10.4.0.0/24").unwrap();
     assert_eq!(
         how,
@@ -228,7 +228,7 @@ fn foreign_and_corrupt_files_are_refused() {
     assert!(refused(&d.0, "10.1.0.0/24").contains("not a rasstatic table"));
     let patch = |off: u64, bytes: &[u8]| {
         let bytes = bytes.to_vec();
-        move |p: &FsPath| {
+        move |p: &Path| {
             use std::os::unix::fs::FileExt;
             let f = fs::OpenOptions::new().write(true).open(p).unwrap();
             f.write_all_at(&bytes, off).unwrap();
@@ -319,8 +319,8 @@ fn sticky_policy_returns_a_peers_last_address() {
         .claim(o(2), ClaimOpts::default(), Policy::Sticky, &info("bob"))
         .unwrap()
         .unwrap();
-    assert!(t.release(a.slot, o(1), Path::Api));
-    assert!(t.release(b.slot, o(2), Path::Api));
+    assert!(t.release(a.slot, o(1), EndedBy::Api));
+    assert!(t.release(b.slot, o(2), EndedBy::Api));
     // Round-robin would move on; sticky gives alice her address back.
     let a2 = t
         .claim(o(3), ClaimOpts::default(), Policy::Sticky, &info("alice"))
@@ -387,11 +387,11 @@ fn metadata_and_counters_survive_in_the_table() {
         ),
         ("dialer", "ppp3", "ttyS1", true)
     );
-    assert!(t.release(c.slot, me, Path::IpDown));
+    assert!(t.release(c.slot, me, EndedBy::IpDown));
     let l = t.lease(c.slot);
     match l.state {
         rasstatic::table::LeaseState::Free(f) => {
-            assert_eq!(f.path, Path::IpDown);
+            assert_eq!(f.path, EndedBy::IpDown);
             assert_eq!(f.last_pid, me.pid());
         }
         _ => panic!("not free"),
@@ -402,7 +402,7 @@ fn metadata_and_counters_survive_in_the_table() {
         "a free slot keeps its last holder"
     );
     let n = t.counters();
-    assert_eq!((n.assigned, n.ended_by(Path::IpDown)), (1, 1));
+    assert_eq!((n.assigned, n.ended_by(EndedBy::IpDown)), (1, 1));
 }
 
 #[test]
@@ -422,7 +422,7 @@ fn a_second_claim_by_the_same_process_returns_its_lease() {
     assert_eq!((b.slot, b.existing), (a.slot, true));
     assert_eq!(t.slots().leased(), 1);
     // Once released, the next claim is a new lease.
-    assert!(t.release(a.slot, me, Path::Api));
+    assert!(t.release(a.slot, me, EndedBy::Api));
     let c = t
         .claim(me, ClaimOpts::default(), Policy::RoundRobin, &i)
         .unwrap()
@@ -618,7 +618,7 @@ fn a_table_that_does_not_fit_is_refused_at_creation() {
         // One that fits is allocated whole: tmpfs use grows by its size
         // at creation, not as it is touched.
         let small = pool("10.1.0.0/22");
-        let used = |p: &FsPath| {
+        let used = |p: &Path| {
             let cp = c(p.to_str().unwrap());
             // SAFETY: statvfs into a struct we own, from a valid path.
             let mut st: libc::statvfs = unsafe { std::mem::zeroed() };

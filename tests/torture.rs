@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use rasstatic::owner::Owner;
 use rasstatic::pool::Pool;
-use rasstatic::protocol::{ClaimOpts, Liveness, Path};
+use rasstatic::protocol::{ClaimOpts, EndedBy, Liveness};
 use rasstatic::table::{Policy, SessionInfo, Table};
 
 const WORKERS: usize = 40;
@@ -144,7 +144,7 @@ fn worker(t: &Table, sh: &Shared, idx: usize, seed: u64) {
             sh.stolen.fetch_add(1, Ordering::SeqCst);
         }
         b.store(tag | generation << 16, Ordering::SeqCst);
-        assert!(t.release(slot, me, Path::Api));
+        assert!(t.release(slot, me, EndedBy::Api));
         spin_for(rng.below(100));
     }
 }
@@ -281,7 +281,7 @@ fn forty_processes_with_sigkill_never_share_and_never_lose_an_address() {
     );
 
     // Everyone is dead. One reap frees every lease.
-    let reaped = t.reap_all(Path::ReapAdmin);
+    let reaped = t.reap_all(EndedBy::ReapAdmin);
     eprintln!("final reap freed {} leases", reaped.len());
     assert_eq!(t.slots().leased(), 0, "leases survived a full reap");
     // The whole pool, and not one address more, can be claimed again.

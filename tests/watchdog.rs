@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use holders::*;
-use rasstatic::protocol::Path;
+use rasstatic::protocol::EndedBy;
 use rasstatic::table::{SessionInfo, Table};
 
 const MEDIAN_BOUND: Duration = Duration::from_millis(100);
@@ -74,7 +74,7 @@ fn killed_holders_are_freed_within_the_bounds_without_any_claim() {
         let d = wait_free(&t, h.slot, t0, Duration::from_secs(5))
             .unwrap_or_else(|| panic!("{} not freed within 5 s", h.addr));
         lat.push(d);
-        assert_eq!(freed_by(&t, h.slot), Some(Path::ReapWatchdog));
+        assert_eq!(freed_by(&t, h.slot), Some(EndedBy::ReapWatchdog));
         reap_child(h.pid);
     }
     check_bounds("one at a time", lat);
@@ -94,14 +94,14 @@ fn killed_holders_are_freed_within_the_bounds_without_any_claim() {
         let d = wait_free(&t, h.slot, t0, Duration::from_secs(5))
             .unwrap_or_else(|| panic!("{} not freed within 5 s", h.addr));
         lat.push(d);
-        assert_eq!(freed_by(&t, h.slot), Some(Path::ReapWatchdog));
+        assert_eq!(freed_by(&t, h.slot), Some(EndedBy::ReapWatchdog));
     }
     for h in &hs {
         reap_child(h.pid);
     }
     check_bounds("all at once", lat);
     assert_eq!(t.slots().leased(), 0);
-    assert_eq!(t.counters().ended_by(Path::ReapWatchdog), 80);
+    assert_eq!(t.counters().ended_by(EndedBy::ReapWatchdog), 80);
     // Nobody claimed: the table counted 80 claims (the holders') only.
     assert_eq!(t.counters().assigned, 80);
 
@@ -123,7 +123,7 @@ fn holders_dying_before_any_scan_are_freed_too() {
         reap_child(h.pid);
         let d = wait_free(&t, h.slot, t0, Duration::from_secs(5))
             .unwrap_or_else(|| panic!("{} not freed within 5 s", h.addr));
-        assert_eq!(freed_by(&t, h.slot), Some(Path::ReapWatchdog));
+        assert_eq!(freed_by(&t, h.slot), Some(EndedBy::ReapWatchdog));
         lat.push(d);
     }
     lat.sort();
@@ -627,13 +627,13 @@ fn another_pid_namespace_never_frees_live_leases() {
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains(msg), "{err}");
     held(&t);
-    assert_eq!(t.counters().ended_by(Path::ReapAdmin), 0);
-    assert_eq!(t.counters().ended_by(Path::ReapWatchdog), 0);
+    assert_eq!(t.counters().ended_by(EndedBy::ReapAdmin), 0);
+    assert_eq!(t.counters().ended_by(EndedBy::ReapWatchdog), 0);
 
     // From the table's own namespace a dead holder is still reaped.
     kill(hs[0].pid);
     reap_child(hs[0].pid);
-    assert_eq!(t.reap_all(Path::ReapAdmin).len(), 1);
+    assert_eq!(t.reap_all(EndedBy::ReapAdmin).len(), 1);
     for h in &hs[1..] {
         kill(h.pid);
         reap_child(h.pid);

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
-use rasstatic::protocol::{Path, ProcLiveness};
+use rasstatic::protocol::{EndedBy, ProcLiveness};
 use rasstatic::table::{self, Reader, Table};
 use rasstatic::watchdog;
 
@@ -303,7 +303,7 @@ fn watchdog(a: &ArgMatches) -> ExitCode {
 fn reap(t: &Table, out: &mut Out) -> Result<(), Failure> {
     t.check_liveness()
         .map_err(|e| Failure::Msg(e.to_string()))?;
-    let r = t.reap_all(Path::ReapAdmin);
+    let r = t.reap_all(EndedBy::ReapAdmin);
     let report = |out: &mut Out| -> io::Result<()> {
         for x in &r {
             writeln!(
@@ -334,7 +334,8 @@ fn release(t: &Table, a: &ArgMatches, out: &mut Out) -> Result<(), Failure> {
     // Whether the holder is alive decides what may be done, and from
     // another PID namespace nobody can tell (--force acts regardless).
     if !a.get_flag("force") {
-        t.check_liveness().map_err(|e| Failure::Msg(e.to_string()))?;
+        t.check_liveness()
+            .map_err(|e| Failure::Msg(e.to_string()))?;
     }
     let l = t.lease(slot);
     let (st, owner) = state(&l, &t.liveness());
@@ -356,7 +357,7 @@ fn release(t: &Table, a: &ArgMatches, out: &mut Out) -> Result<(), Failure> {
         .filter(|p| p != " ()")
         .unwrap_or_default();
     if st == State::Stale {
-        return match t.reap(slot, &ProcLiveness, Path::Admin) {
+        return match t.reap(slot, &ProcLiveness, EndedBy::Admin) {
             Some(_) => {
                 log::info!(
                     "released stale lease {addr} of dead pid {}{peer} by admin",
@@ -377,7 +378,7 @@ fn release(t: &Table, a: &ArgMatches, out: &mut Out) -> Result<(), Failure> {
         )
         .into());
     }
-    match t.force_release(slot, Path::Forced) {
+    match t.force_release(slot, EndedBy::Forced) {
         Some(o) => {
             log::warn!(
                 "forced release of {addr}, leased to live pid {}{peer}",

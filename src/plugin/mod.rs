@@ -29,7 +29,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{LazyLock, Mutex};
 
-use crate::protocol::Path;
+use crate::protocol::EndedBy;
 use crate::table::SessionInfo;
 use session::{Effect, Plugin};
 
@@ -329,14 +329,14 @@ entry!(
 entry!(
     fn on_ip_down(_data: *mut c_void, _arg: c_int), as "ip_down", fallback (), {
         log::debug!("notified: ip down");
-        with_plugin(|p| p.down(Path::IpDown))
+        with_plugin(|p| p.down(EndedBy::IpDown))
     }
 );
 
 entry!(
     fn on_link_down(_data: *mut c_void, _arg: c_int), as "link_down", fallback (), {
         log::debug!("notified: link down");
-        with_plugin(|p| p.down(Path::LinkDown))
+        with_plugin(|p| p.down(EndedBy::LinkDown))
     }
 );
 

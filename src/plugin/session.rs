@@ -11,7 +11,7 @@ use std::net::Ipv4Addr;
 use crate::config::Config;
 use crate::owner::Owner;
 use crate::pool::Pool;
-use crate::protocol::{ClaimOpts, Path};
+use crate::protocol::{ClaimOpts, EndedBy};
 use crate::table::{Opened, SessionInfo, Table};
 
 /// What the shims do through pppd on the state machine's behalf.
@@ -37,7 +37,7 @@ pub struct Plugin {
     /// comes up again in the same connection.
     prev: Option<u32>,
     /// A release scheduled from ip_down / link_down.
-    pending: Option<Path>,
+    pending: Option<EndedBy>,
     /// A child of pppd (scripts, helpers): never touches leases.
     helper: bool,
     /// Fault injection for tests: panic in the named hook.
@@ -112,7 +112,7 @@ impl Plugin {
     /// IP or the link went down (ip-down, link-down notifiers): release
     /// from pppd's main loop right after this event, once pppd has taken
     /// the address off the interface, unless IPCP renegotiates within it.
-    pub fn down(&mut self, path: Path) {
+    pub fn down(&mut self, path: EndedBy) {
         if self.lease.is_some() && self.pending.is_none() && !self.helper {
             self.pending = Some(path);
             self.effects.push(Effect::ScheduleRelease);
@@ -129,14 +129,14 @@ impl Plugin {
     /// The phase changed to dead: the connection is over (this covers IPCP
     /// never opening after the hook). A new connection starts afresh.
     pub fn dead(&mut self) {
-        self.release(Path::PhaseDead);
+        self.release(EndedBy::PhaseDead);
         self.prev = None;
         self.last_signal = 0;
     }
 
     /// pppd is exiting (exit notifier).
     pub fn exiting(&mut self) {
-        self.release(Path::Exit);
+        self.release(EndedBy::Exit);
     }
 
     /// In the detaching parent, with the child's PID: move the lease to
@@ -344,7 +344,7 @@ impl Plugin {
 
     /// Release the lease now, if held. A release already scheduled by
     /// ip_down / link_down keeps its path: that is what ended the session.
-    fn release(&mut self, path: Path) {
+    fn release(&mut self, path: EndedBy) {
         let path = match self.pending.take() {
             Some(p) => {
                 self.effects.push(Effect::CancelRelease);
@@ -448,7 +448,7 @@ mod tests {
     }
 
     /// Who holds `a` now: `Ok(owner)`, or `Err(how it was last released)`.
-    fn holder(p: &Plugin, a: Ipv4Addr) -> Result<Owner, Path> {
+    fn holder(p: &Plugin, a: Ipv4Addr) -> Result<Owner, EndedBy> {
         let r = p.ready.as_ref().unwrap();
         match r.table.lease(r.pool.index(a).unwrap()).state {
             LeaseState::Leased(o) => Ok(o),
@@ -468,31 +468,31 @@ mod tests {
         let a = call(&mut p);
         assert_eq!(a, addr("10.7.0.1"));
         assert_eq!(holder(&p, a), Ok(me()));
-        p.down(Path::IpDown);
+        p.down(EndedBy::IpDown);
         assert_eq!(p.take_effects(), vec![Effect::ScheduleRelease]);
         assert_eq!(holder(&p, a), Ok(me()), "released inside the event");
         p.release_scheduled();
-        assert_eq!(holder(&p, a), Err(Path::IpDown));
+        assert_eq!(holder(&p, a), Err(EndedBy::IpDown));
         // The phase change to dead and the exit that follow find nothing.
         p.dead();
         p.exiting();
         assert_eq!(p.take_effects(), vec![]);
-        assert_eq!(holder(&p, a), Err(Path::IpDown));
+        assert_eq!(holder(&p, a), Err(EndedBy::IpDown));
     }
 
     #[test]
     fn an_authenticated_link_going_down_is_released_as_link_down() {
         let (mut p, _d) = plugin("linkdown", "10.7.0.1-10.7.0.3");
         let a = call(&mut p);
-        p.down(Path::LinkDown);
-        p.down(Path::IpDown);
+        p.down(EndedBy::LinkDown);
+        p.down(EndedBy::IpDown);
         assert_eq!(
             p.take_effects(),
             vec![Effect::ScheduleRelease],
             "scheduled once"
         );
         p.release_scheduled();
-        assert_eq!(holder(&p, a), Err(Path::LinkDown));
+        assert_eq!(holder(&p, a), Err(EndedBy::LinkDown));
     }
 
     #[test]
@@ -501,7 +501,7 @@ mod tests {
         let a = p.choose(&info(), None).unwrap();
         p.dead();
         assert_eq!(p.take_effects(), vec![]);
-        assert_eq!(holder(&p, a), Err(Path::PhaseDead));
+        assert_eq!(holder(&p, a), Err(EndedBy::PhaseDead));
     }
 
     #[test]
@@ -509,23 +509,23 @@ mod tests {
         let (mut p, _d) = plugin("exit", "10.7.0.1-10.7.0.3");
         let a = call(&mut p);
         p.exiting();
-        assert_eq!(holder(&p, a), Err(Path::Exit));
+        assert_eq!(holder(&p, a), Err(EndedBy::Exit));
         let (mut p, _d2) = plugin("exit2", "10.7.0.1-10.7.0.3");
         let a = call(&mut p);
-        p.down(Path::IpDown);
+        p.down(EndedBy::IpDown);
         p.exiting();
         assert_eq!(
             p.take_effects(),
             vec![Effect::ScheduleRelease, Effect::CancelRelease]
         );
-        assert_eq!(holder(&p, a), Err(Path::IpDown));
+        assert_eq!(holder(&p, a), Err(EndedBy::IpDown));
     }
 
     #[test]
     fn ipcp_renegotiation_in_the_same_event_keeps_the_address() {
         let (mut p, _d) = plugin("reneg", "10.7.0.1-10.7.0.3");
         let a = call(&mut p);
-        p.down(Path::IpDown);
+        p.down(EndedBy::IpDown);
         assert_eq!(p.take_effects(), vec![Effect::ScheduleRelease]);
         assert_eq!(p.choose(&info(), None), Some(a));
         assert_eq!(p.take_effects(), vec![Effect::CancelRelease]);
@@ -539,9 +539,9 @@ mod tests {
     fn ipcp_restarting_later_in_the_connection_prefers_the_same_address() {
         let (mut p, _d) = plugin("restart", "10.7.0.1-10.7.0.3");
         let a = call(&mut p);
-        p.down(Path::IpDown);
+        p.down(EndedBy::IpDown);
         p.release_scheduled();
-        assert_eq!(holder(&p, a), Err(Path::IpDown));
+        assert_eq!(holder(&p, a), Err(EndedBy::IpDown));
         assert_eq!(p.choose(&info(), None), Some(a));
     }
 
@@ -552,11 +552,11 @@ mod tests {
         for _ in 0..4 {
             let a = call(&mut p);
             got.push(a);
-            p.down(Path::IpDown);
+            p.down(EndedBy::IpDown);
             assert_eq!(p.take_effects(), vec![Effect::ScheduleRelease]);
             p.release_scheduled();
             p.dead();
-            assert_eq!(holder(&p, a), Err(Path::IpDown));
+            assert_eq!(holder(&p, a), Err(EndedBy::IpDown));
         }
         assert_eq!(
             got,
@@ -569,7 +569,7 @@ mod tests {
         let (mut p, _d) = plugin("helper", "10.7.0.1-10.7.0.3");
         let a = call(&mut p);
         p.forked();
-        p.down(Path::IpDown);
+        p.down(EndedBy::IpDown);
         p.dead();
         p.exiting();
         assert_eq!(p.take_effects(), vec![]);

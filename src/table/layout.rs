@@ -15,7 +15,7 @@
 use std::mem::{align_of, size_of};
 use std::sync::atomic::{AtomicU32, AtomicU64};
 
-use crate::protocol::Path;
+use crate::protocol::EndedBy;
 
 pub const MAGIC: [u8; 8] = *b"RASSTAT\x01";
 pub const LAYOUT_VERSION: u32 = 2;
@@ -67,7 +67,7 @@ pub struct Live {
     pub assigned: AtomicU64,
     /// Claims refused because the pool was exhausted.
     pub refused: AtomicU64,
-    /// Leases ended, by [`Path`] code (reaps included).
+    /// Leases ended, by [`EndedBy`] code (reaps included).
     pub ended: [AtomicU64; 16],
     /// The watchdog's heartbeat: `CLOCK_BOOTTIME` in milliseconds at the
     /// end of its last scan, 0 when none runs. A claim that finds the pool
@@ -135,7 +135,7 @@ const _: () = {
     assert!(align_of::<Meta>() == 4);
     assert!(size_of::<RangeRec>() == 8);
     assert!(size_of::<AtomicU64>() == 8 && align_of::<AtomicU64>() == 8);
-    assert!(Path::COUNT <= 16);
+    assert!(EndedBy::COUNT <= 16);
 };
 
 /// Section offsets and the total size, computed from the counts alone, so a

@@ -19,7 +19,7 @@ use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
-use std::path::{Path as FsPath, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -27,7 +27,7 @@ use crate::cutil::{self, cerr, NotOurs};
 use crate::owner::Owner;
 use crate::pool::{Pool, Range};
 use crate::protocol::{
-    self, ClaimOpts, Claimed, Free, Liveness, Path, Reaped, ResetState, Slots, Sweep,
+    self, ClaimOpts, Claimed, EndedBy, Free, Liveness, Reaped, ResetState, Slots, Sweep,
 };
 use layout::*;
 pub use meta::{MetaRecord, SessionInfo};
@@ -210,7 +210,7 @@ impl fmt::Display for TableError {
 
 impl std::error::Error for TableError {}
 
-fn io_err<'a>(path: &'a FsPath, op: &'static str) -> impl FnOnce(io::Error) -> TableError + 'a {
+fn io_err<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(io::Error) -> TableError + 'a {
     move |err| TableError::Io {
         path: path.to_path_buf(),
         op,
@@ -241,7 +241,7 @@ pub fn check_name(name: &str) -> Result<(), TableError> {
     }
 }
 
-pub fn table_path(dir: &FsPath, name: &str) -> PathBuf {
+pub fn table_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.table"))
 }
 
@@ -257,7 +257,7 @@ pub fn boot_id() -> [u8; BOOT_ID_LEN] {
 }
 
 /// Check a file or directory's type, owner and mode.
-fn check_meta(path: &FsPath, md: &fs::Metadata, want_dir: bool) -> Result<(), TableError> {
+fn check_meta(path: &Path, md: &fs::Metadata, want_dir: bool) -> Result<(), TableError> {
     let path = path.into();
     cutil::check_ours(md, want_dir).map_err(|n| match n {
         NotOurs::NotDir => TableError::NotDir { path },
@@ -268,12 +268,12 @@ fn check_meta(path: &FsPath, md: &fs::Metadata, want_dir: bool) -> Result<(), Ta
 }
 
 /// Create the table directory if missing (0700) and check it is safe.
-pub fn prepare_dir(dir: &FsPath) -> Result<(), TableError> {
+pub fn prepare_dir(dir: &Path) -> Result<(), TableError> {
     ensure_dir(dir, true)
 }
 
 /// Make sure the table directory exists (0700 when created) and is safe.
-fn ensure_dir(dir: &FsPath, create: bool) -> Result<(), TableError> {
+fn ensure_dir(dir: &Path, create: bool) -> Result<(), TableError> {
     if create && fs::symlink_metadata(dir).is_err() {
         // Missing parents are created too (0700, like the directory).
         match fs::DirBuilder::new()
@@ -303,7 +303,7 @@ unsafe impl Send for Mapping {}
 unsafe impl Sync for Mapping {}
 
 impl Mapping {
-    fn new(file: &File, len: usize, path: &FsPath) -> Result<Mapping, TableError> {
+    fn new(file: &File, len: usize, path: &Path) -> Result<Mapping, TableError> {
         // SAFETY: a fresh mapping of a file we hold open, with a length we
         // checked against the file's size; the kernel picks the address.
         let ptr = unsafe {
@@ -337,7 +337,7 @@ impl Drop for Mapping {
 /// Read the immutable header and the ranges with `pread`, and check every
 /// claim they make against the file's real size. Nothing is mapped yet, so
 /// a short or hostile file cannot SIGBUS us.
-fn read_and_validate(file: &File, path: &FsPath) -> Result<(Fixed, Pool), TableError> {
+fn read_and_validate(file: &File, path: &Path) -> Result<(Fixed, Pool), TableError> {
     use std::os::unix::fs::FileExt;
     let md = file.metadata().map_err(io_err(path, "fstat"))?;
     check_meta(path, &md, false)?;
@@ -427,7 +427,7 @@ fn read_and_validate(file: &File, path: &FsPath) -> Result<(Fixed, Pool), TableE
 }
 
 /// Whether `path` leads to the open file `file`.
-fn same_file(file: &File, path: &FsPath) -> bool {
+fn same_file(file: &File, path: &Path) -> bool {
     let (Ok(ours), Ok(now)) = (file.metadata(), fs::symlink_metadata(path)) else {
         return false;
     };
@@ -442,11 +442,11 @@ fn namespace_matches(fixed: &Fixed) -> bool {
     })
 }
 
-fn flock(file: &File, op: libc::c_int, path: &FsPath) -> Result<(), TableError> {
+fn flock(file: &File, op: libc::c_int, path: &Path) -> Result<(), TableError> {
     cutil::flock(file, op).map_err(io_err(path, "flock"))
 }
 
-fn open_file(path: &FsPath) -> io::Result<File> {
+fn open_file(path: &Path) -> io::Result<File> {
     let c = CString::new(path.as_os_str().as_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))?;
     // SAFETY: a plain open(2) of a NUL-terminated path; the descriptor is
@@ -468,7 +468,7 @@ pub fn table_size(pool: &Pool) -> u64 {
 }
 
 /// Free bytes on the filesystem holding `dir`, for messages.
-fn free_bytes(dir: &FsPath) -> Option<u64> {
+fn free_bytes(dir: &Path) -> Option<u64> {
     let c = CString::new(dir.as_os_str().as_bytes()).ok()?;
     // SAFETY: statvfs is plain data, filled by statvfs from a valid path.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
@@ -480,7 +480,7 @@ fn free_bytes(dir: &FsPath) -> Option<u64> {
 }
 
 /// The prefix of the temporary names of `path`'s new versions.
-fn temp_prefix(path: &FsPath) -> String {
+fn temp_prefix(path: &Path) -> String {
     format!(
         ".{}.",
         path.file_name().unwrap_or_default().to_string_lossy()
@@ -493,8 +493,8 @@ fn temp_prefix(path: &FsPath) -> String {
 /// lock can be taken is abandoned. (A `.tmp` file, from a filesystem
 /// without unnamed temporary files, is named an instant before its writer
 /// locks it: it must also be a few seconds old.)
-fn remove_abandoned_temps(path: &FsPath) {
-    let dir = path.parent().unwrap_or(FsPath::new("."));
+fn remove_abandoned_temps(path: &Path) {
+    let dir = path.parent().unwrap_or(Path::new("."));
     let prefix = temp_prefix(path);
     let Ok(entries) = fs::read_dir(dir) else {
         return;
@@ -533,9 +533,9 @@ fn remove_abandoned_temps(path: &FsPath) {
 /// A new, unnamed (`O_TMPFILE`) or temporarily named file in `dir`,
 /// locked exclusively before it has a name. Returns the file and its
 /// temporary name, if it has one.
-fn new_temp(path: &FsPath, me: Owner) -> Result<(File, Option<PathBuf>), TableError> {
+fn new_temp(path: &Path, me: Owner) -> Result<(File, Option<PathBuf>), TableError> {
     use std::os::unix::fs::OpenOptionsExt;
-    let dir = path.parent().unwrap_or(FsPath::new("."));
+    let dir = path.parent().unwrap_or(Path::new("."));
     let c = CString::new(dir.as_os_str().as_bytes())
         .map_err(|_| io_err(dir, "open")(io::Error::from(io::ErrorKind::InvalidInput)))?;
     // SAFETY: open(2) of a NUL-terminated path with a mode; the result is
@@ -573,7 +573,7 @@ fn new_temp(path: &FsPath, me: Owner) -> Result<(File, Option<PathBuf>), TableEr
 }
 
 /// Give the unnamed file `file` the name `to` (fails if it exists).
-fn link_unnamed(file: &File, to: &FsPath) -> io::Result<()> {
+fn link_unnamed(file: &File, to: &Path) -> io::Result<()> {
     let from = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd())).expect("no NUL");
     let to = CString::new(to.as_os_str().as_bytes())
         .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
@@ -598,11 +598,11 @@ fn link_unnamed(file: &File, to: &FsPath) -> io::Result<()> {
 /// (tmpfs allocates pages on first touch, reads included; a full one would
 /// raise SIGBUS). A process that dies while writing leaves nothing, or a
 /// temporary name that the next creation or reset removes.
-fn create_file(path: &FsPath, pool: &Pool, spec: &str, replace: bool) -> Result<bool, TableError> {
+fn create_file(path: &Path, pool: &Pool, spec: &str, replace: bool) -> Result<bool, TableError> {
     use std::os::unix::fs::{FileExt, PermissionsExt};
     let me = Owner::current().map_err(io_err(path, "read this process's identity"))?;
     remove_abandoned_temps(path);
-    let dir = path.parent().unwrap_or(FsPath::new("."));
+    let dir = path.parent().unwrap_or(Path::new("."));
     let (file, tmp) = new_temp(path, me)?;
     let shown = tmp.clone().unwrap_or_else(|| path.to_path_buf());
     let result = (|| {
@@ -774,7 +774,7 @@ pub fn boot_ms() -> u64 {
 /// How long `open` waits for a live resetter that lost its lock.
 const RESET_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
-fn open_path(path: &FsPath) -> Result<Option<File>, TableError> {
+fn open_path(path: &Path) -> Result<Option<File>, TableError> {
     match open_file(path) {
         Ok(f) => Ok(Some(f)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -797,7 +797,7 @@ impl Table {
     /// as written, for messages. A reset that a dead process left half done
     /// is rolled back first (protocol I5).
     pub fn open(
-        dir: &FsPath,
+        dir: &Path,
         name: &str,
         pool: &Pool,
         spec: &str,
@@ -943,17 +943,17 @@ impl Table {
     /// Never creates, resets or rebuilds; refuses exactly what `open` does,
     /// and a table whose reset a dead process abandoned (`open` rolls that
     /// back; [`Table::open_recovering`] too).
-    pub fn open_existing(dir: &FsPath, name: &str) -> Result<Table, TableError> {
+    pub fn open_existing(dir: &Path, name: &str) -> Result<Table, TableError> {
         Table::open_inspect(dir, name, false)
     }
 
     /// As [`Table::open_existing`], but roll back a reset a dead process
     /// abandoned (protocol I5), as `open` would. For the watchdog.
-    pub fn open_recovering(dir: &FsPath, name: &str) -> Result<Table, TableError> {
+    pub fn open_recovering(dir: &Path, name: &str) -> Result<Table, TableError> {
         Table::open_inspect(dir, name, true)
     }
 
-    fn open_inspect(dir: &FsPath, name: &str, recover: bool) -> Result<Table, TableError> {
+    fn open_inspect(dir: &Path, name: &str, recover: bool) -> Result<Table, TableError> {
         check_name(name)?;
         ensure_dir(dir, false)?;
         let path = table_path(dir, name);
@@ -1066,7 +1066,7 @@ impl Table {
         }
     }
 
-    pub fn path(&self) -> &FsPath {
+    pub fn path(&self) -> &Path {
         &self.path
     }
 
@@ -1213,14 +1213,14 @@ impl Table {
         self.live().watchdog_beat.store(ms, Ordering::Relaxed);
     }
 
-    fn count(&self, path: Path) {
+    fn count(&self, path: EndedBy) {
         self.live().ended[path as usize].fetch_add(1, Ordering::Relaxed);
     }
 
-    fn count_reaps(&self, reaped: &[Reaped], path: Path) {
+    fn count_reaps(&self, reaped: &[Reaped], path: EndedBy) {
         for r in reaped {
             self.count(path);
-            if path == Path::ReapWatchdog {
+            if path == EndedBy::ReapWatchdog {
                 continue; // the watchdog logs its own, fuller line
             }
             log::info!(
@@ -1254,7 +1254,7 @@ impl Table {
         let out = self
             .slots()
             .claim_with(me, opts, &self.liveness(), now(), self.sweep_budget());
-        self.count_reaps(&out.reaped, Path::ReapClaim);
+        self.count_reaps(&out.reaped, EndedBy::ReapClaim);
         if out.swept {
             self.live().swept_at.store(boot_ms(), Ordering::Relaxed);
         }
@@ -1269,7 +1269,7 @@ impl Table {
         // either the resetter counts our lease, or we see its word and step
         // back.
         if protocol::claimed_in_retired(&self.live().retired) {
-            self.slots().release(c.slot, me, Path::Api, now());
+            self.slots().release(c.slot, me, EndedBy::Api, now());
             return Err(Retired);
         }
         self.live().assigned.fetch_add(1, Ordering::Relaxed);
@@ -1282,7 +1282,7 @@ impl Table {
     }
 
     /// Release `slot` if `me` holds it. Idempotent.
-    pub fn release(&self, slot: u32, me: Owner, path: Path) -> bool {
+    pub fn release(&self, slot: u32, me: Owner, path: EndedBy) -> bool {
         let done = self.slots().release(slot, me, path, now());
         if done {
             self.count(path);
@@ -1291,7 +1291,7 @@ impl Table {
     }
 
     /// Free a lease whatever holds it (administrators only).
-    pub fn force_release(&self, slot: u32, path: Path) -> Option<Owner> {
+    pub fn force_release(&self, slot: u32, path: EndedBy) -> Option<Owner> {
         let o = self.slots().force_release(slot, path, now());
         if o.is_some() {
             self.count(path);
@@ -1301,7 +1301,7 @@ impl Table {
 
     /// Free one slot if its owner is dead. Never from another PID
     /// namespace (see [`Table::check_liveness`]).
-    pub fn reap(&self, slot: u32, live: &impl Liveness, path: Path) -> Option<Reaped> {
+    pub fn reap(&self, slot: u32, live: &impl Liveness, path: EndedBy) -> Option<Reaped> {
         if !self.liveness_known {
             return None;
         }
@@ -1320,18 +1320,18 @@ impl Table {
 
     /// Free a lease `me` seized from `dead`, as a watchdog reap of `dead`.
     pub fn release_seized(&self, slot: u32, me: Owner, dead: Owner) -> bool {
-        let done = self
-            .slots()
-            .release_recording(slot, me, Path::ReapWatchdog, dead.pid(), now());
+        let done =
+            self.slots()
+                .release_recording(slot, me, EndedBy::ReapWatchdog, dead.pid(), now());
         if done {
-            self.count(Path::ReapWatchdog);
+            self.count(EndedBy::ReapWatchdog);
         }
         done
     }
 
     /// Free every lease whose owner is dead (none from another PID
     /// namespace: see [`Table::check_liveness`]).
-    pub fn reap_all(&self, path: Path) -> Vec<Reaped> {
+    pub fn reap_all(&self, path: EndedBy) -> Vec<Reaped> {
         let r = self.slots().reap_all(&self.liveness(), path, now());
         self.count_reaps(&r, path);
         r
@@ -1474,7 +1474,9 @@ impl Lease {
         };
         let meta = meta.filter(|m| match state {
             LeaseState::Leased(o) => m.owner_tag == meta::owner_tag(o),
-            LeaseState::Free(f) => f.path != Path::Never && m.owner_tag & 0x3f_ffff == f.last_pid,
+            LeaseState::Free(f) => {
+                f.path != EndedBy::Never && m.owner_tag & 0x3f_ffff == f.last_pid
+            }
         });
         Lease {
             slot,
@@ -1501,7 +1503,7 @@ pub struct Counters {
 }
 
 impl Counters {
-    pub fn ended_by(&self, p: Path) -> u64 {
+    pub fn ended_by(&self, p: EndedBy) -> u64 {
         self.ended[p as usize]
     }
 }

@@ -14,7 +14,7 @@
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::path::{Path as FsPath, PathBuf};
+use std::path::{Path, PathBuf};
 
 use super::layout::{Fixed, Meta, Sections, LIVE_OFFSET};
 use super::{
@@ -45,7 +45,7 @@ fn word_at(buf: &[u8], i: usize) -> u64 {
 impl Reader {
     /// Open table `name` in `dir` for reading. Refuses what
     /// [`super::Table::open_existing`] refuses.
-    pub fn open(dir: &FsPath, name: &str) -> Result<Reader, TableError> {
+    pub fn open(dir: &Path, name: &str) -> Result<Reader, TableError> {
         check_name(name)?;
         ensure_dir(dir, false)?;
         let path = super::table_path(dir, name);
@@ -87,7 +87,7 @@ impl Reader {
         }
     }
 
-    pub fn path(&self) -> &FsPath {
+    pub fn path(&self) -> &Path {
         &self.path
     }
 

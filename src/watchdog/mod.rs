@@ -52,12 +52,12 @@ use std::collections::HashMap;
 use std::io;
 use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::path::{Path as FsPath, PathBuf};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::cutil::cerr;
 use crate::owner::{Owner, OWNED};
-use crate::protocol::{Path, ProcLiveness};
+use crate::protocol::{EndedBy, ProcLiveness};
 use crate::table::{LeaseState, Table, TableError};
 
 pub use lock::{lock_path, running, Lock};
@@ -84,7 +84,7 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn new(dir: &FsPath, name: &str) -> Settings {
+    pub fn new(dir: &Path, name: &str) -> Settings {
         Settings {
             dir: dir.to_path_buf(),
             name: name.to_string(),
@@ -356,7 +356,7 @@ impl Watcher {
             }
         } else if self
             .table
-            .reap(slot, &ProcLiveness, Path::ReapWatchdog)
+            .reap(slot, &ProcLiveness, EndedBy::ReapWatchdog)
             .is_none()
         {
             return;
@@ -505,7 +505,7 @@ pub fn run(lock: &mut Lock, s: &Settings) -> Result<(), Failure> {
         table_path.display(),
         s.scan.as_millis()
     );
-    let dir_id = |d: &FsPath| {
+    let dir_id = |d: &Path| {
         use std::os::unix::fs::MetadataExt;
         std::fs::symlink_metadata(d)
             .ok()

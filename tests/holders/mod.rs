@@ -5,7 +5,7 @@
 
 use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::path::{Path as FsPath, PathBuf};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -54,7 +54,7 @@ impl Drop for Holder {
 /// group (0: a new group led by itself), so many can be killed with one
 /// signal. With `linger` false it exits right after claiming.
 pub fn fork_holder(
-    dir: &FsPath,
+    dir: &Path,
     pool: &Pool,
     info: &SessionInfo,
     pgid: Option<i32>,
@@ -164,7 +164,7 @@ impl Drop for Watchdog {
 }
 
 /// `rasstatic watchdog --dir DIR` in the foreground, stderr captured.
-pub fn start_watchdog(dir: &FsPath) -> Watchdog {
+pub fn start_watchdog(dir: &Path) -> Watchdog {
     let child = Command::new(env!("CARGO_BIN_EXE_rasstatic"))
         .args(["watchdog", "--dir"])
         .arg(dir)
@@ -198,7 +198,7 @@ pub fn wait_free(t: &Table, slot: u32, since: Instant, limit: Duration) -> Optio
 }
 
 /// How a free slot was freed.
-pub fn freed_by(t: &Table, slot: u32) -> Option<rasstatic::protocol::Path> {
+pub fn freed_by(t: &Table, slot: u32) -> Option<rasstatic::protocol::EndedBy> {
     Free::from_word(t.slots().word(slot)).map(|f| f.path)
 }
 

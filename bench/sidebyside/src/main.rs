@@ -110,7 +110,7 @@ fn alloc_rasstatic(pool_name: &str, conc: usize, secs: f64) {
                 let t0 = Instant::now();
                 match t.claim(me, ClaimOpts::default(), Policy::RoundRobin, &info) {
                     Ok(Some(c)) => {
-                        t.release(c.slot, me, rasstatic::protocol::Path::Api);
+                        t.release(c.slot, me, rasstatic::protocol::EndedBy::Api);
                         lat.push(t0.elapsed().as_nanos() as u64);
                     }
                     _ => refused += 1,

@@ -12,8 +12,8 @@ use serde_json::to_writer;
 
 use rasstatic::owner::Owner;
 use rasstatic::pool::{self, Range};
+use rasstatic::protocol::EndedBy;
 use rasstatic::protocol::Liveness;
-use rasstatic::protocol::Path;
 use rasstatic::table::{self, Lease, LeaseState, Reader, TableLiveness};
 
 use super::out::{escape, Failure, Out};
@@ -251,7 +251,7 @@ pub fn show(
         }
         let m = l.meta.as_ref().filter(|_| owner.is_some());
         let last: Cow<str> = match (l.state, l.meta.as_ref()) {
-            (LeaseState::Free(fr), m) if fr.path != Path::Never => Cow::Owned(format!(
+            (LeaseState::Free(fr), m) if fr.path != EndedBy::Never => Cow::Owned(format!(
                 "{} pid {}, {} {}",
                 m.map(|m| escape(&m.peer))
                     .filter(|p| !p.is_empty())
@@ -347,7 +347,7 @@ fn lease_json(
     }
     write!(out, ",\"last\":")?;
     match (l.state, l.meta.as_ref()) {
-        (LeaseState::Free(fr), m) if fr.path != Path::Never => {
+        (LeaseState::Free(fr), m) if fr.path != EndedBy::Never => {
             write!(out, "{{\"pid\":{},\"peer\":", fr.last_pid)?;
             match m {
                 Some(m) => s(out, &m.peer)?,
@@ -378,15 +378,19 @@ pub fn stats(
         n.add(state(&l.map_err(|e| e.to_string())?, &live).0);
     }
     let c = t.counters().map_err(|e| e.to_string())?;
-    let released: Vec<(&str, u64)> = Path::ALL
+    let released: Vec<(&str, u64)> = EndedBy::ALL
         .iter()
-        .filter(|p| **p != Path::Never && !p.is_reap())
+        .filter(|p| **p != EndedBy::Never && !p.is_reap())
         .map(|p| (p.name(), c.ended_by(*p)))
         .collect();
-    let reaped: Vec<(&str, u64)> = [Path::ReapClaim, Path::ReapWatchdog, Path::ReapAdmin]
-        .iter()
-        .map(|p| (p.name().trim_start_matches("reap-"), c.ended_by(*p)))
-        .collect();
+    let reaped: Vec<(&str, u64)> = [
+        EndedBy::ReapClaim,
+        EndedBy::ReapWatchdog,
+        EndedBy::ReapAdmin,
+    ]
+    .iter()
+    .map(|p| (p.name().trim_start_matches("reap-"), c.ended_by(*p)))
+    .collect();
     if prometheus {
         let l = format!("pool=\"{name}\"");
         let metric = |out: &mut Out, name: &str, kind: &str, help: &str| -> io::Result<()> {
