@@ -28,7 +28,7 @@ fn unsafe_char(c: char) -> bool {
 
 /// `s` made safe for a terminal and for columns: a backslash is doubled,
 /// `\n`, `\r` and `\t` are written so, other control characters below
-/// U+0080 as `\xNN` and the rest of [`unsafe_char`] as `\u{NNNN}`.
+/// U+0080 as `\xNN` and the rest of `unsafe_char` as `\u{NNNN}`.
 /// Anything else, including U+FFFD (how a stored byte that is not UTF-8
 /// reads), is printable and kept.
 pub fn escape(s: &str) -> Cow<'_, str> {

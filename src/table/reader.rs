@@ -197,7 +197,7 @@ impl Reader {
         })
     }
 
-    /// Every slot, in order, read [`CHUNK`] at a time.
+    /// Every slot, in order, read `CHUNK` slots at a time.
     pub fn leases(&self) -> ReaderLeases<'_> {
         self.leases_in(0, self.size())
     }
