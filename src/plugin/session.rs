@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::owner::Owner;
 use crate::pool::Pool;
 use crate::protocol::{ClaimOpts, EndedBy};
-use crate::table::{Opened, SessionInfo, Table};
+use crate::table::{SessionInfo, Table};
 
 /// What the shims do through pppd on the state machine's behalf.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -173,19 +173,15 @@ impl Plugin {
             if let Some(a) = local.filter(|_| avoid.is_some()) {
                 log::info!("our own address {a} is in the pool; it is never handed out");
             }
-            let (table, how) = Table::open(&self.cfg.dir, &self.cfg.name, &pool, &self.cfg.spec())
+            // What happened to the file (created, reset, rebuilt) the table
+            // logs itself, once; this says which pool and table are in use.
+            let (table, _) = Table::open(&self.cfg.dir, &self.cfg.name, &pool, &self.cfg.spec())
                 .map_err(|e| e.to_string())?;
             log::info!(
-                "pool {} ({} addresses), table {}{}",
+                "pool {} ({} addresses), table {}",
                 pool,
                 pool.size(),
-                table.path().display(),
-                match how {
-                    Opened::Existing => "",
-                    Opened::Created => " (created)",
-                    Opened::ResetBoot => " (reset: written in an earlier boot)",
-                    Opened::ResetPool { .. } => " (rebuilt for a new pool)",
-                }
+                table.path().display()
             );
             self.ready = Some(Ready {
                 pool,
