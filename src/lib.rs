@@ -2,12 +2,14 @@
 //!
 //! Three layers:
 //! 1. The pool and the lease table, pure Rust with no pppd types:
-//!    [`pool`] (the grammar), [`owner`] (who holds a lease), [`protocol`]
+//!    [`pool`] (the grammar), [`word`] (the slot word's format), [`owner`]
+//!    (who holds a lease: a process's identity), [`protocol`]
 //!    (claim, release, reap and their invariant), [`table`] (the shared
 //!    file); [`config`] and [`optfile`] (the options, as pppd and
 //!    `rasstatic check` read them), [`check`] (what `rasstatic check`
 //!    says of an option file) and [`text`] (names escaped for a
-//!    terminal); and [`watchdog`], which frees dead
+//!    terminal), [`cutil`] (the libc helpers the table and watchdog share);
+//!    and [`watchdog`], which frees dead
 //!    holders' leases through that protocol and cleans up after them.
 //! 2. `plugin`: the thin FFI layer. `plugin::sys` holds the bindings and is
 //!    the only code that touches pppd; the shims pppd calls run inside one
@@ -27,5 +29,6 @@ pub mod syslog;
 pub mod table;
 pub mod text;
 pub mod watchdog;
+pub mod word;
 
 mod plugin;

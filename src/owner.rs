@@ -9,43 +9,10 @@
 use std::fs;
 use std::io;
 
-/// Bits of the PID in an owner word. Linux's `PID_MAX_LIMIT` is 2^22.
-pub const PID_BITS: u32 = 22;
-const PID_MASK: u64 = (1 << PID_BITS) - 1;
-/// Bits of the start time kept in an owner word (2^41 ticks at 100 Hz is
-/// about 697 years of uptime).
-const START_BITS: u32 = 41;
-const START_MASK: u64 = (1 << START_BITS) - 1;
-/// Bit 63 of a slot word: set while the slot is leased.
-pub const OWNED: u64 = 1 << 63;
-
-/// A process identity, packed as a leased slot word: bit 63 set, start time
-/// in bits 22..63, PID in bits 0..22.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Owner(u64);
+use crate::word::START_MASK;
+pub use crate::word::{Owner, OWNED, PID_BITS};
 
 impl Owner {
-    pub fn new(pid: u32, start_ticks: u64) -> Owner {
-        Owner(OWNED | ((start_ticks & START_MASK) << PID_BITS) | (u64::from(pid) & PID_MASK))
-    }
-
-    /// Decode a slot word; `None` for a free word.
-    pub fn from_word(w: u64) -> Option<Owner> {
-        (w & OWNED != 0).then_some(Owner(w))
-    }
-
-    pub fn word(self) -> u64 {
-        self.0
-    }
-
-    pub fn pid(self) -> u32 {
-        (self.0 & PID_MASK) as u32
-    }
-
-    pub fn start_ticks(self) -> u64 {
-        (self.0 >> PID_BITS) & START_MASK
-    }
-
     /// The identity of the calling process.
     pub fn current() -> io::Result<Owner> {
         // SAFETY: getpid has no preconditions and cannot fail.

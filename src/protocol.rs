@@ -72,7 +72,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::owner::{Owner, OWNED};
+use crate::word::{is_free, Owner};
+pub use crate::word::{EndedBy, Free};
 
 /// An atomic 64-bit word. Implemented for `std`'s `AtomicU64` (the table)
 /// and, in tests, for loom's.
@@ -119,112 +120,6 @@ impl Liveness for ProcLiveness {
     fn is_alive(&self, owner: Owner) -> bool {
         owner.is_alive()
     }
-}
-
-/// How a lease ended, recorded in the free word and counted per path.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum EndedBy {
-    /// Never leased since the table was created.
-    Never = 0,
-    /// pppd's IPCP went down (ip_down notifier).
-    IpDown = 1,
-    /// The link went down (link_down notifier).
-    LinkDown = 2,
-    /// pppd entered the dead phase (phase_change notifier).
-    PhaseDead = 3,
-    /// pppd exited (exit notifier).
-    Exit = 4,
-    /// `rasstatic release` of a stale lease.
-    Admin = 5,
-    /// `rasstatic release --force` of a live lease.
-    Forced = 6,
-    /// Reaped by a claim that found the pool looking full.
-    ReapClaim = 7,
-    /// Reaped by the watchdog.
-    ReapWatchdog = 8,
-    /// Reaped by `rasstatic reap`.
-    ReapAdmin = 9,
-    /// Released by an API user (tests, benchmarks).
-    Api = 10,
-}
-
-impl EndedBy {
-    pub const COUNT: usize = 11;
-    pub const ALL: [EndedBy; EndedBy::COUNT] = [
-        EndedBy::Never,
-        EndedBy::IpDown,
-        EndedBy::LinkDown,
-        EndedBy::PhaseDead,
-        EndedBy::Exit,
-        EndedBy::Admin,
-        EndedBy::Forced,
-        EndedBy::ReapClaim,
-        EndedBy::ReapWatchdog,
-        EndedBy::ReapAdmin,
-        EndedBy::Api,
-    ];
-
-    pub fn from_code(c: u8) -> Option<EndedBy> {
-        EndedBy::ALL.get(usize::from(c)).copied()
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            EndedBy::Never => "never",
-            EndedBy::IpDown => "ip-down",
-            EndedBy::LinkDown => "link-down",
-            EndedBy::PhaseDead => "phase-dead",
-            EndedBy::Exit => "exit",
-            EndedBy::Admin => "admin",
-            EndedBy::Forced => "forced",
-            EndedBy::ReapClaim => "reap-claim",
-            EndedBy::ReapWatchdog => "reap-watchdog",
-            EndedBy::ReapAdmin => "reap-admin",
-            EndedBy::Api => "api",
-        }
-    }
-
-    pub fn is_reap(self) -> bool {
-        matches!(
-            self,
-            EndedBy::ReapClaim | EndedBy::ReapWatchdog | EndedBy::ReapAdmin
-        )
-    }
-}
-
-/// A free slot word: bit 63 clear; how it was freed (bits 56..63), the PID
-/// that held it (bits 32..54) and when (unix seconds, bits 0..32).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Free {
-    pub path: EndedBy,
-    pub last_pid: u32,
-    pub when: u32,
-}
-
-impl Free {
-    pub fn word(self) -> u64 {
-        (u64::from(self.path as u8 & 0x7f) << 56)
-            | ((u64::from(self.last_pid) & ((1 << 22) - 1)) << 32)
-            | u64::from(self.when)
-    }
-
-    pub fn from_word(w: u64) -> Option<Free> {
-        if w & OWNED != 0 {
-            return None;
-        }
-        Some(Free {
-            // Unknown codes (a newer writer) display as "never".
-            path: EndedBy::from_code((w >> 56) as u8 & 0x7f).unwrap_or(EndedBy::Never),
-            last_pid: ((w >> 32) & ((1 << 22) - 1)) as u32,
-            when: w as u32,
-        })
-    }
-}
-
-#[inline]
-fn is_free(w: u64) -> bool {
-    w & OWNED == 0
 }
 
 /// What a claim may prefer or must avoid.
