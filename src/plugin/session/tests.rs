@@ -1,0 +1,211 @@
+//! Every row of the README's "Where addresses go back" table, driven
+//! through the state machine the way pppd's notifiers drive it, against
+//! a real table in a private directory.
+
+use super::*;
+use crate::table::LeaseState;
+
+struct Dir(std::path::PathBuf);
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn plugin(tag: &str, pool: &str) -> (Plugin, Dir) {
+    let d = std::env::temp_dir().join(format!("rasstatic-sm-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    let mut p = Plugin::new(|| {});
+    p.cfg.apply("rasstatic-pool", Some(pool)).unwrap();
+    p.cfg.apply("rasstatic-dir", d.to_str()).unwrap();
+    p.cfg.apply("norasstatic-watchdog", None).unwrap();
+    (p, Dir(d))
+}
+
+fn info() -> SessionInfo {
+    SessionInfo {
+        peer: "alice".into(),
+        ifname: "ppp0".into(),
+        device: "/dev/ttyS0".into(),
+        proxyarp: false,
+    }
+}
+
+fn addr(s: &str) -> Ipv4Addr {
+    s.parse().unwrap()
+}
+
+/// A call comes up: the hook chooses, pppd allows it, IP comes up.
+fn call(p: &mut Plugin) -> Ipv4Addr {
+    let a = p.choose(&info(), None).expect("an address");
+    assert!(p.allowed(a));
+    p.ip_up(&info());
+    assert_eq!(p.take_effects(), vec![]);
+    a
+}
+
+/// Who holds `a` now: `Ok(owner)`, or `Err(how it was last released)`.
+fn holder(p: &Plugin, a: Ipv4Addr) -> Result<Owner, EndedBy> {
+    let r = p.ready.as_ref().unwrap();
+    match r.table.lease(r.pool.index(a).unwrap()).state {
+        LeaseState::Leased(o) => Ok(o),
+        LeaseState::Free(f) => Err(f.path),
+    }
+}
+
+fn me() -> Owner {
+    Owner::current().unwrap()
+}
+
+#[test]
+fn ip_down_releases_from_the_main_loop_after_the_event() {
+    // Peer hang-up, local hang-up on a signal, carrier loss, idle and
+    // maxconnect all end with ip-down.
+    let (mut p, _d) = plugin("ipdown", "10.7.0.1-10.7.0.3");
+    let a = call(&mut p);
+    assert_eq!(a, addr("10.7.0.1"));
+    assert_eq!(holder(&p, a), Ok(me()));
+    p.down(EndedBy::IpDown);
+    assert_eq!(p.take_effects(), vec![Effect::ScheduleRelease]);
+    assert_eq!(holder(&p, a), Ok(me()), "released inside the event");
+    p.release_scheduled();
+    assert_eq!(holder(&p, a), Err(EndedBy::IpDown));
+    // The phase change to dead and the exit that follow find nothing.
+    p.dead();
+    p.exiting();
+    assert_eq!(p.take_effects(), vec![]);
+    assert_eq!(holder(&p, a), Err(EndedBy::IpDown));
+}
+
+#[test]
+fn an_authenticated_link_going_down_is_released_as_link_down() {
+    let (mut p, _d) = plugin("linkdown", "10.7.0.1-10.7.0.3");
+    let a = call(&mut p);
+    p.down(EndedBy::LinkDown);
+    p.down(EndedBy::IpDown);
+    assert_eq!(
+        p.take_effects(),
+        vec![Effect::ScheduleRelease],
+        "scheduled once"
+    );
+    p.release_scheduled();
+    assert_eq!(holder(&p, a), Err(EndedBy::LinkDown));
+}
+
+#[test]
+fn ipcp_never_opening_is_released_at_the_phase_change_to_dead() {
+    let (mut p, _d) = plugin("dead", "10.7.0.1-10.7.0.3");
+    let a = p.choose(&info(), None).unwrap();
+    p.dead();
+    assert_eq!(p.take_effects(), vec![]);
+    assert_eq!(holder(&p, a), Err(EndedBy::PhaseDead));
+}
+
+#[test]
+fn any_other_exit_releases_at_once_and_a_pending_release_keeps_its_path() {
+    let (mut p, _d) = plugin("exit", "10.7.0.1-10.7.0.3");
+    let a = call(&mut p);
+    p.exiting();
+    assert_eq!(holder(&p, a), Err(EndedBy::Exit));
+    let (mut p, _d2) = plugin("exit2", "10.7.0.1-10.7.0.3");
+    let a = call(&mut p);
+    p.down(EndedBy::IpDown);
+    p.exiting();
+    assert_eq!(
+        p.take_effects(),
+        vec![Effect::ScheduleRelease, Effect::CancelRelease]
+    );
+    assert_eq!(holder(&p, a), Err(EndedBy::IpDown));
+}
+
+#[test]
+fn ipcp_renegotiation_in_the_same_event_keeps_the_address() {
+    let (mut p, _d) = plugin("reneg", "10.7.0.1-10.7.0.3");
+    let a = call(&mut p);
+    p.down(EndedBy::IpDown);
+    assert_eq!(p.take_effects(), vec![Effect::ScheduleRelease]);
+    assert_eq!(p.choose(&info(), None), Some(a));
+    assert_eq!(p.take_effects(), vec![Effect::CancelRelease]);
+    // Had pppd run the callout anyway, it would find nothing pending.
+    p.release_scheduled();
+    assert_eq!(holder(&p, a), Ok(me()));
+    assert!(p.allowed(a));
+}
+
+#[test]
+fn ipcp_restarting_later_in_the_connection_prefers_the_same_address() {
+    let (mut p, _d) = plugin("restart", "10.7.0.1-10.7.0.3");
+    let a = call(&mut p);
+    p.down(EndedBy::IpDown);
+    p.release_scheduled();
+    assert_eq!(holder(&p, a), Err(EndedBy::IpDown));
+    assert_eq!(p.choose(&info(), None), Some(a));
+}
+
+#[test]
+fn persist_claims_anew_for_each_call_round_robin() {
+    let (mut p, _d) = plugin("persist", "10.7.0.1-10.7.0.3");
+    let mut got = vec![];
+    for _ in 0..4 {
+        let a = call(&mut p);
+        got.push(a);
+        p.down(EndedBy::IpDown);
+        assert_eq!(p.take_effects(), vec![Effect::ScheduleRelease]);
+        p.release_scheduled();
+        p.dead();
+        assert_eq!(holder(&p, a), Err(EndedBy::IpDown));
+    }
+    assert_eq!(
+        got,
+        ["10.7.0.1", "10.7.0.2", "10.7.0.3", "10.7.0.1"].map(addr)
+    );
+}
+
+#[test]
+fn a_helper_child_never_touches_the_lease() {
+    let (mut p, _d) = plugin("helper", "10.7.0.1-10.7.0.3");
+    let a = call(&mut p);
+    p.forked();
+    p.down(EndedBy::IpDown);
+    p.dead();
+    p.exiting();
+    assert_eq!(p.take_effects(), vec![]);
+    assert_eq!(holder(&p, a), Ok(me()));
+    assert_eq!(p.choose(&info(), None), None, "a helper claims nothing");
+}
+
+#[test]
+fn a_pid_change_moves_the_lease_to_the_detached_child() {
+    let (mut p, _d) = plugin("pidchange", "10.7.0.1-10.7.0.3");
+    let a = call(&mut p);
+    let mut child = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let c = Owner::of_pid(child.id()).unwrap().unwrap();
+    p.pid_changed(child.id());
+    let moved = holder(&p, a);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(moved, Ok(c));
+}
+
+#[test]
+fn our_own_address_is_never_handed_out_and_only_our_lease_is_allowed() {
+    let (mut p, _d) = plugin("local", "10.7.0.1-10.7.0.3");
+    p.configured(Some(addr("10.7.0.1"))).unwrap();
+    let a = p.choose(&info(), Some(addr("10.7.0.1"))).unwrap();
+    assert_eq!(a, addr("10.7.0.2"));
+    assert!(p.allowed(a));
+    assert!(!p.allowed(addr("10.7.0.3")));
+    let (mut q, _d2) = plugin("onlylocal", "10.7.0.9");
+    let e = q.configured(Some(addr("10.7.0.9"))).unwrap_err();
+    assert!(e.contains("this server's own address"), "{e}");
+}
+
+#[test]
+fn a_refused_or_unconfigured_plugin_allows_nothing() {
+    let mut p = Plugin::new(|| {});
+    assert_eq!(p.choose(&info(), None), None, "no pool configured");
+    assert!(!p.allowed(addr("10.7.0.1")));
+}

@@ -1,0 +1,248 @@
+use super::*;
+use std::collections::HashSet;
+
+struct Set(HashSet<u64>);
+impl Liveness for Set {
+    fn is_alive(&self, o: Owner) -> bool {
+        self.0.contains(&o.word())
+    }
+}
+
+fn table(n: u32) -> (Vec<AtomicU64>, Vec<AtomicU64>, AtomicU64) {
+    let owners = (0..n).map(|_| AtomicU64::new(0)).collect();
+    let bitmap = (0..bitmap_words(n))
+        .map(|w| AtomicU64::new(initial_hint(w, n)))
+        .collect();
+    (owners, bitmap, AtomicU64::new(0))
+}
+
+#[test]
+fn round_robin_claims_next_after_last() {
+    let (o, b, c) = table(130);
+    let s = Slots {
+        owners: &o,
+        bitmap: &b,
+        cursor: &c,
+        sweep: &AtomicU64::new(0),
+    };
+    let p = |i| Owner::new(i, 1);
+    let live = Set((1..200).map(|i| p(i).word()).collect());
+    let mut got = vec![];
+    for i in 1..=3 {
+        got.push(
+            s.claim(p(i), ClaimOpts::default(), &live, 0)
+                .claimed
+                .unwrap()
+                .slot,
+        );
+    }
+    assert_eq!(got, vec![0, 1, 2]);
+    assert!(s.release(1, p(2), EndedBy::Api, 0));
+    assert!(
+        !s.release(1, p(2), EndedBy::Api, 0),
+        "release is idempotent"
+    );
+    assert!(
+        !s.release(0, p(2), EndedBy::Api, 0),
+        "only the owner releases"
+    );
+    // Slot 1 was just freed: it is the last to be reused.
+    assert_eq!(
+        s.claim(p(4), ClaimOpts::default(), &live, 0)
+            .claimed
+            .unwrap()
+            .slot,
+        3
+    );
+    // A second claim by the same process returns its lease.
+    let again = s
+        .claim(
+            p(4),
+            ClaimOpts {
+                prefer: Some(3),
+                avoid: None,
+            },
+            &live,
+            0,
+        )
+        .claimed
+        .unwrap();
+    assert_eq!(
+        again,
+        Claimed {
+            slot: 3,
+            existing: true
+        }
+    );
+}
+
+#[test]
+fn wraps_around_and_avoids() {
+    let (o, b, c) = table(70);
+    let s = Slots {
+        owners: &o,
+        bitmap: &b,
+        cursor: &c,
+        sweep: &AtomicU64::new(0),
+    };
+    let live = Set((1..200).map(|i| Owner::new(i, 1).word()).collect());
+    for i in 0..69 {
+        let r = s.claim(
+            Owner::new(i + 1, 1),
+            ClaimOpts {
+                prefer: None,
+                avoid: Some(5),
+            },
+            &live,
+            0,
+        );
+        assert_ne!(r.claimed.unwrap().slot, 5);
+    }
+    let r = s.claim(
+        Owner::new(100, 1),
+        ClaimOpts {
+            prefer: None,
+            avoid: Some(5),
+        },
+        &live,
+        0,
+    );
+    assert_eq!(r.claimed, None, "only the avoided slot is left");
+    assert!(s.release(68, Owner::new(68, 1), EndedBy::Api, 0));
+    c.store(69, Ordering::Relaxed);
+    let r = s.claim(Owner::new(101, 1), ClaimOpts::default(), &live, 0);
+    assert_eq!(r.claimed.unwrap().slot, 5, "wraps to the first free slot");
+}
+
+#[test]
+fn full_pool_reaps_dead_before_refusing() {
+    let (o, b, c) = table(3);
+    let s = Slots {
+        owners: &o,
+        bitmap: &b,
+        cursor: &c,
+        sweep: &AtomicU64::new(0),
+    };
+    let mut live = Set((1..=4).map(|i| Owner::new(i, 1).word()).collect());
+    for i in 1..=3 {
+        s.claim(Owner::new(i, 1), ClaimOpts::default(), &live, 0)
+            .claimed
+            .unwrap();
+    }
+    assert!(s
+        .claim(Owner::new(4, 1), ClaimOpts::default(), &live, 0)
+        .claimed
+        .is_none());
+    live.0.remove(&Owner::new(2, 1).word());
+    let r = s.claim(Owner::new(4, 1), ClaimOpts::default(), &live, 7);
+    assert_eq!(r.claimed.unwrap().slot, 1);
+    assert_eq!(
+        r.reaped,
+        vec![Reaped {
+            slot: 1,
+            owner: Owner::new(2, 1)
+        }]
+    );
+}
+
+#[test]
+fn stale_hints_never_hide_a_free_slot() {
+    let (o, b, c) = table(200);
+    let s = Slots {
+        owners: &o,
+        bitmap: &b,
+        cursor: &c,
+        sweep: &AtomicU64::new(0),
+    };
+    let live = Set((1..=1000).map(|i| Owner::new(i, 1).word()).collect());
+    for i in 0..200 {
+        s.claim(Owner::new(i + 1, 1), ClaimOpts::default(), &live, 0)
+            .claimed
+            .unwrap();
+    }
+    // Free one slot behind the bitmap's back: the hint still says taken.
+    o[123].store(0, Ordering::SeqCst);
+    for w in &b {
+        w.store(0, Ordering::Relaxed);
+    }
+    let r = s.claim(Owner::new(999, 1), ClaimOpts::default(), &live, 0);
+    assert_eq!(r.claimed.unwrap().slot, 123);
+}
+
+#[test]
+fn a_full_pool_sweep_is_bounded_and_resumes() {
+    let (o, b, c) = table(300);
+    let sw = AtomicU64::new(0);
+    let s = Slots {
+        owners: &o,
+        bitmap: &b,
+        cursor: &c,
+        sweep: &sw,
+    };
+    let mut live = Set((1..=400).map(|i| Owner::new(i, 1).word()).collect());
+    for i in 0..300 {
+        let c = s.claim(Owner::new(i + 1, 1), ClaimOpts::default(), &live, 0);
+        assert!(
+            !s.hinted_free(c.claimed.unwrap().slot),
+            "leased with its bit set"
+        );
+    }
+    // The holder of slot 250 dies.
+    live.0.remove(&Owner::new(251, 1).word());
+    let me = Owner::new(400, 1);
+    let budget = Sweep {
+        words: 1000,
+        checks: 100,
+    };
+    // Trusting a watchdog: no holder is checked, nothing reaped.
+    let r = s.claim_with(me, ClaimOpts::default(), &live, 0, Sweep::TRUSTING);
+    assert!(r.claimed.is_none() && r.reaped.is_empty());
+    // 100 checks per claim: slots 0-99, 100-199, then 200-299.
+    for k in 0..2 {
+        let r = s.claim_with(me, ClaimOpts::default(), &live, 0, budget);
+        assert!(r.claimed.is_none() && r.reaped.is_empty(), "claim {k}");
+        assert_eq!(sw.load(Ordering::Relaxed), 100 * (k + 1));
+    }
+    let r = s.claim_with(me, ClaimOpts::default(), &live, 0, budget);
+    assert_eq!(r.claimed.unwrap().slot, 250);
+    assert_eq!(r.reaped.len(), 1);
+    assert!(s.release(250, me, EndedBy::Api, 0));
+    assert!(s.hinted_free(250));
+}
+
+#[test]
+fn transfer_is_one_step_and_only_from_the_owner() {
+    let (o, b, c) = table(4);
+    let s = Slots {
+        owners: &o,
+        bitmap: &b,
+        cursor: &c,
+        sweep: &AtomicU64::new(0),
+    };
+    let (p, q, x) = (Owner::new(10, 5), Owner::new(11, 6), Owner::new(12, 7));
+    let live = Set([p, q, x].iter().map(|o| o.word()).collect());
+    let slot = s
+        .claim(p, ClaimOpts::default(), &live, 0)
+        .claimed
+        .unwrap()
+        .slot;
+    assert!(!s.transfer(slot, x, q), "a stranger cannot move a lease");
+    assert!(s.transfer(slot, p, q));
+    assert!(
+        !s.release(slot, p, EndedBy::Api, 0),
+        "the old owner no longer holds it"
+    );
+    assert!(s.release(slot, q, EndedBy::Api, 0));
+}
+
+#[test]
+fn free_word_round_trip() {
+    let f = Free {
+        path: EndedBy::ReapWatchdog,
+        last_pid: 4_000_000,
+        when: 0xdead_beef,
+    };
+    assert_eq!(Free::from_word(f.word()), Some(f));
+    assert_eq!(Free::from_word(0).unwrap().path, EndedBy::Never);
+    assert_eq!(Free::from_word(Owner::new(1, 1).word()), None);
+}
