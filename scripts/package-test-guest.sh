@@ -32,20 +32,7 @@ finish() {
 
 # Modules from the booted kernel's own directory, with what they depend on.
 M=$P/modules/$(uname -r)
-loaded=" "
-load() {
-    local entry d dep
-    case $loaded in *" $1 "*) return 0 ;; esac
-    loaded="$loaded$1 "
-    grep -q "/$1\.ko" "$M/modules.builtin" 2>/dev/null && return 0
-    entry=$(grep "/$1\.ko[.a-z]*:" "$M/modules.dep" | head -1)
-    [ -n "$entry" ] || { echo "module $1: not in $M/modules.dep"; return 1; }
-    for dep in ${entry#*:}; do
-        d=${dep##*/}
-        load "${d%%.ko*}"
-    done
-    insmod "$M/${entry%%:*}" || echo "insmod $1 failed"
-}
+. "$P/modules.sh"
 echo "kernel $(uname -r)"
 load ppp_async
 ip link set lo up

@@ -148,6 +148,7 @@ K=$(sh "$ROOT/scripts/uml-kernel.sh" 2> "$W/uml-kernel.log") || {
 eval "$K"
 cp -al "$UML_MODULES" "$P/modules" 2> /dev/null || cp -a "$UML_MODULES" "$P/modules"
 cp "$ROOT/scripts/package-test-guest.sh" "$P/guest.sh"
+cp "$ROOT/tests/pppd/modules.sh" "$P/modules.sh"
 chmod 755 "$P/guest.sh"
 timeout -k 10 300 "$UML_KERNEL" mem=512M root=/dev/root rootfstype=hostfs rootflags="$R" rw quiet \
     init=/var/tmp/pkgtest/guest.sh con=null con0=fd:0,fd:1 < /dev/null > "$W/console.log" 2>&1 || true

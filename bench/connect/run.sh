@@ -6,18 +6,13 @@ set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 B=$1
 RUN=$2
-rm -rf "$RUN"; mkdir -p "$RUN"
-cat > "$RUN/env" <<E
-PLUGIN=$ROOT/target/release/librasstatic.so
-RASSTATIC=$ROOT/target/release/rasstatic
-PPPD=/usr/sbin/pppd
-LIB=$ROOT/tests/pppd/lib.sh
-DEMO=$ROOT/bench/connect/guest.sh
+. "$ROOT/tests/pppd/release-env.sh"
+release_env "$RUN" "$ROOT/bench/connect/guest.sh"
+cat >> "$RUN/env" <<E
 BENCHDIR=$B
 BENCH_SRC=$ROOT/bench/connect
 CALLS=${CALLS:-15}
-SCENARIOS=""
-export PLUGIN RASSTATIC PPPD LIB BENCHDIR BENCH_SRC CALLS
+export BENCHDIR BENCH_SRC CALLS
 E
 sh "$ROOT/tests/pppd/boot.sh" "$RUN" 900 768M > "$RUN/console.log" 2>&1 || true
 [ -f "$RUN/connect.raw" ] || { echo "connection-setup run failed; see $RUN/boot.log, $RUN/console.log and $RUN/guest.log" >&2; exit 1; }

@@ -57,6 +57,21 @@ pub struct TableLiveness {
     known: bool,
 }
 
+impl TableLiveness {
+    /// `Ok` when holders' liveness can be judged; otherwise why not, for a
+    /// command that would act on the table at `path`.
+    pub fn check(self, path: &Path) -> Result<(), TableError> {
+        if self.known {
+            Ok(())
+        } else {
+            Err(TableError::ForeignPidNs {
+                path: path.into(),
+                leased: None,
+            })
+        }
+    }
+}
+
 impl Liveness for TableLiveness {
     fn is_alive(&self, owner: Owner) -> bool {
         !self.known || owner.is_alive()
@@ -105,14 +120,7 @@ impl Table {
     /// `Ok` when this process can tell whether the table's holders are
     /// alive; otherwise the reason, for a command that would act on it.
     pub fn check_liveness(&self) -> Result<(), TableError> {
-        if self.liveness_known {
-            Ok(())
-        } else {
-            Err(TableError::ForeignPidNs {
-                path: self.path.clone(),
-                leased: None,
-            })
-        }
+        self.liveness().check(&self.path)
     }
 
     pub fn path(&self) -> &Path {

@@ -118,14 +118,7 @@ impl Reader {
 
     /// `Ok` when this process can tell whether holders are alive.
     pub fn check_liveness(&self) -> Result<(), TableError> {
-        if self.liveness_known {
-            Ok(())
-        } else {
-            Err(TableError::ForeignPidNs {
-                path: self.path.clone(),
-                leased: None,
-            })
-        }
+        self.liveness().check(&self.path)
     }
 
     fn changed(&self, why: String) -> TableError {

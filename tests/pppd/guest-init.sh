@@ -57,22 +57,9 @@ mount -t tmpfs -o size=64m,mode=755 tmpfs /run
 mount -t tmpfs tmpfs /etc/ppp
 mkdir -p /run/lock /var/lock 2>/dev/null
 
-# load MODULE: insmod it and, first, what it depends on, from the booted
-# kernel's own module directory (its modules.dep; built-ins are skipped).
+# Modules from the booted kernel's own directory, with what they depend on.
 M=${MODULES:-/usr/lib/uml/modules}/$(uname -r)
-loaded=" "
-load() {
-    local entry d
-    case $loaded in *" $1 "*) return 0 ;; esac
-    loaded="$loaded$1 "
-    grep -q "/$1\.ko" "$M/modules.builtin" 2>/dev/null && return 0
-    entry=$(grep "/$1\.ko[.a-z]*:" "$M/modules.dep" | head -1)
-    [ -n "$entry" ] || { echo "module $1: not in $M/modules.dep"; return 1; }
-    for dep in ${entry#*:}; do
-        d=${dep##*/}; load "${d%%.ko*}"
-    done
-    insmod "$M/${entry%%:*}" || echo "insmod $1 failed"
-}
+. "$(dirname "$0")/modules.sh"
 
 setup() {
     echo "mode $MODE, kernel $(uname -r)"
