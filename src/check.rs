@@ -8,7 +8,7 @@ use std::net::Ipv4Addr;
 
 use crate::config::{Config, OPTIONS};
 use crate::optfile::{self, Word, MAX_WORD};
-use crate::table::{self, layout::Sections, Policy, Table, TableError};
+use crate::table::{self, layout::Sections, Table, TableError};
 use crate::text::escape;
 
 /// pppd options whose value is free text (a name, a command), so that a
@@ -88,13 +88,6 @@ fn looks_like_ours(w: &str) -> bool {
 fn local_address(w: &str) -> Option<Ipv4Addr> {
     let (local, _) = w.split_once(':')?;
     local.parse().ok()
-}
-
-fn policy_name(p: Policy) -> &'static str {
-    match p {
-        Policy::RoundRobin => "round-robin",
-        Policy::Sticky => "sticky",
-    }
 }
 
 /// A file size for people: KiB below a MiB, else MiB.
@@ -248,7 +241,7 @@ pub fn check_file(
     Ok(Some(format!(
         "pool {pool} ({} addresses), policy {}, table {} ({note}), {} of tmpfs",
         pool.size(),
-        policy_name(cfg.policy),
+        cfg.policy.name(),
         escape(&path.display().to_string()),
         size(need)
     )))

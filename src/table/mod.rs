@@ -403,12 +403,18 @@ pub enum Policy {
 }
 
 impl Policy {
-    pub fn parse(s: &str) -> Option<Policy> {
-        match s {
-            "round-robin" => Some(Policy::RoundRobin),
-            "sticky" => Some(Policy::Sticky),
-            _ => None,
+    pub const ALL: [Policy; 2] = [Policy::RoundRobin, Policy::Sticky];
+
+    /// The name `rasstatic-policy` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Policy::RoundRobin => "round-robin",
+            Policy::Sticky => "sticky",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<Policy> {
+        Policy::ALL.into_iter().find(|p| p.name() == s)
     }
 }
 
