@@ -249,15 +249,17 @@ entry!(
     }
 );
 
-/// What the table records about this session, from pppd.
-fn session_info() -> SessionInfo {
+/// What the table records about this session, from pppd, and our own
+/// address (`local:remote`), if set.
+fn session_info() -> (SessionInfo, Option<Ipv4Addr>) {
     let s = sys::session();
-    SessionInfo {
+    let info = SessionInfo {
         peer: s.peer,
         ifname: s.ifname,
         device: s.device,
         proxyarp: s.proxyarp,
-    }
+    };
+    (info, s.local)
 }
 
 // ---------------------------------------------------------------------------
@@ -274,7 +276,7 @@ entry!(
         }
         // SAFETY: pppd passes a pointer to its wanted options' hisaddr.
         unsafe { *addr = 0 };
-        let (info, local) = (session_info(), sys::session().local);
+        let (info, local) = session_info();
         if let Some(a) = with_plugin(|p| p.choose(&info, local)) {
             // SAFETY: as above.
             unsafe { *addr = u32::from(a).to_be() };
@@ -321,7 +323,7 @@ fn fatal(msg: &str) -> ! {
 entry!(
     fn on_ip_up(_data: *mut c_void, _arg: c_int), as "ip_up", fallback (), {
         log::debug!("notified: ip up");
-        let info = session_info();
+        let (info, _) = session_info();
         with_plugin(|p| p.ip_up(&info))
     }
 );
