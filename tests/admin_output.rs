@@ -17,6 +17,14 @@ use rasstatic::table::{Policy, SessionInfo, Table};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rasstatic");
 
+/// The commands that only write output.
+const READ_COMMANDS: [&[&str]; 4] = [
+    &["show"],
+    &["show", "--json"],
+    &["stats"],
+    &["stats", "--prometheus"],
+];
+
 /// A table directory with processes holding leases; the holders are
 /// killed and the directory removed on drop.
 struct Fixture {
@@ -172,12 +180,7 @@ fn a_closed_pipe_ends_every_command_quietly_with_status_0() {
     let (stale, _) = f.hold(info("bob", "ppp1", "ttyS1"));
     f.hold(info("alice", "ppp0", "ttyS0"));
     f.kill(stale);
-    for args in [
-        &["show"][..],
-        &["show", "--json"],
-        &["stats"],
-        &["stats", "--prometheus"],
-    ] {
+    for args in READ_COMMANDS {
         let o = run_into(&f.dir, args, "closed-pipe", false);
         assert_eq!(o.status.code(), Some(0), "{args:?}: {}", text(&o.stderr));
         assert_eq!(text(&o.stderr), "", "{args:?}");
@@ -215,12 +218,7 @@ fn a_full_disk_is_an_error_with_status_1_and_never_a_panic() {
     let (_, live) = f.hold(info("carol", "ppp2", "ttyS2"));
     f.kill(a);
     f.kill(b);
-    for args in [
-        &["show"][..],
-        &["show", "--json"],
-        &["stats"],
-        &["stats", "--prometheus"],
-    ] {
+    for args in READ_COMMANDS {
         let o = run_into(&f.dir, args, "full", false);
         assert_eq!(o.status.code(), Some(1), "{args:?}");
         assert_eq!(
@@ -594,17 +592,22 @@ fn watchdog_detach_into_a_full_disk_says_it_started_one() {
     let f = Fixture::new("wdfull", "10.48.0.1-10.48.0.2");
     let o = run_into(&f.dir, &["watchdog", "--detach"], "full", false);
     let err = text(&o.stderr);
+    // The PID the command reports (the watchdog writes its lock file only
+    // once it runs, which may be after the command has returned).
+    let pid = err
+        .split_once("started the watchdog (pid ")
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .and_then(|(pid, _)| pid.parse::<i32>().ok());
     // Stop the watchdog it started, whatever the outcome.
-    let lock = fs::read_to_string(f.dir.join("default.watchdog")).unwrap_or_default();
-    if let Ok(pid) = lock.trim().parse::<i32>() {
+    if let Some(pid) = pid {
         // SAFETY: signalling the watchdog this test started.
         unsafe { libc::kill(pid, libc::SIGTERM) };
     }
     assert_eq!(o.status.code(), Some(1), "{err}");
+    let pid = pid.unwrap_or_else(|| panic!("no PID reported: {err}"));
     assert!(
         err.contains(&format!(
-            "started the watchdog (pid {}), but cannot write the output: No space left on device",
-            lock.trim()
+            "started the watchdog (pid {pid}), but cannot write the output: No space left on device"
         )),
         "{err}"
     );

@@ -531,19 +531,7 @@ fn a_table_overwritten_or_truncated_in_place_stops_the_watchdog_untouched() {
             }
         }
         let before = fs::read(&table).unwrap();
-        let t0 = Instant::now();
-        let status = loop {
-            if let Some(st) = wd.try_wait().unwrap() {
-                break st;
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(5),
-                "{tag}: the watchdog kept running"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        let mut err = String::new();
-        wd.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        let (status, err) = wd.exit_within(Duration::from_secs(5), tag);
         assert_eq!(status.code(), Some(3), "{tag}: {status}: {err}");
         assert!(err.contains("refused"), "{tag}: {err}");
         // Killing the holder now must not make anything write the file.
@@ -648,19 +636,7 @@ fn a_watchdog_exits_when_its_table_directory_is_removed() {
     std::thread::sleep(Duration::from_millis(300));
     assert!(wd.try_wait().unwrap().is_none(), "exited early");
     fs::remove_dir_all(&dir).unwrap();
-    let t0 = Instant::now();
-    let status = loop {
-        if let Some(st) = wd.try_wait().unwrap() {
-            break st;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(5),
-            "the watchdog still runs 5 s after its directory was removed"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut err = String::new();
-    wd.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    let (status, err) = wd.exit_within(Duration::from_secs(5), "directory removed");
     assert!(status.success(), "{status}: {err}");
 }
 
@@ -671,14 +647,10 @@ fn a_watchdog_exits_when_its_table_stays_gone() {
     std::thread::sleep(Duration::from_millis(300));
     fs::remove_file(dir.join("default.table")).unwrap();
     let t0 = Instant::now();
-    let limit = rasstatic::watchdog::GONE + Duration::from_secs(5);
-    let status = loop {
-        if let Some(st) = wd.try_wait().unwrap() {
-            break st;
-        }
-        assert!(t0.elapsed() < limit, "the watchdog still runs");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let (status, _) = wd.exit_within(
+        rasstatic::watchdog::GONE + Duration::from_secs(5),
+        "table gone",
+    );
     assert!(
         t0.elapsed() >= rasstatic::watchdog::GONE,
         "it did not wait for the table to come back"

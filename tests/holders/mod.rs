@@ -154,6 +154,35 @@ impl std::ops::DerefMut for Watchdog {
     }
 }
 
+impl Watchdog {
+    /// Wait for the watchdog to exit: its status and what it wrote on
+    /// stderr, or a test failure (naming `what`) if it still runs after
+    /// `limit`.
+    pub fn exit_within(
+        &mut self,
+        limit: Duration,
+        what: &str,
+    ) -> (std::process::ExitStatus, String) {
+        use std::io::Read;
+        let t0 = Instant::now();
+        let status = loop {
+            if let Some(st) = self.0.try_wait().unwrap() {
+                break st;
+            }
+            assert!(
+                t0.elapsed() < limit,
+                "{what}: the watchdog still runs after {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let mut err = String::new();
+        if let Some(mut e) = self.0.stderr.take() {
+            e.read_to_string(&mut err).unwrap();
+        }
+        (status, err)
+    }
+}
+
 impl Drop for Watchdog {
     fn drop(&mut self) {
         if matches!(self.0.try_wait(), Ok(None)) {
