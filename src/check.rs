@@ -211,7 +211,7 @@ pub fn check_file(
         Config::check_local(&pool, a).map_err(|e| vec![format!("{f}:{line}: {e}")])?;
     }
     let path = table::table_path(&cfg.dir, &cfg.name);
-    let need = Sections::new(pool.size(), pool.ranges().len() as u32).total;
+    let need = Sections::new(pool.size(), pool.ranges().len() as u32, 0).total;
     let note = match Table::open_existing(&cfg.dir, &cfg.name) {
         Ok(t) if t.pool() == &pool => "exists, same pool".to_string(),
         Ok(t) => match t.live_leases() {

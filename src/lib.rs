@@ -3,7 +3,8 @@
 //! Three layers:
 //! 1. The pool and the lease table, pure Rust with no pppd types:
 //!    [`pool`] (the grammar), [`word`] (the slot word's format), [`owner`]
-//!    (who holds a lease: a process's identity), [`protocol`]
+//!    (who holds a lease: a process's identity), [`kernel`] (the sessions
+//!    the kernel knows: ppp interfaces, their peers and pppds), [`protocol`]
 //!    (claim, release, reap and their invariant), [`table`] (the shared
 //!    file); [`config`] and [`optfile`] (the options, as pppd and
 //!    `rasstatic check` read them), [`check`] (what `rasstatic check`
@@ -21,6 +22,7 @@
 pub mod check;
 pub mod config;
 pub mod cutil;
+pub mod kernel;
 pub mod optfile;
 pub mod owner;
 pub mod pool;

@@ -35,7 +35,13 @@ impl Owner {
     /// now used by another process (a different start time) is dead. When
     /// /proc cannot answer for another reason, the owner is taken as alive:
     /// a lease is never reaped on a guess.
+    ///
+    /// An [`Owner::interface`] lease is alive while its interface exists
+    /// with its peer address.
     pub fn is_alive(self) -> bool {
+        if let Some((ifindex, peer)) = self.iface() {
+            return crate::kernel::interface_has_peer(ifindex, peer);
+        }
         match proc_stat(self.pid()) {
             Ok(Some(st)) => {
                 (st.start_ticks & START_MASK) == self.start_ticks()

@@ -28,6 +28,15 @@
 //!     kernel, so nobody can lease the address meanwhile, then releases it
 //!     (recording `x`'s PID).
 //!
+//!   - re-assert: `free -> OWNED(me)` or `OWNED(x) -> OWNED(me)`, by
+//!     `me`, a live session that holds the slot's address on its
+//!     interface but finds the table no longer records it (the table was
+//!     deleted, damaged or rebuilt under it), and only where `x` is
+//!     observed dead or is the interface lease ([`Owner::interface`]) a
+//!     rebuild entered for `me`'s own session. Where a live process holds
+//!     it, nothing is written: [`conflict_loser`] names the session that
+//!     must hang up.
+//!
 //!   Hence no address is ever leased to two processes: a word names one.
 //! - **I3 (nothing lost).** A dying process leaves each word either free,
 //!   `OWNED(itself)` (dead, so reapable) or `OWNED(someone alive)`. No
@@ -552,6 +561,36 @@ impl<W: Word> Slots<'_, W> {
             .collect()
     }
 
+    /// Re-enter `me`'s lease on `slot` (I2, re-assert). `yields(x)` says
+    /// whether holder `x` gives way: observed dead, or the interface
+    /// lease of `me`'s own session. `Ok(true)`: re-entered; `Ok(false)`:
+    /// `me` held it already; `Err(x)`: the live process `x` holds it.
+    pub fn reassert(
+        &self,
+        slot: u32,
+        me: Owner,
+        yields: impl Fn(Owner) -> bool,
+    ) -> Result<bool, Owner> {
+        loop {
+            let w = self.word(slot);
+            if w == me.word() {
+                return Ok(false);
+            }
+            if let Some(x) = Owner::from_word(w) {
+                if !yields(x) {
+                    return Err(x);
+                }
+            }
+            if self.owners[slot as usize]
+                .compare_exchange(w, me.word())
+                .is_ok()
+            {
+                self.hint_taken(slot);
+                return Ok(true);
+            }
+        }
+    }
+
     /// Move `slot` from `from` to `to` in one step; the slot is never free
     /// in between. False if `from` does not hold it.
     pub fn transfer(&self, slot: u32, from: Owner, to: Owner) -> bool {
@@ -563,6 +602,18 @@ impl<W: Word> Slots<'_, W> {
     /// How many slots are leased right now.
     pub fn leased(&self) -> u32 {
         (0..self.len()).filter(|&s| !is_free(self.word(s))).count() as u32
+    }
+}
+
+/// Of two live sessions found holding one address (a table lost a lease
+/// and another session claimed it meanwhile), the one that must hang up:
+/// the younger, by start time (then by PID), so the call that was up
+/// first stays up.
+pub fn conflict_loser(a: Owner, b: Owner) -> Owner {
+    if (a.start_ticks(), a.pid()) > (b.start_ticks(), b.pid()) {
+        a
+    } else {
+        b
     }
 }
 

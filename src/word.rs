@@ -16,6 +16,10 @@ const START_BITS: u32 = 41;
 pub(crate) const START_MASK: u64 = (1 << START_BITS) - 1;
 /// Bit 63 of a slot word: set while the slot is leased.
 pub const OWNED: u64 = 1 << 63;
+/// Bit 62, the top bit of the start-time field, which no process reaches
+/// (2^40 ticks is 349 years of uptime): set in an [`Owner::interface`]
+/// word, a lease held by a ppp interface whose pppd could not be named.
+const IFACE: u64 = 1 << 62;
 
 /// A process identity, packed as a leased slot word: bit 63 set, start time
 /// in bits 22..63, PID in bits 0..22.
@@ -42,6 +46,22 @@ impl Owner {
 
     pub fn start_ticks(self) -> u64 {
         (self.0 >> PID_BITS) & START_MASK
+    }
+
+    /// A lease held by a ppp interface rather than a process: found in
+    /// the kernel when a table was built (the interface's peer address is
+    /// in the pool) while no live pppd could be named for it (its pid file
+    /// missing). Alive while interface `ifindex` exists with peer address
+    /// `peer` (Linux does not reuse an interface index until the counter
+    /// wraps at 2^31). `ifindex` must be below 2^22.
+    pub fn interface(ifindex: u32, peer: u32) -> Owner {
+        Owner(OWNED | IFACE | (u64::from(peer) << PID_BITS) | (u64::from(ifindex) & PID_MASK))
+    }
+
+    /// For an [`Owner::interface`] word: the interface index and the peer
+    /// address (host byte order).
+    pub fn iface(self) -> Option<(u32, u32)> {
+        (self.0 & IFACE != 0).then_some((self.pid(), (self.0 >> PID_BITS) as u32))
     }
 }
 

@@ -2,7 +2,7 @@
 //! bad file being refused with a message that names the path and reason.
 
 use std::fs;
-use std::os::unix::fs::{symlink, PermissionsExt};
+use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use rasstatic::owner::Owner;
@@ -32,14 +32,42 @@ fn open(dir: &Path, spec: &str) -> Result<(Table, Opened), TableError> {
     Table::open(dir, "t", &pool(spec), spec)
 }
 
+/// A damaged table: refused (the admin path says why), never trusted:
+/// `open` moves it aside untouched and builds a fresh table in its place.
 fn refused(dir: &Path, spec: &str) -> String {
+    let why = Table::open_existing(dir, "t")
+        .err()
+        .expect("the admin path refuses it")
+        .to_string();
+    let before = fs::read(dir.join("t.table")).unwrap();
+    match open(dir, spec) {
+        Ok((t, Opened::Rebuilt { why: w, aside })) => {
+            assert_eq!(w, why);
+            assert_eq!(aside, dir.join("t.table.damaged"));
+            assert_eq!(fs::read(&aside).unwrap(), before, "moved aside untouched");
+            assert_eq!((t.size(), t.live_leases()), (pool(spec).size(), 0));
+            assert!(Table::open_existing(dir, "t").is_ok());
+        }
+        Ok((_, how)) => panic!("a damaged table was accepted: {how:?}"),
+        Err(e) => panic!("not rebuilt: {e}"),
+    }
+    why
+}
+
+/// A file this build must not touch (another layout version, not ours,
+/// not a regular file): refused by both paths with one message, and left
+/// where it is.
+fn refused_kept(dir: &Path, spec: &str) -> String {
+    let md = |p: &Path| fs::symlink_metadata(p).map(|m| (m.len(), m.mode())).ok();
+    let before = md(&dir.join("t.table"));
     let e = match open(dir, spec) {
         Ok(_) => panic!("a bad table was accepted"),
         Err(e) => e.to_string(),
     };
-    // The admin path refuses it too, with the same message.
     let e2 = Table::open_existing(dir, "t").err().map(|e| e.to_string());
     assert_eq!(Some(e.clone()), e2);
+    assert_eq!(md(&dir.join("t.table")), before);
+    assert!(!dir.join("t.table.damaged").exists());
     e
 }
 
@@ -117,47 +145,118 @@ fn concurrent_creation_yields_one_table() {
     assert_eq!(fs::read_dir(&d.0).unwrap().count(), 1);
 }
 
-#[test]
-fn pool_change_rebuilds_when_idle_and_refuses_with_live_leases() {
-    let d = TempDir::new("poolchange");
-    let (t, _) = open(&d.0, "10.3.0.1-10.3.0.9").unwrap();
-    let me = Owner::current().unwrap();
+fn claim_at(t: &Table, who: Owner, addr: &str) -> u32 {
+    let slot = t.slot_of(addr.parse().unwrap()).unwrap();
     let c = t
         .claim(
-            me,
-            ClaimOpts::default(),
+            who,
+            ClaimOpts {
+                prefer: Some(slot),
+                avoid: None,
+            },
             Policy::RoundRobin,
             &SessionInfo::default(),
         )
         .unwrap()
         .unwrap();
-    let e = open(&d.0, "10.4.0.0/24").err().unwrap().to_string();
-    assert!(
-        e.contains("10.3.0.1-10.3.0.9") && e.contains("10.4.0.0/24"),
-        "{e}"
-    );
-    assert!(e.contains("1 live lease"), "{e}");
-    // The refused attempt left the table as it was.
-    assert!(!t.is_retired());
-    assert!(t.release(c.slot, me, EndedBy::Api));
-    let (t2, how) = open(&d.0, "10.4.0.0/24").unwrap();
+    assert_eq!(c.slot, slot);
+    slot
+}
+
+/// The test runner's parent (cargo): alive for the whole test, and not
+/// this process.
+fn parent() -> Owner {
+    // SAFETY: getppid has no preconditions.
+    Owner::of_pid(unsafe { libc::getppid() } as u32)
+        .unwrap()
+        .unwrap()
+}
+
+#[test]
+fn pool_change_with_calls_up_keeps_live_leases_drains_removed_addresses_and_newest_wins() {
+    let d = TempDir::new("poolchange");
+    let (t, _) = open(&d.0, "10.3.0.1-10.3.0.9").unwrap();
+    let me = Owner::current().unwrap();
+    claim_at(&t, me, "10.3.0.1");
+    claim_at(&t, parent(), "10.3.0.9");
+    // Shrink: 10.3.0.9 leaves the pool while its call is up.
+    let (t2, how) = open(&d.0, "10.3.0.1-10.3.0.5").unwrap();
     assert_eq!(
         how,
         Opened::ResetPool {
-            old: "10.3.0.1-10.3.0.9".into()
+            old: "10.3.0.1-10.3.0.9".into(),
+            kept: 1,
+            draining: 1
         }
     );
-    assert_eq!(t2.size(), 254);
+    assert_eq!((t2.size(), t2.total()), (5, 6));
+    let kept = t2.slot_of("10.3.0.1".parse().unwrap()).unwrap();
+    assert_eq!(t2.word(kept), me.word(), "the kept lease is still ours");
+    let drain = t2.any_slot_of("10.3.0.9".parse().unwrap()).unwrap();
+    assert_eq!(drain, 5);
+    assert_eq!(t2.word(drain), parent().word());
+    assert!(t2.lease(drain).draining);
+    assert_eq!(
+        t2.draining().collect::<Vec<_>>(),
+        ["10.3.0.9".parse::<std::net::Ipv4Addr>().unwrap()]
+    );
+    // New callers get the four free addresses of the new pool, never the
+    // draining one, and then are refused.
+    let mut got = Vec::new();
+    for pid in 0..6 {
+        let o = Owner::new(4_000_000 + pid, 1);
+        match t2
+            .claim(
+                o,
+                ClaimOpts::default(),
+                Policy::RoundRobin,
+                &SessionInfo::default(),
+            )
+            .unwrap()
+        {
+            Some(c) => got.push(t2.addr(c.slot).to_string()),
+            None => break,
+        }
+    }
+    // (The test owners are dead, so a claim on the full pool may reap
+    // one and hand its address out again.)
+    got.sort();
+    got.dedup();
+    assert_eq!(got, ["10.3.0.2", "10.3.0.3", "10.3.0.4", "10.3.0.5"]);
     // The old mapping learns it was replaced, and a claim there steps back.
     assert!(t.is_retired());
     let r = t.claim(
-        me,
+        Owner::new(4_100_000, 1),
         ClaimOpts::default(),
         Policy::RoundRobin,
         &SessionInfo::default(),
     );
     assert!(r.is_err(), "a claim in a retired table must be refused");
-    assert_eq!(t.slots().leased(), 0);
+    // The draining call ends; the pool grows. The dead test owners are not
+    // carried over, the live one is.
+    assert!(t2.release(drain, parent(), EndedBy::Api));
+    let (t3, how) = open(&d.0, "10.3.0.1-10.3.0.12").unwrap();
+    assert_eq!(
+        how,
+        Opened::ResetPool {
+            old: "10.3.0.1-10.3.0.5".into(),
+            kept: 1,
+            draining: 0
+        }
+    );
+    assert_eq!((t3.size(), t3.total()), (12, 12));
+    assert_eq!(t3.live_leases(), 1);
+    // A pppd that read an older definition follows the table's.
+    let old = pool("10.3.0.1-10.3.0.9");
+    let def = rasstatic::table::Definition {
+        pool: &old,
+        spec: "10.3.0.1-10.3.0.9",
+        defined_ms: t3.defined_ms() - 1,
+    };
+    let (t4, how) = Table::open_as(&d.0, "t", &def).unwrap();
+    assert!(matches!(how, Opened::Following { .. }), "{how:?}");
+    assert_eq!(t4.size(), 12);
+    assert!(!t3.is_retired());
 }
 
 #[test]
@@ -235,7 +334,7 @@ fn foreign_and_corrupt_files_are_refused() {
         }
     };
     let (d, _) = spoiled("version", patch(8, &99u32.to_ne_bytes()));
-    assert!(refused(&d.0, "10.1.0.0/24").contains("layout version 99"));
+    assert!(refused_kept(&d.0, "10.1.0.0/24").contains("layout version 99"));
     let (d, _) = spoiled("slots", patch(16, &1_000_000u32.to_ne_bytes()));
     assert!(refused(&d.0, "10.1.0.0/24").contains("corrupt header"));
     let (d, _) = spoiled("slots0", patch(16, &0u32.to_ne_bytes()));
@@ -253,7 +352,7 @@ fn wrongly_owned_or_writable_or_odd_files_are_refused() {
     let (d, p) = spoiled("mode", |p| {
         fs::set_permissions(p, fs::Permissions::from_mode(0o666)).unwrap();
     });
-    let e = refused(&d.0, "10.1.0.0/24");
+    let e = refused_kept(&d.0, "10.1.0.0/24");
     assert!(
         e.contains(&format!("{}: refused: mode 0666", p.display())),
         "{e}"
@@ -261,7 +360,7 @@ fn wrongly_owned_or_writable_or_odd_files_are_refused() {
     let (d, p) = spoiled("owner", |p| {
         std::os::unix::fs::chown(p, Some(12345), None).unwrap();
     });
-    let e = refused(&d.0, "10.1.0.0/24");
+    let e = refused_kept(&d.0, "10.1.0.0/24");
     assert!(
         e.contains(&format!("{}: refused: owned by uid 12345", p.display())),
         "{e}"
@@ -270,19 +369,19 @@ fn wrongly_owned_or_writable_or_odd_files_are_refused() {
         fs::rename(p, p.with_extension("real")).unwrap();
         symlink(p.with_extension("real"), p).unwrap();
     });
-    assert!(refused(&d.0, "10.1.0.0/24").contains("not a regular file"));
+    assert!(refused_kept(&d.0, "10.1.0.0/24").contains("not a regular file"));
     let (d, _) = spoiled("dir", |p| {
         fs::remove_file(p).unwrap();
         fs::create_dir(p).unwrap();
     });
-    assert!(refused(&d.0, "10.1.0.0/24").contains("not a regular file"));
+    assert!(refused_kept(&d.0, "10.1.0.0/24").contains("not a regular file"));
     let (d, _) = spoiled("fifo", |p| {
         fs::remove_file(p).unwrap();
         let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
         // SAFETY: mkfifo with a valid NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
     });
-    assert!(refused(&d.0, "10.1.0.0/24").contains("not a regular file"));
+    assert!(refused_kept(&d.0, "10.1.0.0/24").contains("not a regular file"));
     // A world-writable directory is refused too.
     let d = TempDir::new("dirmode");
     fs::create_dir(&d.0).unwrap();

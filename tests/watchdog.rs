@@ -501,7 +501,7 @@ fn the_lock_file_must_be_ours() {
 }
 
 #[test]
-fn a_table_overwritten_or_truncated_in_place_stops_the_watchdog_untouched() {
+fn a_table_damaged_in_place_is_moved_aside_and_rebuilt_and_a_writable_one_stops_the_watchdog() {
     for (tag, spoil) in [
         ("foreign", 0),
         ("truncated", 1),
@@ -514,35 +514,59 @@ fn a_table_overwritten_or_truncated_in_place_stops_the_watchdog_untouched() {
         std::thread::sleep(Duration::from_millis(100));
         let table = dir.join("default.table");
         let len = fs::metadata(&table).unwrap().len() as usize;
+        let junk: Vec<u8> = (0..len as u64)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 7) as u8 | 0x80)
+            .collect();
         {
             use std::os::unix::fs::{FileExt, PermissionsExt};
             let f = fs::OpenOptions::new().write(true).open(&table).unwrap();
             match spoil {
                 // Random-looking bytes over the whole file, same inode.
-                0 => {
-                    let junk: Vec<u8> = (0..len as u64)
-                        .map(|i| (i.wrapping_mul(2_654_435_761) >> 7) as u8 | 0x80)
-                        .collect();
-                    f.write_all_at(&junk, 0).unwrap();
-                }
+                0 => f.write_all_at(&junk, 0).unwrap(),
                 1 => f.set_len(6000).unwrap(),
                 2 => f.write_all_at(&[0xff; 4], 16).unwrap(),
                 _ => fs::set_permissions(&table, fs::Permissions::from_mode(0o666)).unwrap(),
             }
         }
-        let before = fs::read(&table).unwrap();
-        let (status, err) = wd.exit_within(Duration::from_secs(5), tag);
-        assert_eq!(status.code(), Some(3), "{tag}: {status}: {err}");
-        assert!(err.contains("refused"), "{tag}: {err}");
-        // Killing the holder now must not make anything write the file.
+        if spoil == 3 {
+            // Not ours to judge: the watchdog stops and nothing writes it.
+            let before = fs::read(&table).unwrap();
+            let (status, err) = wd.exit_within(Duration::from_secs(5), tag);
+            assert_eq!(status.code(), Some(3), "{tag}: {status}: {err}");
+            assert!(err.contains("refused"), "{tag}: {err}");
+            kill(h.pid);
+            reap_child(h.pid);
+            std::thread::sleep(Duration::from_millis(200));
+            assert_eq!(
+                fs::read(&table).unwrap(),
+                before,
+                "{tag}: the file was written"
+            );
+            let _ = fs::remove_dir_all(&dir);
+            continue;
+        }
+        // Damaged: moved aside as it was, a fresh table in its place, and
+        // the watchdog goes on with it.
+        let aside = dir.join("default.table.damaged");
+        let t0 = Instant::now();
+        while !aside.exists() && t0.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let got = fs::read(&aside).unwrap_or_else(|e| panic!("{tag}: nothing moved aside: {e}"));
+        match spoil {
+            0 => assert!(got == junk, "{tag}: the damaged file was changed"),
+            1 => assert_eq!(got.len(), 6000, "{tag}"),
+            _ => assert_eq!(got[16..20], [0xff; 4], "{tag}"),
+        }
+        let t = Table::open_existing(&dir, "default").unwrap_or_else(|e| panic!("{tag}: {e}"));
+        assert_eq!(t.size(), 254, "{tag}");
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            wd.0.try_wait().unwrap().is_none(),
+            "{tag}: the watchdog stopped"
+        );
         kill(h.pid);
         reap_child(h.pid);
-        std::thread::sleep(Duration::from_millis(200));
-        assert_eq!(
-            fs::read(&table).unwrap(),
-            before,
-            "{tag}: the file was written"
-        );
         let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -86,6 +86,12 @@ fn cli() -> Command {
                         .help("List free addresses"),
                 )
                 .arg(
+                    Arg::new("draining")
+                        .long("draining")
+                        .action(ArgAction::SetTrue)
+                        .help("List draining leases (address no longer in the pool)"),
+                )
+                .arg(
                     Arg::new("select")
                         .value_name("ADDRESS|A-B|CIDR")
                         .help("Only these addresses"),
@@ -155,6 +161,7 @@ fn main() -> ExitCode {
                 ("leased", State::Leased),
                 ("stale", State::Stale),
                 ("free", State::Free),
+                ("draining", State::Draining),
             ];
             let filter = Filter {
                 states: states
@@ -324,7 +331,7 @@ fn release(t: &Table, a: &ArgMatches, out: &mut Out) -> Result<(), Failure> {
     let addr: Ipv4Addr = text
         .parse()
         .map_err(|_| format!("\"{}\" is not an IPv4 address", out::escape(text)))?;
-    let slot = t.slot_of(addr).ok_or_else(|| {
+    let slot = t.any_slot_of(addr).ok_or_else(|| {
         format!(
             "{addr} is not in pool {} ({})",
             t.pool(),
@@ -384,6 +391,16 @@ fn release(t: &Table, a: &ArgMatches, out: &mut Out) -> Result<(), Failure> {
                 "forced release of {addr}, leased to live pid {}{peer}",
                 o.pid()
             );
+            // A live pppd would re-enter its lease at its next check: hang
+            // its call up, as pppd does on SIGTERM.
+            if o.iface().is_none() && rasstatic::kernel::is_pppd(o.pid()) {
+                // SAFETY: kill(2) of a live pppd just checked by name.
+                unsafe { libc::kill(o.pid() as libc::pid_t, libc::SIGTERM) };
+                return say(
+                    format!("released {addr}; hung up pppd pid {}", o.pid()),
+                    &format!("released {addr}"),
+                );
+            }
             say(format!("released {addr}"), &format!("released {addr}"))
         }
         None => say(

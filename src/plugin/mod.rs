@@ -59,6 +59,12 @@ fn with_plugin<R>(f: impl FnOnce(&mut Plugin) -> R) -> R {
         match e {
             Effect::ScheduleRelease => sys::call_soon(release_soon),
             Effect::CancelRelease => sys::cancel_call(release_soon),
+            Effect::ScheduleTick => sys::call_in(tick, session::TICK_SECS),
+            // SAFETY: kill(2) on this very process; pppd's SIGTERM handler
+            // makes its main loop hang up and exit.
+            Effect::HangUp => unsafe {
+                libc::kill(libc::getpid(), libc::SIGTERM);
+            },
         }
     }
     r
@@ -297,6 +303,17 @@ entry!(
     /// Deferred release after ip_down / link_down (pppd callout).
     fn release_soon(_arg: *mut c_void), fallback (), {
         with_plugin(|p| p.release_scheduled())
+    }
+);
+
+entry!(
+    /// Every few seconds (pppd callout): the table still the one at its
+    /// path, and still recording this session's lease.
+    fn tick(_arg: *mut c_void), fallback (), {
+        // A tick that panics (logged by the inner guard) still ticks again.
+        if guard("tick", true, || with_plugin(|p| p.tick())) {
+            sys::call_in(tick, session::TICK_SECS);
+        }
     }
 );
 

@@ -22,7 +22,16 @@ pub enum Effect {
     ScheduleRelease,
     /// Drop that callout.
     CancelRelease,
+    /// Run [`Plugin::tick`] in [`TICK_SECS`] seconds, and every
+    /// [`TICK_SECS`] from then on while it says so.
+    ScheduleTick,
+    /// Hang this session up (pppd's SIGTERM).
+    HangUp,
 }
+
+/// How often a pppd checks that its table is still the file at the
+/// table's path and still records its lease.
+pub const TICK_SECS: u32 = 3;
 
 /// The plugin's state in one pppd process.
 pub struct Plugin {
@@ -31,11 +40,12 @@ pub struct Plugin {
     ready: Option<Ready>,
     /// The identity under which `lease` is held.
     me: Option<Owner>,
-    /// The slot this session holds.
-    lease: Option<u32>,
-    /// The slot this connection held before an IPCP down, preferred if IPCP
-    /// comes up again in the same connection.
-    prev: Option<u32>,
+    /// The address this session holds (its slot is looked up in the table
+    /// each time: a rebuilt table numbers slots anew).
+    lease: Option<Ipv4Addr>,
+    /// The address this connection held before an IPCP down, preferred if
+    /// IPCP comes up again in the same connection.
+    prev: Option<Ipv4Addr>,
     /// A release scheduled from ip_down / link_down.
     pending: Option<EndedBy>,
     /// A child of pppd (scripts, helpers): never touches leases.
@@ -48,9 +58,16 @@ pub struct Plugin {
     detached: fn(),
     /// What the shims must do once the current call returns.
     effects: Vec<Effect>,
+    /// When this pppd read its options (unix milliseconds): its pool
+    /// definition's age, against the table's.
+    defined_ms: u64,
+    /// Whether the tick is scheduled.
+    ticking: bool,
 }
 
 pub struct Ready {
+    /// The table's pool: this pppd's own, or a newer definition it
+    /// follows.
     pool: Pool,
     table: Table,
     avoid: Option<u32>,
@@ -80,6 +97,8 @@ impl Plugin {
             last_signal: 0,
             detached,
             effects: Vec::new(),
+            defined_ms: crate::table::now_ms(),
+            ticking: false,
         }
     }
 
@@ -92,7 +111,33 @@ impl Plugin {
     /// open the table now, so a misconfiguration stops pppd before any
     /// caller is answered.
     pub fn configured(&mut self, local: Option<Ipv4Addr>) -> Result<(), String> {
-        self.start(local).map(|_| ())
+        self.start(local)?;
+        if !self.ticking && !self.helper {
+            self.ticking = true;
+            self.effects.push(Effect::ScheduleTick);
+        }
+        Ok(())
+    }
+
+    /// Every [`TICK_SECS`]: if the table was replaced, deleted or damaged,
+    /// open (or rebuild) the current one; and if this session holds an
+    /// address, make sure the table records it (re-entering it if not).
+    /// Returns whether to tick again (not in a helper child).
+    pub fn tick(&mut self) -> bool {
+        if self.helper {
+            self.ticking = false;
+            return false;
+        }
+        fault(self, "tick");
+        if self.ready.is_none() {
+            return true;
+        }
+        if let Err(e) = self.refresh() {
+            log::error!("{e}");
+            return true;
+        }
+        self.reassert();
+        true
     }
 
     /// IP is up (ip-up notifier): record the session's names with the
@@ -101,11 +146,13 @@ impl Plugin {
     pub fn ip_up(&mut self, info: &SessionInfo) {
         fault(self, "ip_up");
         let Some(me) = self.identity() else { return };
-        let (Some(slot), Some(r)) = (self.lease, self.ready.as_ref()) else {
+        let (Some(addr), Some(r)) = (self.lease, self.ready.as_ref()) else {
             return;
         };
-        r.table.update_meta(slot, me, info);
-        log::info!("{} is up on {}", r.pool.addr(slot), who(info));
+        if let Some(slot) = r.table.any_slot_of(addr) {
+            r.table.update_meta(slot, me, info);
+        }
+        log::info!("{addr} is up on {}", who(info));
         self.ensure_watchdog();
     }
 
@@ -142,13 +189,16 @@ impl Plugin {
     /// In the detaching parent, with the child's PID: move the lease to
     /// the child in one step (the child also adopts it at its first call).
     pub fn pid_changed(&mut self, pid: u32) {
-        let (Some(slot), Some(me)) = (self.lease, self.me) else {
+        let (Some(addr), Some(me)) = (self.lease, self.me) else {
             return;
         };
         let Some(r) = self.ready.as_ref() else { return };
+        let Some(slot) = r.table.any_slot_of(addr) else {
+            return;
+        };
         match Owner::of_pid(pid) {
             Ok(Some(child)) if r.table.transfer(slot, me, child) => {
-                log::info!("lease on {} follows pppd to pid {pid}", r.pool.addr(slot));
+                log::info!("lease on {addr} follows pppd to pid {pid}");
             }
             // The child adopts it at its first call.
             _ => {}
@@ -165,18 +215,26 @@ impl Plugin {
     /// configuration error: pppd stops (fatal) with the reason.
     fn start(&mut self, local: Option<Ipv4Addr>) -> Result<&mut Ready, String> {
         if self.ready.is_none() {
-            let pool = self.cfg.resolve()?;
+            let ours = self.cfg.resolve()?;
             if let Some(a) = local {
-                Config::check_local(&pool, a)?;
+                Config::check_local(&ours, a)?;
             }
+            // What happened to the file (created, reset, rebuilt, followed)
+            // the table logs itself, once; this says which pool and table
+            // are in use.
+            let spec = self.cfg.spec();
+            let def = crate::table::Definition {
+                pool: &ours,
+                spec: &spec,
+                defined_ms: self.defined_ms,
+            };
+            let (table, _) =
+                Table::open_as(&self.cfg.dir, &self.cfg.name, &def).map_err(|e| e.to_string())?;
+            let pool = table.pool().clone();
             let avoid = local.and_then(|a| pool.index(a));
             if let Some(a) = local.filter(|_| avoid.is_some()) {
                 log::info!("our own address {a} is in the pool; it is never handed out");
             }
-            // What happened to the file (created, reset, rebuilt) the table
-            // logs itself, once; this says which pool and table are in use.
-            let (table, _) = Table::open(&self.cfg.dir, &self.cfg.name, &pool, &self.cfg.spec())
-                .map_err(|e| e.to_string())?;
             log::info!(
                 "pool {} ({} addresses), table {}",
                 pool,
@@ -219,6 +277,81 @@ impl Plugin {
         self.start(local).map(|_| ())
     }
 
+    /// Reopen the table if its file was replaced, deleted or damaged in
+    /// place since it was opened (rebuilding it where needed: see
+    /// `Table::open_as`).
+    fn refresh(&mut self) -> Result<(), String> {
+        let Some(r) = self.ready.as_ref() else {
+            return Ok(());
+        };
+        if r.table.replaced() {
+            log::warn!(
+                "table {} was replaced or removed; opening the current one",
+                r.table.path().display()
+            );
+        } else if let Err(e) = r.table.verify() {
+            log::error!("{e}");
+        } else {
+            return Ok(());
+        }
+        self.reopen()
+    }
+
+    /// Make sure the table records this session's lease; re-enter it if
+    /// the table lost it. Where another live session holds the address,
+    /// the younger of the two hangs up.
+    fn reassert(&mut self) {
+        let Some(addr) = self.lease else { return };
+        let Some(me) = self.identity() else { return };
+        let Some(r) = self.ready.as_ref() else { return };
+        let Some(slot) = r.table.any_slot_of(addr) else {
+            log::warn!(
+                "{addr} is outside the pool of table {}; it stays with this session until it ends",
+                r.table.path().display()
+            );
+            return;
+        };
+        let word = r.table.word(slot);
+        if crate::protocol::Free::from_word(word).is_some_and(|f| f.path == EndedBy::Forced) {
+            log::warn!(
+                "the administrator released this session's lease on {addr} (rasstatic release --force); hanging up"
+            );
+            self.lease = None;
+            self.effects.push(Effect::HangUp);
+            return;
+        }
+        match r.table.reassert(slot, me) {
+            Ok(false) => {}
+            Ok(true) => {
+                log::warn!("the table had lost this session's lease on {addr}; re-entered it")
+            }
+            Err(other) => {
+                let loser = crate::protocol::conflict_loser(me, other);
+                if loser == me {
+                    log::error!(
+                        "address conflict: {addr} is leased to pid {} too, a call up longer than this one; hanging up this one",
+                        other.pid()
+                    );
+                    self.lease = None;
+                    self.effects.push(Effect::HangUp);
+                } else if crate::kernel::is_pppd(other.pid()) {
+                    log::error!(
+                        "address conflict: {addr} is leased to pid {} too, a younger call; hanging it up",
+                        other.pid()
+                    );
+                    // SAFETY: kill(2) with a live pppd's PID, checked just
+                    // now; a SIGTERM makes pppd hang up and exit cleanly.
+                    unsafe { libc::kill(other.pid() as libc::pid_t, libc::SIGTERM) };
+                } else {
+                    log::error!(
+                        "address conflict: {addr} is leased to pid {} too, which is not a pppd; left alone",
+                        other.pid()
+                    );
+                }
+            }
+        }
+    }
+
     /// This process's identity. After pppd's detach fork the PID differs
     /// from the one the lease was taken under: adopt the lease (the
     /// parent's pidchange may have moved it already).
@@ -237,26 +370,19 @@ impl Plugin {
         };
         // A helper child (fork notifier) never takes its parent's lease.
         let adopting = if self.helper { None } else { self.lease };
-        if let (Some(old), Some(slot), Some(r)) = (self.me, adopting, self.ready.as_ref()) {
-            let word = r.table.slots().word(slot);
-            if word == now.word() {
-                log::debug!(
-                    "lease on {} already moved to pid {}",
-                    r.pool.addr(slot),
-                    now.pid()
-                );
-            } else if r.table.transfer(slot, old, now) {
+        if let (Some(old), Some(addr), Some(r)) = (self.me, adopting, self.ready.as_ref()) {
+            let slot = r.table.any_slot_of(addr);
+            let word = slot.map(|s| r.table.word(s));
+            if word == Some(now.word()) {
+                log::debug!("lease on {addr} already moved to pid {}", now.pid());
+            } else if slot.is_some_and(|s| r.table.transfer(s, old, now)) {
                 log::info!(
-                    "lease on {} now held by pid {} (was pid {})",
-                    r.pool.addr(slot),
+                    "lease on {addr} now held by pid {} (was pid {})",
                     now.pid(),
                     old.pid()
                 );
             } else {
-                log::warn!(
-                    "lease on {} was lost across the pid change",
-                    r.pool.addr(slot)
-                );
+                log::warn!("lease on {addr} was lost across the pid change");
                 self.lease = None;
             }
         }
@@ -279,18 +405,21 @@ impl Plugin {
         if self.pending.take().is_some() {
             self.effects.push(Effect::CancelRelease);
         }
+        if let Err(e) = self.refresh() {
+            log::error!("{e}; refusing the caller");
+            return None;
+        }
         let policy = self.cfg.policy;
-        let prefer = self.lease.or(self.prev);
         for _attempt in 0..3 {
             let r = self.ready.as_ref().expect("started");
             let opts = ClaimOpts {
-                prefer,
+                prefer: self.lease.or(self.prev).and_then(|a| r.table.slot_of(a)),
                 avoid: r.avoid,
             };
             match r.table.claim(me, opts, policy, info) {
                 Ok(Some(c)) => {
                     let addr = r.pool.addr(c.slot);
-                    self.lease = Some(c.slot);
+                    self.lease = Some(addr);
                     if c.existing {
                         log::info!("{} keeps {addr}", who(info));
                     } else {
@@ -325,12 +454,12 @@ impl Plugin {
     pub fn allowed(&mut self, addr: Ipv4Addr) -> bool {
         fault(self, "allowed_address_hook");
         let me = self.identity();
-        let (Some(slot), Some(r), Some(me)) = (self.lease, self.ready.as_ref(), me) else {
+        let (Some(ours), Some(r), Some(me)) = (self.lease, self.ready.as_ref(), me) else {
             log::warn!("refusing {addr}: this session holds no lease");
             return false;
         };
-        let ours = r.pool.addr(slot);
-        if ours == addr && r.table.slots().word(slot) == me.word() {
+        let slot = r.table.any_slot_of(ours);
+        if ours == addr && slot.is_some_and(|s| r.table.word(s) == me.word()) {
             true
         } else {
             log::warn!("refusing {addr}: this session's lease is {ours}");
@@ -353,22 +482,41 @@ impl Plugin {
         }
         // Identity first: a detached child adopts the lease before freeing it.
         let me = self.identity();
-        let Some(slot) = self.lease.take() else {
+        let Some(addr) = self.lease.take() else {
             return;
         };
-        let Some(r) = self.ready.as_ref() else { return };
-        let addr = r.pool.addr(slot);
+        if let Err(e) = self.refresh() {
+            log::error!("{e}");
+        }
         let sig = match self.last_signal {
             0 => String::new(),
             s => format!(", after signal {}", signal_name(s)),
         };
-        match me {
-            Some(me) if r.table.release(slot, me, path) => {
-                log::info!("released {addr} ({}{sig})", path.name());
-            }
-            _ => log::warn!("lease on {addr} was already gone ({}{sig})", path.name()),
+        let released = me.is_some_and(|me| self.release_in_table(addr, me, path));
+        if released {
+            log::info!("released {addr} ({}{sig})", path.name());
+        } else {
+            log::warn!("lease on {addr} was already gone ({}{sig})", path.name());
         }
-        self.prev = Some(slot);
+        // A rebuild that began before the release may have carried the
+        // lease over (the releaser's half of the Dekker pair, I5): release
+        // it in the table that replaced this one too.
+        if self.ready.as_ref().is_some_and(|r| r.table.replaced()) && self.refresh().is_ok() {
+            if let Some(me) = me {
+                self.release_in_table(addr, me, path);
+            }
+        }
+        self.prev = Some(addr);
+    }
+
+    /// Release `addr` for `me` in the current table, if it records it.
+    fn release_in_table(&self, addr: Ipv4Addr, me: Owner, path: EndedBy) -> bool {
+        let Some(r) = self.ready.as_ref() else {
+            return false;
+        };
+        r.table
+            .any_slot_of(addr)
+            .is_some_and(|slot| r.table.release(slot, me, path))
     }
 }
 

@@ -238,6 +238,12 @@ pub fn call_soon(f: TimeoutFn) {
     unsafe { timeout(Some(f), std::ptr::null_mut(), 0, 0) };
 }
 
+/// Run `f` from pppd's main loop in `secs` seconds.
+pub fn call_in(f: TimeoutFn, secs: u32) {
+    // SAFETY: pppd copies the callout into its own list.
+    unsafe { timeout(Some(f), std::ptr::null_mut(), secs as _, 0) };
+}
+
 pub fn cancel_call(f: TimeoutFn) {
     // SAFETY: removes a callout we scheduled, if it is still pending.
     unsafe { untimeout(Some(f), std::ptr::null_mut()) };

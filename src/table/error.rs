@@ -45,12 +45,6 @@ pub enum TableError {
         path: PathBuf,
         why: String,
     },
-    PoolChanged {
-        path: PathBuf,
-        table: String,
-        ours: String,
-        live: u32,
-    },
     Busy {
         path: PathBuf,
         /// The live process whose reset is waited for, if known.
@@ -79,6 +73,19 @@ pub enum TableError {
         path: PathBuf,
         why: String,
     },
+}
+
+impl TableError {
+    /// The file is ours (owner and mode) but not a table this build can
+    /// trust: truncated, foreign, or with a header that does not hold
+    /// together. Such a file is moved aside and the table rebuilt; a file
+    /// of another layout version (an upgrade) or that is not ours is not.
+    pub fn is_damage(&self) -> bool {
+        matches!(
+            self,
+            TableError::Truncated { .. } | TableError::Foreign { .. } | TableError::Corrupt { .. }
+        )
+    }
 }
 
 impl fmt::Display for TableError {
@@ -116,13 +123,6 @@ impl fmt::Display for TableError {
                 path.display()
             ),
             Corrupt { path, why } => write!(f, "{}: refused: corrupt header: {why}", path.display()),
-            PoolChanged { path, table, ours, live } => write!(
-                f,
-                "{}: refused: the table holds pool \"{table}\" with {live} live lease(s), \
-                 but this process was configured with pool \"{ours}\"; use another rasstatic-name \
-                 for a different pool, or hang up those sessions first",
-                path.display()
-            ),
             Busy { path, resetter: Some(pid) } => write!(
                 f,
                 "{}: a reset of the table by pid {pid} has not finished; try again once it has",

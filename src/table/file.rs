@@ -78,7 +78,7 @@ pub(super) fn ensure_dir(dir: &Path, create: bool) -> Result<(), TableError> {
 /// Read the immutable header and the ranges with `pread`, and check every
 /// claim they make against the file's real size. Nothing is mapped yet, so
 /// a short or hostile file cannot SIGBUS us.
-pub(super) fn read_and_validate(file: &File, path: &Path) -> Result<(Fixed, Pool), TableError> {
+pub(super) fn read_and_validate(file: &File, path: &Path) -> Result<Shape, TableError> {
     use std::os::unix::fs::FileExt;
     let md = file.metadata().map_err(io_err(path, "fstat"))?;
     check_meta(path, &md, false)?;
@@ -132,7 +132,10 @@ pub(super) fn read_and_validate(file: &File, path: &Path) -> Result<(Fixed, Pool
     if fixed.spec_len as usize > SPEC_MAX {
         return Err(corrupt(format!("definition length {}", fixed.spec_len)));
     }
-    let sec = Sections::new(fixed.slot_count, fixed.range_count);
+    if u64::from(fixed.drain_count) > crate::pool::MAX_POOL {
+        return Err(corrupt(format!("{} draining addresses", fixed.drain_count)));
+    }
+    let sec = Sections::new(fixed.slot_count, fixed.range_count, fixed.drain_count);
     if fixed.file_size != sec.total as u64 {
         return Err(corrupt(format!(
             "declared size {} but {} slots need {}",
@@ -164,7 +167,44 @@ pub(super) fn read_and_validate(file: &File, path: &Path) -> Result<(Fixed, Pool
             pool.size()
         )));
     }
-    Ok((fixed, pool))
+    let mut dbuf = vec![0u8; fixed.drain_count as usize * 4];
+    file.read_exact_at(&mut dbuf, sec.drain as u64)
+        .map_err(io_err(path, "read draining addresses"))?;
+    let drain: Vec<u32> = dbuf
+        .chunks_exact(4)
+        .map(|c| u32::from_ne_bytes(c.try_into().unwrap()))
+        .collect();
+    if drain.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(corrupt("draining addresses out of order".into()));
+    }
+    if let Some(&a) = drain
+        .iter()
+        .find(|&&a| pool.index(Ipv4Addr::from(a)).is_some())
+    {
+        return Err(corrupt(format!(
+            "draining address {} is in the pool",
+            Ipv4Addr::from(a)
+        )));
+    }
+    Ok(Shape { fixed, pool, drain })
+}
+
+/// A table file's validated description: its immutable header, its pool
+/// and its draining addresses (host byte order, ascending).
+pub(super) struct Shape {
+    pub fixed: Fixed,
+    pub pool: Pool,
+    pub drain: Vec<u32>,
+}
+
+impl Shape {
+    pub fn sections(&self) -> Sections {
+        Sections::new(
+            self.fixed.slot_count,
+            self.fixed.range_count,
+            self.fixed.drain_count,
+        )
+    }
 }
 
 /// Whether `path` leads to the open file `file`.
@@ -205,7 +245,7 @@ pub(super) fn open_file(path: &Path) -> io::Result<File> {
 /// The size in bytes of the table file for `pool`: what `Table::open`
 /// allocates on the filesystem when it creates the table.
 pub fn table_size(pool: &Pool) -> u64 {
-    Sections::new(pool.size(), pool.ranges().len() as u32).total as u64
+    Sections::new(pool.size(), pool.ranges().len() as u32, 0).total as u64
 }
 
 /// Free bytes on the filesystem holding `dir`, for messages.
@@ -331,6 +371,27 @@ pub(super) fn link_unnamed(file: &File, to: &Path) -> io::Result<()> {
     .map(|_| ())
 }
 
+/// A lease a new table starts with: carried over from the table it
+/// replaces, or found in the kernel ([`crate::kernel`]).
+#[derive(Clone, Debug)]
+pub struct Seed {
+    /// Host byte order.
+    pub addr: u32,
+    pub owner: Owner,
+    /// Its display record: since when, and what the session told.
+    pub record: Option<(u32, SessionInfo)>,
+}
+
+/// What a new table holds: the pool, its definition as written and when
+/// it was read, and the leases it starts with. A seed outside the pool
+/// becomes a draining slot.
+pub(super) struct NewTable<'a> {
+    pub pool: &'a Pool,
+    pub spec: &'a str,
+    pub defined_ms: u64,
+    pub seeds: &'a [Seed],
+}
+
 /// Write a complete new table, with all its space allocated, in a file
 /// that has no name yet (or a temporary one), then give it its name:
 /// a link (fails if another process got there first) for a new table, a
@@ -339,12 +400,8 @@ pub(super) fn link_unnamed(file: &File, to: &Path) -> io::Result<()> {
 /// (tmpfs allocates pages on first touch, reads included; a full one would
 /// raise SIGBUS). A process that dies while writing leaves nothing, or a
 /// temporary name that the next creation or reset removes.
-pub(super) fn create_file(
-    path: &Path,
-    pool: &Pool,
-    spec: &str,
-    replace: bool,
-) -> Result<bool, TableError> {
+pub(super) fn create_file(path: &Path, new: &NewTable, replace: bool) -> Result<bool, TableError> {
+    let (pool, spec) = (new.pool, new.spec);
     use std::os::unix::fs::{FileExt, PermissionsExt};
     let me = Owner::current().map_err(io_err(path, "read this process's identity"))?;
     remove_abandoned_temps(path);
@@ -355,7 +412,16 @@ pub(super) fn create_file(
         file.set_permissions(fs::Permissions::from_mode(0o600))
             .map_err(io_err(&shown, "chmod"))?;
         let n = pool.size();
-        let sec = Sections::new(n, pool.ranges().len() as u32);
+        let mut drain: Vec<u32> = new
+            .seeds
+            .iter()
+            .map(|s| s.addr)
+            .filter(|&a| pool.index(Ipv4Addr::from(a)).is_none())
+            .collect();
+        drain.sort_unstable();
+        drain.dedup();
+        let d = drain.len() as u32;
+        let sec = Sections::new(n, pool.ranges().len() as u32, d);
         // SAFETY: posix_fallocate on a descriptor we own; it returns an
         // error number rather than setting errno.
         let r = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, sec.total as libc::off_t) };
@@ -365,7 +431,7 @@ pub(super) fn create_file(
                 return Err(TableError::NoSpace {
                     path: path.to_path_buf(),
                     need: sec.total as u64,
-                    slots: n,
+                    slots: n + d,
                     free: free_bytes(dir),
                 })
             }
@@ -379,7 +445,7 @@ pub(super) fn create_file(
             slot_count: n,
             range_count: pool.ranges().len() as u32,
             meta_size: std::mem::size_of::<Meta>() as u32,
-            _pad: 0,
+            drain_count: d,
             file_size: sec.total as u64,
             created: u64::from(now()),
             boot_id: boot_id(),
@@ -388,6 +454,7 @@ pub(super) fn create_file(
             spec: [0; SPEC_MAX],
             pid_ns_dev: ns_dev,
             pid_ns_ino: ns_ino,
+            defined_ms: new.defined_ms,
         };
         let s = spec.as_bytes();
         let len = s.len().min(SPEC_MAX);
@@ -409,9 +476,34 @@ pub(super) fn create_file(
             .collect();
         file.write_all_at(&ranges, sec.ranges as u64)
             .map_err(io_err(&shown, "write"))?;
-        let bitmap: Vec<u8> = (0..crate::protocol::bitmap_words(n))
-            .flat_map(|w| crate::protocol::initial_hint(w, n).to_ne_bytes())
+        let dbytes: Vec<u8> = drain.iter().flat_map(|a| a.to_ne_bytes()).collect();
+        file.write_all_at(&dbytes, sec.drain as u64)
+            .map_err(io_err(&shown, "write"))?;
+        let mut bitmap: Vec<u64> = (0..crate::protocol::bitmap_words(n + d))
+            .map(|w| crate::protocol::initial_hint(w, n))
             .collect();
+        let mut seeded = std::collections::HashSet::new();
+        for seed in new.seeds {
+            let slot = match pool.index(Ipv4Addr::from(seed.addr)) {
+                Some(s) => s,
+                None => n + drain.binary_search(&seed.addr).expect("drained") as u32,
+            };
+            if !seeded.insert(slot) {
+                continue; // the first seed for an address wins
+            }
+            bitmap[slot as usize / 64] &= !(1 << (slot % 64));
+            file.write_all_at(
+                &seed.owner.word().to_ne_bytes(),
+                (sec.owners + slot as usize * 8) as u64,
+            )
+            .map_err(io_err(&shown, "write"))?;
+            if let Some((since, info)) = &seed.record {
+                let rec = meta::record_bytes(seed.owner, *since, info);
+                file.write_all_at(&rec, (sec.meta + slot as usize * rec.len()) as u64)
+                    .map_err(io_err(&shown, "write"))?;
+            }
+        }
+        let bitmap: Vec<u8> = bitmap.iter().flat_map(|w| w.to_ne_bytes()).collect();
         file.write_all_at(&bitmap, sec.bitmap as u64)
             .map_err(io_err(&shown, "write"))?;
         // An unnamed file gets a temporary name first if it is to replace

@@ -6,11 +6,18 @@
 //! offset 0        Header (4096 bytes): immutable description, then live
 //!                 atomics (reset word, cursor, sweep state, counters)
 //! ranges_off      [RangeRec; range_count]   the pool, canonical
+//!                 [u32; drain_count]        draining addresses, ascending
 //! owners_off      [AtomicU64; slots]        one owner word per address
 //! bitmap_off      [AtomicU64; ceil(slots/64)] free hint
 //! meta_off        [Meta; slots]             display data and sticky cells
 //! ```
-//! Each section starts on a 64-byte boundary.
+//! Each section starts on a 64-byte boundary. `slots` is `slot_count`
+//! (the pool's addresses, in pool order) plus `drain_count`: addresses
+//! that live sessions held when the pool was redefined without them. A
+//! draining slot is never claimed (claims see only the first
+//! `slot_count` slots); its holder releases it and the watchdog reaps it
+//! like any other, and once free it stays free until the table is next
+//! rebuilt, which leaves it out.
 
 use std::mem::{align_of, size_of};
 use std::sync::atomic::{AtomicU32, AtomicU64};
@@ -18,7 +25,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64};
 use crate::protocol::EndedBy;
 
 pub const MAGIC: [u8; 8] = *b"RASSTAT\x01";
-pub const LAYOUT_VERSION: u32 = 2;
+pub const LAYOUT_VERSION: u32 = 3;
 pub const HEADER_SIZE: usize = 4096;
 pub const MAX_RANGES: u32 = 65_536;
 pub const SPEC_MAX: usize = 1024;
@@ -36,7 +43,8 @@ pub struct Fixed {
     pub slot_count: u32,
     pub range_count: u32,
     pub meta_size: u32,
-    pub _pad: u32,
+    /// Draining addresses after the ranges (see the module doc).
+    pub drain_count: u32,
     pub file_size: u64,
     pub created: u64,
     pub boot_id: [u8; BOOT_ID_LEN],
@@ -51,6 +59,11 @@ pub struct Fixed {
     /// alive.
     pub pid_ns_dev: u64,
     pub pid_ns_ino: u64,
+    /// When the pool definition this table holds was read (unix
+    /// milliseconds; by the pppd that built the table, when it started).
+    /// Of two definitions, the newer wins: a pppd whose own is older
+    /// follows the table's.
+    pub defined_ms: u64,
 }
 
 /// The live part of the header: atomics only.
@@ -143,6 +156,8 @@ const _: () = {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sections {
     pub ranges: usize,
+    /// The draining addresses, right after the ranges.
+    pub drain: usize,
     pub owners: usize,
     pub bitmap: usize,
     pub meta: usize,
@@ -154,15 +169,19 @@ fn up64(x: usize) -> usize {
 }
 
 impl Sections {
-    pub fn new(slots: u32, ranges: u32) -> Sections {
-        let slots = slots as usize;
+    /// For `slots` pool addresses in `ranges` ranges, and `drain`
+    /// draining addresses.
+    pub fn new(slots: u32, ranges: u32, drain: u32) -> Sections {
+        let slots = slots as usize + drain as usize;
         let r = HEADER_SIZE;
-        let owners = up64(r + ranges as usize * size_of::<RangeRec>());
+        let d = r + ranges as usize * size_of::<RangeRec>();
+        let owners = up64(d + drain as usize * 4);
         let bitmap = up64(owners + slots * 8);
         let meta = up64(bitmap + slots.div_ceil(64) * 8);
         let total = up64(meta + slots * size_of::<Meta>());
         Sections {
             ranges: r,
+            drain: d,
             owners,
             bitmap,
             meta,

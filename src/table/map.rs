@@ -60,11 +60,11 @@ impl Table {
     pub(super) fn owners(&self) -> &[AtomicU64] {
         // SAFETY: the owners section lies inside the mapping (its bounds come
         // from Sections::new over validated counts), is 64-aligned and holds
-        // slot_count atomics.
+        // slot_count + drain_count atomics.
         unsafe {
             std::slice::from_raw_parts(
                 self.map.ptr.add(self.sec.owners).cast::<AtomicU64>(),
-                self.fixed.slot_count as usize,
+                self.total() as usize,
             )
         }
     }
@@ -74,7 +74,7 @@ impl Table {
         unsafe {
             std::slice::from_raw_parts(
                 self.map.ptr.add(self.sec.bitmap).cast::<AtomicU64>(),
-                crate::protocol::bitmap_words(self.fixed.slot_count),
+                crate::protocol::bitmap_words(self.total()),
             )
         }
     }
@@ -85,13 +85,26 @@ impl Table {
         unsafe {
             std::slice::from_raw_parts(
                 self.map.ptr.add(self.sec.meta).cast::<Meta>(),
-                self.fixed.slot_count as usize,
+                self.total() as usize,
             )
         }
     }
 
-    /// The protocol's view of this table.
+    /// The protocol's view of the pool: the slots a claim may take (the
+    /// draining ones, after them, are left out).
     pub fn slots(&self) -> Slots<'_, AtomicU64> {
+        let n = self.size() as usize;
+        Slots {
+            owners: &self.owners()[..n],
+            bitmap: &self.bitmap()[..crate::protocol::bitmap_words(self.size())],
+            cursor: &self.live().cursor,
+            sweep: &self.live().sweep_cursor,
+        }
+    }
+
+    /// The protocol's view of every slot, draining ones included: for
+    /// releases, reaps and transfers, never for claims.
+    pub fn all_slots(&self) -> Slots<'_, AtomicU64> {
         Slots {
             owners: self.owners(),
             bitmap: self.bitmap(),

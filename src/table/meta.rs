@@ -110,6 +110,29 @@ pub fn write(m: &Meta, me: Owner, since: u32, info: &SessionInfo) {
     m.seq.store(s.wrapping_add(1), Ordering::Release);
 }
 
+/// The bytes of a record `write` would leave, for a table being written
+/// (not yet mapped by anyone).
+pub fn record_bytes(me: Owner, since: u32, info: &SessionInfo) -> [u8; 52] {
+    // SAFETY: Meta is made of AtomicU32 only; all-zero is a valid value.
+    let m: Meta = unsafe { std::mem::zeroed() };
+    write(&m, me, since, info);
+    let mut out = [0u8; 52];
+    for (i, c) in out.chunks_exact_mut(4).enumerate() {
+        let w = match i {
+            0 => m.seq.load(Ordering::Relaxed),
+            1 => m.owner_tag.load(Ordering::Relaxed),
+            2 => m.since.load(Ordering::Relaxed),
+            3 => m.flags.load(Ordering::Relaxed),
+            4 => 0, // the sticky cell is not the record's
+            5..=8 => m.peer[i - 5].load(Ordering::Relaxed),
+            9..=10 => m.ifname[i - 9].load(Ordering::Relaxed),
+            _ => m.device[i - 11].load(Ordering::Relaxed),
+        };
+        c.copy_from_slice(&w.to_ne_bytes());
+    }
+    out
+}
+
 /// Read a consistent record, or `None` if it stays mid-write (its writer
 /// died) or was never written.
 pub fn read(m: &Meta) -> Option<MetaRecord> {

@@ -39,6 +39,7 @@ mod open;
 pub use error::*;
 pub use file::*;
 use map::Mapping;
+pub use open::{aside_path, now_ms, Definition};
 
 mod reader;
 pub use reader::{Reader, ReaderLeases};
@@ -84,6 +85,8 @@ pub struct Table {
     _file: File,
     map: Mapping,
     pool: Pool,
+    /// Draining addresses (host byte order, ascending): slots `size()..`.
+    drain: Vec<u32>,
     fixed: Fixed,
     sec: Sections,
     /// Whether this process can judge the holders' liveness (its /proc
@@ -102,10 +105,24 @@ pub enum Opened {
     Created,
     /// Reset because it was written in an earlier boot.
     ResetBoot,
-    /// Rebuilt for a new pool definition, or for this PID namespace when
-    /// it was another's (it had no live leases).
+    /// Rebuilt for a new pool definition (`old`), its live leases carried
+    /// over: `kept` in the new pool, `draining` outside it. Or rebuilt for
+    /// this PID namespace when it was another's (it had no live leases).
     ResetPool {
         old: String,
+        kept: u32,
+        draining: u32,
+    },
+    /// The file at the table's name was damaged (`why`): it was moved
+    /// aside to `aside` and the table rebuilt from the kernel's sessions.
+    Rebuilt {
+        why: String,
+        aside: PathBuf,
+    },
+    /// The table holds a newer pool definition than this process's:
+    /// followed.
+    Following {
+        ours: String,
     },
 }
 
@@ -140,8 +157,30 @@ impl Table {
         self.fixed.created
     }
 
+    /// Addresses in the pool: the slots a claim may take.
     pub fn size(&self) -> u32 {
         self.fixed.slot_count
+    }
+
+    /// Every slot: the pool's, then the draining ones.
+    pub fn total(&self) -> u32 {
+        self.fixed.slot_count + self.fixed.drain_count
+    }
+
+    /// The address of any slot, draining ones included.
+    pub fn addr(&self, slot: u32) -> Ipv4Addr {
+        slot_addr(&self.pool, &self.drain, slot)
+    }
+
+    /// When this table's pool definition was read (unix milliseconds).
+    pub fn defined_ms(&self) -> u64 {
+        self.fixed.defined_ms
+    }
+
+    /// The draining addresses: leased when the pool was redefined without
+    /// them, never handed out again.
+    pub fn draining(&self) -> impl Iterator<Item = Ipv4Addr> + '_ {
+        self.drain.iter().map(|&a| Ipv4Addr::from(a))
     }
 
     /// Bytes of the file.
@@ -189,7 +228,7 @@ impl Table {
             }
             log::info!(
                 "reaped {} from dead pid {}",
-                self.pool.addr(r.slot),
+                self.addr(r.slot),
                 r.owner.pid()
             );
         }
@@ -247,7 +286,7 @@ impl Table {
 
     /// Release `slot` if `me` holds it. Idempotent.
     pub fn release(&self, slot: u32, me: Owner, path: EndedBy) -> bool {
-        let done = self.slots().release(slot, me, path, now());
+        let done = self.all_slots().release(slot, me, path, now());
         if done {
             self.count(path);
         }
@@ -256,7 +295,7 @@ impl Table {
 
     /// Free a lease whatever holds it (administrators only).
     pub fn force_release(&self, slot: u32, path: EndedBy) -> Option<Owner> {
-        let o = self.slots().force_release(slot, path, now());
+        let o = self.all_slots().force_release(slot, path, now());
         if o.is_some() {
             self.count(path);
         }
@@ -269,7 +308,7 @@ impl Table {
         if !self.liveness_known {
             return None;
         }
-        let r = self.slots().reap(slot, live, path, now());
+        let r = self.all_slots().reap(slot, live, path, now());
         if let Some(r) = r {
             self.count_reaps(&[r], path);
         }
@@ -279,13 +318,13 @@ impl Table {
     /// The watchdog: take over the lease of `dead` (observed dead) for
     /// `me`, to clean up after it while nobody else can lease the address.
     pub fn seize(&self, slot: u32, dead: Owner, me: Owner) -> bool {
-        self.slots().seize(slot, dead, me, &self.liveness())
+        self.all_slots().seize(slot, dead, me, &self.liveness())
     }
 
     /// Free a lease `me` seized from `dead`, as a watchdog reap of `dead`.
     pub fn release_seized(&self, slot: u32, me: Owner, dead: Owner) -> bool {
         let done =
-            self.slots()
+            self.all_slots()
                 .release_recording(slot, me, EndedBy::ReapWatchdog, dead.pid(), now());
         if done {
             self.count(EndedBy::ReapWatchdog);
@@ -296,14 +335,27 @@ impl Table {
     /// Free every lease whose owner is dead (none from another PID
     /// namespace: see [`Table::check_liveness`]).
     pub fn reap_all(&self, path: EndedBy) -> Vec<Reaped> {
-        let r = self.slots().reap_all(&self.liveness(), path, now());
+        let r = self.all_slots().reap_all(&self.liveness(), path, now());
         self.count_reaps(&r, path);
         r
     }
 
+    /// Re-enter `me`'s lease on `slot`, whose address `me`'s session has
+    /// on its interface (protocol I2, re-assert): taken if free, held by
+    /// a dead process or by the interface lease a rebuild entered for the
+    /// address. `Err(x)`: the live process `x` holds it.
+    pub fn reassert(&self, slot: u32, me: Owner) -> Result<bool, Owner> {
+        let addr = u32::from(self.addr(slot));
+        let live = self.liveness();
+        self.all_slots().reassert(slot, me, |x| match x.iface() {
+            Some((_, peer)) => peer == addr,
+            None => !live.is_alive(x),
+        })
+    }
+
     /// Move `me`'s lease on `slot` to `to` (pppd's detach), atomically.
     pub fn transfer(&self, slot: u32, from: Owner, to: Owner) -> bool {
-        let ok = self.slots().transfer(slot, from, to);
+        let ok = self.all_slots().transfer(slot, from, to);
         if ok {
             // Keep the display record's owner tag in step.
             self.metas()[slot as usize]
@@ -317,20 +369,28 @@ impl Table {
     /// (From another PID namespace every lease counts as live.)
     pub fn live_leases(&self) -> u32 {
         let live = self.liveness();
-        (0..self.size())
-            .filter(|&s| Owner::from_word(self.slots().word(s)).is_some_and(|o| live.is_alive(o)))
+        (0..self.total())
+            .filter(|&s| Owner::from_word(self.word(s)).is_some_and(|o| live.is_alive(o)))
             .count() as u32
+    }
+
+    /// The owner word of any slot, draining ones included.
+    pub fn word(&self, slot: u32) -> u64 {
+        self.all_slots().word(slot)
     }
 
     /// A consistent snapshot of one slot, for display.
     pub fn lease(&self, slot: u32) -> Lease {
-        let word = self.slots().word(slot);
+        let word = self.word(slot);
         let meta = meta::read(&self.metas()[slot as usize]);
-        Lease::new(slot, self.pool.addr(slot), word, meta)
+        let mut l = Lease::new(slot, self.addr(slot), word, meta);
+        l.draining = slot >= self.size();
+        l
     }
 
+    /// Every slot, the draining ones last.
     pub fn leases(&self) -> impl Iterator<Item = Lease> + '_ {
-        (0..self.size()).map(|s| self.lease(s))
+        (0..self.total()).map(|s| self.lease(s))
     }
 
     pub fn counters(&self) -> Counters {
@@ -349,7 +409,7 @@ impl Table {
     /// Update the display record of a lease `me` holds (for example the
     /// interface name, known only once IPCP is up).
     pub fn update_meta(&self, slot: u32, me: Owner, info: &SessionInfo) {
-        if self.slots().word(slot) == me.word() {
+        if self.word(slot) == me.word() {
             let since = self.lease(slot).meta.map(|m| m.since).unwrap_or_else(now);
             meta::write(&self.metas()[slot as usize], me, since, info);
         }
@@ -385,6 +445,16 @@ impl Table {
     /// The slot for `addr`, if it is in this table's pool.
     pub fn slot_of(&self, addr: Ipv4Addr) -> Option<u32> {
         self.pool.index(addr)
+    }
+
+    /// The slot for `addr` in the pool or among the draining addresses.
+    pub fn any_slot_of(&self, addr: Ipv4Addr) -> Option<u32> {
+        self.pool.index(addr).or_else(|| {
+            self.drain
+                .binary_search(&u32::from(addr))
+                .ok()
+                .map(|i| self.size() + i as u32)
+        })
     }
 }
 
@@ -431,6 +501,17 @@ pub struct Lease {
     pub addr: Ipv4Addr,
     pub state: LeaseState,
     pub meta: Option<MetaRecord>,
+    /// A draining slot: its address left the pool while leased; never
+    /// handed out again.
+    pub draining: bool,
+}
+
+/// The address of `slot` in a table of `pool` plus `drain`.
+pub(crate) fn slot_addr(pool: &Pool, drain: &[u32], slot: u32) -> Ipv4Addr {
+    match slot.checked_sub(pool.size()) {
+        None => pool.addr(slot),
+        Some(i) => Ipv4Addr::from(drain[i as usize]),
+    }
 }
 
 impl Lease {
@@ -453,6 +534,7 @@ impl Lease {
             addr,
             state,
             meta,
+            draining: false,
         }
     }
 

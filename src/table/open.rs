@@ -7,18 +7,63 @@ use super::*;
 /// How long `open` waits for a live resetter that lost its lock.
 const RESET_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// A pool definition as a pppd read it: the pool, the text as written
+/// (for messages) and when it was read (unix milliseconds). Of two
+/// definitions, the newer wins.
+#[derive(Clone, Copy, Debug)]
+pub struct Definition<'a> {
+    pub pool: &'a Pool,
+    pub spec: &'a str,
+    pub defined_ms: u64,
+}
+
+/// Unix time in milliseconds.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 impl Table {
-    /// Open the table `name` in `dir` for `pool`, creating it if missing and
-    /// resetting it if it was written in an earlier boot, or for another
-    /// pool or PID namespace with no live leases. `spec` is the definition
-    /// as written, for messages. A reset that a dead process left half done
-    /// is rolled back first (protocol I5).
+    /// Open the table `name` in `dir` for `pool` (`spec` as written), as
+    /// a definition read now: see [`Table::open_as`].
     pub fn open(
         dir: &Path,
         name: &str,
         pool: &Pool,
         spec: &str,
     ) -> Result<(Table, Opened), TableError> {
+        let def = Definition {
+            pool,
+            spec,
+            defined_ms: now_ms(),
+        };
+        Table::open_as(dir, name, &def)
+    }
+
+    /// Open the table `name` in `dir` for the definition `def`.
+    ///
+    /// - Missing: created, with the leases of the sessions the kernel
+    ///   shows ([`crate::kernel`]) entered before anyone can claim.
+    /// - Written in an earlier boot, or another PID namespace's with no
+    ///   live lease: rebuilt, the same way.
+    /// - Damaged (truncated, foreign, corrupt; but ours by owner and
+    ///   mode): refused, moved aside to `NAME.table.damaged`, and rebuilt
+    ///   the same way. The live sessions re-assert their leases in it.
+    /// - Holding another pool: if the table's definition is newer than
+    ///   `def`, followed as it is ([`Opened::Following`]); otherwise
+    ///   rebuilt for `def`, every live lease carried over: kept where its
+    ///   address stays in the pool, draining where it does not.
+    ///
+    /// A reset that a dead process left half done is rolled back first
+    /// (protocol I5).
+    pub fn open_as(
+        dir: &Path,
+        name: &str,
+        def: &Definition,
+    ) -> Result<(Table, Opened), TableError> {
+        let (pool, spec) = (def.pool, def.spec);
         check_name(name)?;
         ensure_dir(dir, true)?;
         let path = table_path(dir, name);
@@ -36,13 +81,21 @@ impl Table {
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
             let Some(file) = open_path(&path)? else {
-                if create_file(&path, pool, spec, false)? {
+                let seeds = kernel_seeds(pool, &[]);
+                let new = NewTable {
+                    pool,
+                    spec,
+                    defined_ms: def.defined_ms,
+                    seeds: &seeds,
+                };
+                if create_file(&path, &new, false)? {
                     log::info!(
-                        "created table {} for pool {} ({} addresses, {} bytes)",
+                        "created table {} for pool {} ({} addresses, {} bytes){}",
                         path.display(),
                         pool,
                         pool.size(),
-                        table_size(pool)
+                        table_size(pool),
+                        entered(&seeds)
                     );
                     if how == Opened::Existing {
                         how = Opened::Created;
@@ -51,7 +104,19 @@ impl Table {
                 continue;
             };
             flock(&file, libc::LOCK_SH, &path)?;
-            let t = Table::map(file, path.clone())?;
+            let t = match Table::map(file, path.clone()) {
+                Ok(t) => t,
+                Err(e) if e.is_damage() => {
+                    if let Some(aside) = set_aside(&path, &e)? {
+                        how = Opened::Rebuilt {
+                            why: e.to_string(),
+                            aside,
+                        };
+                    }
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let stale_boot = t.fixed.boot_id != boot_id();
             let state = t.reset_state(stale_boot);
             match state {
@@ -63,8 +128,23 @@ impl Table {
                 ResetState::InUse | ResetState::Abandoned(_) => {}
             }
             let foreign = !t.liveness_known;
-            if state == ResetState::InUse && !stale_boot && t.pool == *pool && !foreign {
+            let follow = t.pool != *pool && t.defined_ms() > def.defined_ms;
+            let fits = t.pool == *pool || follow;
+            if state == ResetState::InUse && !stale_boot && fits && !foreign {
                 flock(&t._file, libc::LOCK_UN, &path)?;
+                if follow && how == Opened::Existing {
+                    log::warn!(
+                        "table {} holds pool {} (\"{}\"), defined after this pppd read its own, {} (\"{}\"): following it",
+                        path.display(),
+                        t.pool,
+                        t.spec(),
+                        pool,
+                        spec
+                    );
+                    how = Opened::Following {
+                        ours: format!("{spec} ({pool})"),
+                    };
+                }
                 return Ok((t, how));
             }
             // A reset or a roll-back: take the file exclusively, look again.
@@ -87,7 +167,7 @@ impl Table {
                 }
             };
             let reset = &t.live().retired;
-            if !stale_boot && t.pool == *pool && !foreign {
+            if !stale_boot && fits && !foreign {
                 // Only a roll-back was needed.
                 if !protocol::roll_back_reset(reset, seen) {
                     continue;
@@ -100,60 +180,163 @@ impl Table {
                 continue;
             }
             let old = t.pool.to_string();
-            if !stale_boot {
-                // Count after announcing the reset: a claim that lands
-                // after this sees it and moves to the new file. From
-                // another PID namespace every lease counts as live.
-                let live = protocol::live_leases(t.owners(), &t.liveness());
-                if live > 0 {
-                    protocol::roll_back_reset(reset, me.word());
-                    return Err(if foreign {
-                        TableError::ForeignPidNs {
-                            path,
-                            leased: Some(live),
-                        }
-                    } else {
-                        TableError::PoolChanged {
-                            path,
-                            table: format!("{} ({})", t.spec(), old),
-                            ours: format!("{} ({})", spec, pool),
-                            live,
-                        }
-                    });
-                }
+            // After announcing the reset: a claim that lands after this
+            // sees it and moves to the new file (I5). An earlier boot's
+            // leases are not carried (its processes are gone; the kernel
+            // tells what survived).
+            let carried = if stale_boot { Vec::new() } else { t.carry() };
+            if foreign && !carried.is_empty() {
+                protocol::roll_back_reset(reset, me.word());
+                return Err(TableError::ForeignPidNs {
+                    path,
+                    leased: Some(carried.len() as u32),
+                });
             }
-            if let Err(e) = create_file(&path, pool, spec, true) {
+            let mut seeds = carried;
+            let old_addrs = |a: u32| !stale_boot && t.any_slot_of(Ipv4Addr::from(a)).is_some();
+            let from_kernel = kernel_seeds_with(pool, &seeds, &old_addrs);
+            seeds.extend(from_kernel.iter().cloned());
+            let new = NewTable {
+                pool,
+                spec,
+                defined_ms: def.defined_ms,
+                seeds: &seeds,
+            };
+            if let Err(e) = create_file(&path, &new, true) {
                 protocol::roll_back_reset(reset, me.word());
                 return Err(e);
             }
+            let kept = seeds
+                .iter()
+                .filter(|s| pool.index(Ipv4Addr::from(s.addr)).is_some())
+                .count() as u32;
+            let draining = seeds.len() as u32 - kept;
             if stale_boot {
                 log::warn!(
-                    "table {} was written in an earlier boot; reset it",
-                    path.display()
+                    "table {} was written in an earlier boot; reset it{}",
+                    path.display(),
+                    entered(&from_kernel)
                 );
                 how = Opened::ResetBoot;
             } else if foreign {
                 log::warn!(
-                    "table {} belonged to another PID namespace and had no leases; rebuilt it for this one",
-                    path.display()
+                    "table {} belonged to another PID namespace and had no leases; rebuilt it for this one{}",
+                    path.display(),
+                    entered(&from_kernel)
                 );
                 how = Opened::ResetPool {
                     old: format!("{old} (another PID namespace's)"),
+                    kept,
+                    draining,
                 };
             } else {
                 log::warn!(
-                    "table {} held pool {} with no live leases; rebuilt it for pool {}",
+                    "table {} held pool {} (\"{}\"); rebuilt it for pool {} (\"{}\"): {} live lease(s) kept, {} draining{}",
                     path.display(),
                     old,
-                    pool
+                    t.spec(),
+                    pool,
+                    spec,
+                    kept,
+                    draining,
+                    entered(&from_kernel)
                 );
-                how = Opened::ResetPool { old };
+                how = Opened::ResetPool {
+                    old,
+                    kept,
+                    draining,
+                };
             }
         }
         Err(TableError::Busy {
             path,
             resetter: None,
         })
+    }
+
+    /// This table's live leases (pool and draining slots), as seeds for
+    /// the table that replaces it. Every owner word is read with a
+    /// read-modify-write, after the reset word was set: the resetter's
+    /// half of the Dekker pair with claims (I5). Empty when liveness
+    /// cannot be judged here... except that then every lease counts as
+    /// live (a foreign table), which the caller refuses.
+    pub(super) fn carry(&self) -> Vec<Seed> {
+        let live = self.liveness();
+        let mut out = Vec::new();
+        for slot in 0..self.total() {
+            let w = self.owners()[slot as usize].fetch_or(0, Ordering::SeqCst);
+            let Some(o) = Owner::from_word(w).filter(|&o| live.is_alive(o)) else {
+                continue;
+            };
+            let l = self.lease(slot);
+            out.push(Seed {
+                addr: u32::from(l.addr),
+                owner: o,
+                record: l.meta.map(|m| {
+                    (
+                        m.since,
+                        SessionInfo {
+                            peer: m.peer,
+                            ifname: m.ifname,
+                            device: m.device,
+                            proxyarp: m.proxyarp,
+                        },
+                    )
+                }),
+            });
+        }
+        out
+    }
+
+    /// Build a new table at this table's name, if the name is free (the
+    /// file was deleted), from this table's definition and live leases
+    /// plus the kernel's sessions. For the watchdog, which still maps the
+    /// deleted file. `Ok(false)`: another process made one first.
+    /// A table that held no live lease is not made again: nothing needs
+    /// protecting, and the next pppd creates it.
+    pub fn recreate(&self) -> Result<bool, TableError> {
+        let mut seeds = self.carry();
+        let ours = |a: u32| self.any_slot_of(Ipv4Addr::from(a)).is_some();
+        seeds.extend(kernel_seeds_with(&self.pool, &seeds, &ours));
+        if seeds.is_empty() {
+            return Ok(false);
+        }
+        let spec = self.spec();
+        let new = NewTable {
+            pool: &self.pool,
+            spec: &spec,
+            defined_ms: self.defined_ms(),
+            seeds: &seeds,
+        };
+        let made = create_file(&self.path, &new, false)?;
+        if made {
+            log::warn!(
+                "{} was deleted; made it again with the {} live lease(s) it held and the kernel's sessions",
+                self.path.display(),
+                seeds.len()
+            );
+        }
+        Ok(made)
+    }
+
+    /// Move a table file damaged in place aside and build a new one from
+    /// this table's definition and the kernel's sessions. For the
+    /// watchdog, whose mapping is the damaged file (its owner words are
+    /// not trusted). `Ok(None)` when the name no longer leads to it.
+    pub fn rebuild_damaged(&self, why: &TableError) -> Result<Option<PathBuf>, TableError> {
+        let Some(aside) = set_aside(&self.path, why)? else {
+            return Ok(None);
+        };
+        let seeds = kernel_seeds(&self.pool, &[]);
+        let spec = self.spec();
+        let new = NewTable {
+            pool: &self.pool,
+            spec: &spec,
+            defined_ms: self.defined_ms(),
+            seeds: &seeds,
+        };
+        create_file(&self.path, &new, false)?;
+        Ok(Some(aside))
     }
 
     /// Open an existing table as it is, for inspection and administration.
@@ -222,15 +405,17 @@ impl Table {
     }
 
     pub(super) fn map(file: File, path: PathBuf) -> Result<Table, TableError> {
-        let (fixed, pool) = read_and_validate(&file, &path)?;
-        let sec = Sections::new(fixed.slot_count, fixed.range_count);
+        let shape = read_and_validate(&file, &path)?;
+        let sec = shape.sections();
         let map = Mapping::new(&file, sec.total, &path)?;
+        let Shape { fixed, pool, drain } = shape;
         let liveness_known = namespace_matches(&fixed);
         Ok(Table {
             path,
             _file: file,
             map,
             pool,
+            drain,
             fixed,
             sec,
             liveness_known,
@@ -272,7 +457,7 @@ impl Table {
     /// place. (A truncation between this check and the next access would
     /// still raise SIGBUS; this narrows that to microseconds.)
     pub fn verify(&self) -> Result<(), TableError> {
-        let (fixed, pool) = read_and_validate(&self._file, &self.path)?;
+        let Shape { fixed, pool, drain } = read_and_validate(&self._file, &self.path)?;
         let a = &self.fixed;
         let same = fixed.magic == a.magic
             && fixed.layout_version == a.layout_version
@@ -283,7 +468,10 @@ impl Table {
             && fixed.boot_id == a.boot_id
             && fixed.spec_len == a.spec_len
             && fixed.spec == a.spec
-            && pool == self.pool;
+            && fixed.drain_count == a.drain_count
+            && fixed.defined_ms == a.defined_ms
+            && pool == self.pool
+            && drain == self.drain;
         if !same {
             return Err(TableError::Corrupt {
                 path: self.path.clone(),
@@ -304,4 +492,100 @@ impl Table {
         };
         (ours.dev(), ours.ino()) != (now.dev(), now.ino())
     }
+}
+
+/// " (N session leases entered from the kernel)", or nothing.
+fn entered(seeds: &[Seed]) -> String {
+    match seeds.len() {
+        0 => String::new(),
+        n => format!("; entered {n} lease(s) of live sessions found in the kernel"),
+    }
+}
+
+/// The kernel's sessions whose peer address is in `pool`, as seeds.
+fn kernel_seeds(pool: &Pool, have: &[Seed]) -> Vec<Seed> {
+    kernel_seeds_with(pool, have, &|_| false)
+}
+
+/// The kernel's sessions whose peer address is in `pool` or passes
+/// `also` (an old table's addresses, which become draining), except
+/// addresses `have` already holds, as seeds. A session whose pppd cannot
+/// be named is held by its interface ([`Owner::interface`]).
+fn kernel_seeds_with(pool: &Pool, have: &[Seed], also: &dyn Fn(u32) -> bool) -> Vec<Seed> {
+    let mut out: Vec<Seed> = Vec::new();
+    for p in crate::kernel::peers() {
+        let a = u32::from(p.peer);
+        if pool.index(p.peer).is_none() && !also(a) {
+            continue;
+        }
+        if let Some(h) = have.iter().find(|s| s.addr == a) {
+            if p.pppd.is_some_and(|o| o != h.owner) {
+                log::error!(
+                    "{} is on {} (pppd pid {}) but the table leases it to pid {}: two sessions with one address",
+                    p.peer,
+                    p.ifname,
+                    p.pppd.map_or(0, |o| o.pid()),
+                    h.owner.pid()
+                );
+            }
+            continue;
+        }
+        if out.iter().any(|s| s.addr == a) || p.ifindex >= 1 << crate::word::PID_BITS {
+            continue;
+        }
+        if p.pppd.is_none() {
+            log::warn!(
+                "{} is on {} but no live pppd is named by its pid file; it stays leased to the interface while the interface has it",
+                p.peer,
+                p.ifname
+            );
+        }
+        out.push(Seed {
+            addr: a,
+            owner: p.owner(),
+            record: Some((
+                now(),
+                SessionInfo {
+                    peer: String::new(),
+                    ifname: p.ifname,
+                    device: String::new(),
+                    proxyarp: false,
+                },
+            )),
+        });
+    }
+    out
+}
+
+/// Where a damaged table file is kept for the administrator.
+pub fn aside_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".damaged");
+    PathBuf::from(s)
+}
+
+/// Move the damaged file at `path` aside (`why` says what is wrong with
+/// it), under its exclusive lock and only while the name still leads to a
+/// file that fails validation, so a good table another process just
+/// made is never moved. `Ok(None)`: nothing to move any more.
+fn set_aside(path: &Path, why: &TableError) -> Result<Option<PathBuf>, TableError> {
+    let Some(file) = open_path(path)? else {
+        return Ok(None);
+    };
+    flock(&file, libc::LOCK_EX, path)?;
+    match read_and_validate(&file, path) {
+        Err(e) if e.is_damage() => {}
+        Err(e) => return Err(e),
+        Ok(_) => return Ok(None),
+    }
+    if !same_file(&file, path) {
+        return Ok(None);
+    }
+    let aside = aside_path(path);
+    fs::rename(path, &aside).map_err(io_err(path, "rename"))?;
+    log::error!(
+        "{why}; moved it to {} and rebuilt the table from the kernel's sessions (live sessions re-enter their leases)",
+        aside.display()
+    );
+    Ok(Some(aside))
 }

@@ -34,6 +34,8 @@ pub struct Reader {
     file: File,
     fixed: Fixed,
     pool: Pool,
+    /// Draining addresses: slots `size()..total()`.
+    drain: Vec<u32>,
     sec: Sections,
     liveness_known: bool,
 }
@@ -54,14 +56,15 @@ impl Reader {
                 io_err(&path, "open")(std::io::Error::from(std::io::ErrorKind::NotFound))
             })?;
             flock(&file, libc::LOCK_SH, &path)?;
-            let (fixed, pool) = read_and_validate(&file, &path)?;
+            let shape = read_and_validate(&file, &path)?;
             let r = Reader {
-                sec: Sections::new(fixed.slot_count, fixed.range_count),
-                liveness_known: namespace_matches(&fixed),
+                sec: shape.sections(),
+                liveness_known: namespace_matches(&shape.fixed),
                 path: path.clone(),
                 file,
-                fixed,
-                pool,
+                fixed: shape.fixed,
+                pool: shape.pool,
+                drain: shape.drain,
             };
             let word = r.live_word(0)?;
             let named = super::same_file(&r.file, &r.path);
@@ -95,8 +98,19 @@ impl Reader {
         &self.pool
     }
 
+    /// Addresses in the pool.
     pub fn size(&self) -> u32 {
         self.fixed.slot_count
+    }
+
+    /// Every slot: the pool's, then the draining ones.
+    pub fn total(&self) -> u32 {
+        self.fixed.slot_count + self.fixed.drain_count
+    }
+
+    /// When the table's pool definition was read (unix milliseconds).
+    pub fn defined_ms(&self) -> u64 {
+        self.fixed.defined_ms
     }
 
     pub fn created(&self) -> u64 {
@@ -154,6 +168,7 @@ impl Reader {
             || now.range_count != a.range_count
             || now.file_size != a.file_size
             || now.created != a.created
+            || now.drain_count != a.drain_count
         {
             return Err(self.changed("its header was rewritten".into()));
         }
@@ -190,14 +205,15 @@ impl Reader {
         })
     }
 
-    /// Every slot, in order, read `CHUNK` slots at a time.
+    /// Every slot, in order (the draining ones last), read `CHUNK` slots
+    /// at a time.
     pub fn leases(&self) -> ReaderLeases<'_> {
-        self.leases_in(0, self.size())
+        self.leases_in(0, self.total())
     }
 
     /// `count` slots from `first` on (clipped to the table).
     pub fn leases_in(&self, first: u32, count: u32) -> ReaderLeases<'_> {
-        let end = first.saturating_add(count).min(self.size());
+        let end = first.saturating_add(count).min(self.total());
         ReaderLeases {
             r: self,
             next: first.min(end),
@@ -246,7 +262,10 @@ impl Reader {
             let same = a[..16] == b[..16] && a[20..] == b[20..];
             let rec = if same { meta::from_bytes(b) } else { None };
             let slot = first + i as u32;
-            out.push(Lease::new(slot, self.pool.addr(slot), word, rec));
+            let addr = super::slot_addr(&self.pool, &self.drain, slot);
+            let mut l = Lease::new(slot, addr, word, rec);
+            l.draining = slot >= self.size();
+            out.push(l);
         }
         Ok(out)
     }

@@ -137,13 +137,14 @@ impl Watcher {
         if full {
             self.last_full = Instant::now();
         }
-        let n = self.table.size();
+        let n = self.table.total();
         let words = crate::protocol::bitmap_words(n) as u32;
         for wi in 0..words {
             let free = if full {
                 0
             } else {
-                self.table.slots().bitmap[wi as usize].load(std::sync::atomic::Ordering::Relaxed)
+                self.table.all_slots().bitmap[wi as usize]
+                    .load(std::sync::atomic::Ordering::Relaxed)
             };
             let mut leased = !free;
             while leased != 0 {
@@ -153,7 +154,7 @@ impl Watcher {
                 if slot >= n {
                     break;
                 }
-                let w = self.table.slots().word(slot);
+                let w = self.table.word(slot);
                 if w & OWNED == 0 {
                     continue;
                 }
@@ -166,7 +167,7 @@ impl Watcher {
         // Forget released slots; check the holders without a pidfd.
         let mut check = Vec::new();
         self.watched.retain(|&slot, e| {
-            let word = self.table.slots().word(slot);
+            let word = self.table.word(slot);
             if word != e.owner {
                 return false;
             }
@@ -190,7 +191,8 @@ impl Watcher {
         };
         self.watched.remove(&slot);
         let mut pidfd = None;
-        if self.pidfds {
+        // An interface lease has no process: checked at every scan.
+        if self.pidfds && owner.iface().is_none() {
             match pidfd_open(owner.pid()) {
                 Ok(fd) => pidfd = Some(fd),
                 Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
@@ -237,7 +239,7 @@ impl Watcher {
         };
         // Released or moved (pppd's detach) meanwhile: the next scan
         // watches whoever holds it now.
-        if self.table.slots().word(slot) == e.owner {
+        if self.table.word(slot) == e.owner {
             self.dead(slot, e.owner);
         }
     }
@@ -326,7 +328,7 @@ impl Watcher {
         let Some(nl) = netlink(&mut self.net) else {
             return done;
         };
-        let ours = || self.table.slots().word(slot) == self.me.word();
+        let ours = || self.table.word(slot) == self.me.word();
         match nl.proxy_arp_entries(addr) {
             Ok(ifs) => {
                 for i in ifs {
@@ -461,7 +463,15 @@ pub fn run(lock: &mut Lock, s: &Settings) -> Result<(), Failure> {
                 );
                 return Ok(());
             }
-            if w.as_ref().is_some_and(|w| w.table.replaced()) {
+            if let Some(old) = w.as_ref().filter(|w| w.table.replaced()) {
+                // Deleted: make it again at once from the deleted file,
+                // which this process still maps, so that no live
+                // session's lease is missing from the new one.
+                if !old.table.is_retired() && !table_path.exists() {
+                    if let Err(e) = old.table.recreate() {
+                        log::error!("cannot make {} again: {e}", table_path.display());
+                    }
+                }
                 log::info!(
                     "{} was replaced or removed; reopening",
                     table_path.display()
@@ -524,8 +534,18 @@ pub fn run(lock: &mut Lock, s: &Settings) -> Result<(), Failure> {
             return Err(other(format!("epoll_wait: {e}")));
         }
         // Trust the mapping only while the file is still the table it was.
+        // One damaged in place is moved aside and the table rebuilt from
+        // the kernel's sessions (the live ones re-enter their leases).
         if let Some(e) = w.as_ref().and_then(|w| w.table.verify().err()) {
-            return Err(Failure::Refused(e.to_string()));
+            log::error!("{e}");
+            if e.is_damage() {
+                if let Err(e) = w.as_ref().expect("checked").table.rebuild_damaged(&e) {
+                    log::error!("cannot rebuild {}: {e}", table_path.display());
+                }
+            }
+            w = None;
+            next_check = Instant::now();
+            continue;
         }
         for ev in &events[..n as usize] {
             let token = ev.u64;

@@ -382,28 +382,34 @@ pub fn s12_bad_options_exit_2_naming_the_option_and_bad_tables_are_refused(s: &S
     ];
     for (n, (kind, reason)) in reasons.iter().enumerate() {
         assert!(in_pool(&s.ev(&format!("good_{kind}")), [10, 9, 12, 1], 254));
-        assert_eq!(
-            s.ev(&format!("bad_table_{kind}_exit")),
-            "1",
-            "{kind}: pppd must stop"
-        );
-        assert!(!s
-            .events()
-            .contains_key(&format!("bad_table_{kind}_got_address")));
-        assert_eq!(
-            s.ev(&format!("bad_table_{kind}_untouched")),
-            "yes",
-            "{kind}: the file was changed"
-        );
         let log = s.server_log(n as u32 + 1);
-        let want = format!("/run/rasstatic-test/12-bad-options-and-tables/default.table: {reason}");
+        let path = "/run/rasstatic-test/12-bad-options-and-tables/default.table";
+        let want = format!("{path}: {reason}");
         assert!(log.contains(&want), "{kind}: {log}");
         assert_eq!(
             s.ev(&format!("bad_table_{kind}_show")),
             "1",
-            "rasstatic show must refuse it too"
+            "rasstatic show must refuse it"
         );
         assert!(s.read(&format!("show.{kind}.out")).contains(reason));
+        if *kind == "writable" {
+            assert_eq!(s.ev("bad_table_writable_exit"), "1", "pppd must stop");
+            assert!(!s.events().contains_key("bad_table_writable_got_address"));
+            assert_eq!(s.ev("bad_table_writable_untouched"), "yes");
+            continue;
+        }
+        // Damaged: never trusted, kept aside as it was, the table rebuilt
+        // and the caller served from it.
+        let a = s.ev(&format!("rebuilt_{kind}_addr"));
+        assert!(in_pool(&a, [10, 9, 12, 1], 254), "{kind}: {a}");
+        assert_eq!(s.ev(&format!("rebuilt_{kind}_aside_untouched")), "yes");
+        assert!(
+            log.contains(&format!("moved it to {path}.damaged and rebuilt the table")),
+            "{kind}: {log}"
+        );
+        let up = s.snap(&format!("rebuilt-{kind}"));
+        assert_eq!(lease(&up, &a)["state"], "leased", "{kind}");
+        all_free(s, &format!("rebuilt-{kind}-end"));
     }
 }
 
@@ -633,4 +639,110 @@ pub fn s17_with_syslog_on_fd_3_many_calls_keep_one_watchdog(s: &Scenario) {
     let end = s.snap("end");
     assert_eq!(held(&end), vec![], "{end}");
     assert_eq!(end["free"], 4);
+}
+
+/// The addresses on the ppp interfaces (event `peers`): none twice.
+fn no_address_on_two_interfaces(s: &Scenario, want: usize) -> Vec<String> {
+    let peers: Vec<String> = s.ev("peers").split_whitespace().map(String::from).collect();
+    let distinct: HashSet<&String> = peers.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        peers.len(),
+        "an address on two ppp interfaces: {peers:?}"
+    );
+    assert_eq!(peers.len(), want, "{peers:?}");
+    peers
+}
+
+/// Six callers, three before and three after the table was lost: six
+/// distinct pool addresses, each leased in the table to the pppd whose
+/// interface carries it.
+fn six_distinct(s: &Scenario, first: [u8; 4]) {
+    let addrs: Vec<String> = (1..=6).map(|n| s.ev(&format!("addr{n}"))).collect();
+    let distinct: HashSet<&String> = addrs.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        6,
+        "an address was handed out twice: {addrs:?}"
+    );
+    assert!(addrs.iter().all(|a| in_pool(a, first, 6)), "{addrs:?}");
+    let mut peers = no_address_on_two_interfaces(s, 6);
+    let mut sorted = addrs.clone();
+    sorted.sort();
+    peers.sort();
+    assert_eq!(peers, sorted);
+    let six = s.snap("six");
+    let held = held(&six);
+    assert_eq!(held.len(), 6, "{held:?}");
+    assert!(
+        held.iter()
+            .all(|(_, st, pid)| st == "leased" && pid.is_some()),
+        "{held:?}"
+    );
+}
+
+pub fn s18_table_deleted_with_calls_up_heals_without_a_duplicate(s: &Scenario) {
+    let back = s.ev("back_ms");
+    let ms: u64 = back
+        .parse()
+        .unwrap_or_else(|_| panic!("leases never came back: {back}"));
+    // Each pppd checks every 3 s.
+    assert!(ms < 4_000, "{ms} ms");
+    let b = s.snap("back");
+    assert_eq!(held(&b).len(), 3);
+    assert!(s
+        .read("entered.out")
+        .contains("entered 3 lease(s) of live sessions found in the kernel"));
+    six_distinct(s, [10, 9, 18, 1]);
+    all_free(s, "end");
+}
+
+pub fn s19_table_overwritten_with_garbage_heals_without_a_duplicate(s: &Scenario) {
+    let back = s.ev("back_ms");
+    let ms: u64 = back
+        .parse()
+        .unwrap_or_else(|_| panic!("leases never came back: {back}"));
+    assert!(ms < 5_000, "{ms} ms");
+    assert_eq!(s.ev("aside"), "yes");
+    six_distinct(s, [10, 9, 19, 1]);
+    all_free(s, "end");
+}
+
+pub fn s20_pool_grows_and_shrinks_with_calls_up(s: &Scenario) {
+    let (a1, a2, a3) = (s.ev("addr1"), s.ev("addr2"), s.ev("addr3"));
+    assert_eq!((a1.as_str(), a2.as_str()), ("10.9.20.1", "10.9.20.2"));
+    // The new definition: .2-.6; caller 3 gets a new address at once.
+    assert!(in_pool(&a3, [10, 9, 20, 3], 6), "{a3}");
+    let c = s.snap("changed");
+    assert_eq!(c["pool"], "10.9.20.2-10.9.20.6");
+    assert_eq!(lease(&c, "10.9.20.1")["state"], "draining");
+    assert_eq!(lease(&c, "10.9.20.2")["state"], "leased");
+    assert_eq!(lease(&c, &a3)["state"], "leased");
+    assert_eq!(c["draining"], 1);
+    assert!(s.read("draining.out").contains("10.9.20.1"));
+    assert!(
+        s.server_log(3).contains("1 draining"),
+        "{}",
+        s.server_log(3)
+    );
+    let d = s.snap("drained");
+    assert!(
+        d["leases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["address"] != "10.9.20.1"),
+        "a drained address is listed: {d}"
+    );
+    // Two definitions racing: whatever the table holds, no address twice.
+    let (a4, a5) = (s.ev("addr4"), s.ev("addr5"));
+    let live = [a2.as_str(), a3.as_str(), a4.as_str(), a5.as_str()];
+    let distinct: HashSet<&&str> = live.iter().collect();
+    assert_eq!(distinct.len(), 4, "{live:?}");
+    assert!(
+        live.iter().all(|a| in_pool(a, [10, 9, 20, 1], 6)),
+        "{live:?}"
+    );
+    no_address_on_two_interfaces(s, 4);
+    all_free(s, "end");
 }

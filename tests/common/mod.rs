@@ -392,7 +392,10 @@ macro_rules! scenario_tests {
             s14_proxyarp_with_the_pool_on_the_lan_subnet,
             s15_options_files_caller_proposals_and_a_panicking_hook,
             s16_the_watchdog_frees_a_killed_pppds_lease_and_cleans_up,
-            s17_with_syslog_on_fd_3_many_calls_keep_one_watchdog
+            s17_with_syslog_on_fd_3_many_calls_keep_one_watchdog,
+            s18_table_deleted_with_calls_up_heals_without_a_duplicate,
+            s19_table_overwritten_with_garbage_heals_without_a_duplicate,
+            s20_pool_grows_and_shrinks_with_calls_up
         );
     };
     (@tests $target:expr; $($check:ident),*) => {

@@ -99,3 +99,23 @@ kill_freed_us() {
 wd_pid() {
     "$RASSTATIC" show --json --dir "$TDIR" --name "${1:-default}" | grep -o '"watchdog":[0-9a-z]*' | cut -d: -f2
 }
+# The peer addresses on the ppp interfaces, sorted, space-separated (an
+# address on two interfaces appears twice).
+peers() {
+    ip -4 -o addr show 2>/dev/null | awk '$2 ~ /^ppp/ { for (i = 1; i < NF; i++) if ($i == "peer") print $(i + 1) }' | cut -d/ -f1 | sort | tr '\n' ' '
+}
+# leased_ms ADDRS...: milliseconds until `rasstatic show` lists every one
+# of ADDRS as leased (up to 10 s), or "never".
+leased_ms() {
+    t0=$(date +%s%N)
+    for _ in $(seq 200); do
+        out=$("$RASSTATIC" show --dir "$TDIR" 2>/dev/null)
+        ok=1
+        for a in "$@"; do
+            echo "$out" | awk -v a="$a" '$1 == a && $2 == "leased" { f = 1 } END { exit !f }' || ok=0
+        done
+        [ $ok = 1 ] && { echo $(( ($(date +%s%N) - t0) / 1000000 )); return 0; }
+        sleep 0.05
+    done
+    echo never
+}

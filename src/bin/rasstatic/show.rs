@@ -22,6 +22,9 @@ use super::out::{escape, Failure, Out};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
     Leased,
+    /// Leased, to a live session, at an address that has left the pool:
+    /// it goes when that session ends and is never handed out again.
+    Draining,
     Stale,
     Free,
 }
@@ -30,6 +33,7 @@ impl State {
     fn name(self) -> &'static str {
         match self {
             State::Leased => "leased",
+            State::Draining => "draining",
             State::Stale => "stale",
             State::Free => "free",
         }
@@ -41,6 +45,7 @@ impl State {
 /// alive: none is called stale).
 pub fn state(l: &Lease, live: &TableLiveness) -> (State, Option<Owner>) {
     match l.state {
+        LeaseState::Leased(o) if live.is_alive(o) && l.draining => (State::Draining, Some(o)),
         LeaseState::Leased(o) if live.is_alive(o) => (State::Leased, Some(o)),
         LeaseState::Leased(o) => (State::Stale, Some(o)),
         LeaseState::Free(_) => (State::Free, None),
@@ -50,6 +55,7 @@ pub fn state(l: &Lease, live: &TableLiveness) -> (State, Option<Owner>) {
 #[derive(Default)]
 struct Counts {
     leased: u64,
+    draining: u64,
     stale: u64,
     free: u64,
 }
@@ -58,13 +64,14 @@ impl Counts {
     fn add(&mut self, s: State) {
         match s {
             State::Leased => self.leased += 1,
+            State::Draining => self.draining += 1,
             State::Stale => self.stale += 1,
             State::Free => self.free += 1,
         }
     }
 
     fn total(&self) -> u64 {
-        self.leased + self.stale + self.free
+        self.leased + self.draining + self.stale + self.free
     }
 }
 
@@ -85,7 +92,8 @@ impl Filter {
 
 /// The leases of the addresses of `sel` (all if `None`), in address order,
 /// read range by range from the pool a chunk at a time: nothing is
-/// collected.
+/// collected. Then the draining addresses still leased (a free draining
+/// slot is no address of the pool's any more: not listed).
 fn leases(
     t: &Reader,
     sel: Option<Range>,
@@ -94,7 +102,8 @@ fn leases(
         first: 0,
         last: u32::MAX,
     });
-    t.pool()
+    let pool = t
+        .pool()
         .ranges()
         .iter()
         .filter_map(move |r| {
@@ -104,7 +113,22 @@ fn leases(
                 t.leases_in(first, hi - lo + 1)
             })
         })
-        .flatten()
+        .flatten();
+    let draining = t
+        .leases_in(t.size(), t.total() - t.size())
+        .filter(move |l| match l {
+            Ok(l) => {
+                matches!(l.state, LeaseState::Leased(_))
+                    && (sel.first..=sel.last).contains(&u32::from(l.addr))
+            }
+            Err(_) => true,
+        });
+    pool.chain(draining)
+}
+
+/// The PID to show for a holder: none for an interface lease.
+fn pid_of(o: Owner) -> Option<u32> {
+    o.iface().is_none().then(|| o.pid())
 }
 
 pub fn local_time(t: u64) -> String {
@@ -232,11 +256,12 @@ pub fn show(
         }
         writeln!(
             out,
-            "],\"scanned\":{},\"leased\":{},\"stale\":{},\"free\":{}}}",
+            "],\"scanned\":{},\"leased\":{},\"stale\":{},\"free\":{},\"draining\":{}}}",
             n.total(),
             n.leased,
             n.stale,
-            n.free
+            n.free,
+            n.draining
         )?;
         return Ok(());
     }
@@ -268,7 +293,8 @@ pub fn show(
             addr.as_str().into(),
             st.name().into(),
             owner
-                .map(|o| o.pid().to_string().into())
+                .and_then(pid_of)
+                .map(|p| p.to_string().into())
                 .unwrap_or_else(dash),
             m.map(|m| or_dash(&m.peer)).unwrap_or_else(dash),
             m.map(|m| or_dash(&m.ifname)).unwrap_or_else(dash),
@@ -291,9 +317,13 @@ pub fn show(
             escape(s)
         )?,
     }
+    let draining = match n.draining {
+        0 => String::new(),
+        d => format!(", {d} draining"),
+    };
     writeln!(
         out,
-        ": {} leased, {} stale, {} free  (pool {}, table {})",
+        ": {} leased, {} stale, {} free{draining}  (pool {}, table {})",
         n.leased,
         n.stale,
         n.free,
@@ -318,8 +348,8 @@ fn lease_json(
         l.addr,
         st.name()
     )?;
-    match owner {
-        Some(o) => write!(out, "{}", o.pid())?,
+    match owner.and_then(pid_of) {
+        Some(p) => write!(out, "{p}")?,
         None => write!(out, "null")?,
     }
     match (owner, l.meta.as_ref()) {
@@ -374,7 +404,7 @@ pub fn stats(
     // One pass over the slots.
     let live = t.liveness();
     let mut n = Counts::default();
-    for l in t.leases() {
+    for l in leases(t, None) {
         n.add(state(&l.map_err(|e| e.to_string())?, &live).0);
     }
     let c = t.counters().map_err(|e| e.to_string())?;
@@ -399,8 +429,18 @@ pub fn stats(
         };
         metric(out, "pool_addresses", "gauge", "Addresses in the pool.")?;
         writeln!(out, "rasstatic_pool_addresses{{{l}}} {}", t.size())?;
-        metric(out, "leases", "gauge", "Pool addresses by lease state.")?;
-        for (s, v) in [("leased", n.leased), ("stale", n.stale), ("free", n.free)] {
+        metric(
+            out,
+            "leases",
+            "gauge",
+            "Addresses by lease state (draining: leased, but no longer in the pool).",
+        )?;
+        for (s, v) in [
+            ("leased", n.leased),
+            ("stale", n.stale),
+            ("free", n.free),
+            ("draining", n.draining),
+        ] {
             writeln!(out, "rasstatic_leases{{{l},state=\"{s}\"}} {v}")?;
         }
         metric(
@@ -459,8 +499,8 @@ pub fn stats(
     writeln!(out, "created   {}", local_time(t.created()))?;
     writeln!(
         out,
-        "now       {} leased, {} stale, {} free",
-        n.leased, n.stale, n.free
+        "now       {} leased, {} stale, {} free, {} draining",
+        n.leased, n.stale, n.free, n.draining
     )?;
     writeln!(out, "assigned  {}", c.assigned)?;
     writeln!(out, "released  {}", fmt(&released))?;

@@ -1,5 +1,7 @@
 # Each malformed option value makes pppd exit 2 naming it. A corrupt,
-# foreign, truncated or world-writable table is refused, never trusted.
+# foreign, truncated or world-writable table is refused, never trusted:
+# a damaged one is moved aside and the table rebuilt; a world-writable one
+# stops pppd.
 . "$LIB"
 bad() {
     k=$1; shift
@@ -43,12 +45,23 @@ for kind in corrupt foreign truncated writable; do
         writable) chmod 666 "$T" ;;
     esac
     sum_before=$(md5sum < "$T")
-    server $n 10.0.0.1: rasstatic-pool 10.9.12.0/24
-    client $n
-    ev "bad_table_${kind}_exit $(ended server $n 15)"
-    grep -q "local  IP address" "$OUT/client.$n.log" && ev "bad_table_${kind}_got_address yes"
-    [ "$(md5sum < "$T")" = "$sum_before" ] && ev "bad_table_${kind}_untouched yes"
     "$RASSTATIC" show --dir "$TDIR" > "$OUT/show.$kind.out" 2>&1
     ev "bad_table_${kind}_show $?"
-    kill -9 $(cpid $n) 2>/dev/null
+    server $n 10.0.0.1: rasstatic-pool 10.9.12.0/24
+    client $n
+    if [ $kind = writable ]; then
+        # Not ours to judge: refused, left as it is, pppd stops.
+        ev "bad_table_${kind}_exit $(ended server $n 15)"
+        grep -q "local  IP address" "$OUT/client.$n.log" && ev "bad_table_${kind}_got_address yes"
+        [ "$(md5sum < "$T")" = "$sum_before" ] && ev "bad_table_${kind}_untouched yes"
+        kill -9 $(cpid $n) 2>/dev/null
+    else
+        # Damaged: refused, moved aside untouched, and the table rebuilt.
+        ev "rebuilt_${kind}_addr $(caller_addr $n)"
+        [ "$(md5sum < "$T.damaged")" = "$sum_before" ] && ev "rebuilt_${kind}_aside_untouched yes"
+        snap rebuilt-$kind
+        kill -TERM $(spid $n); ended server $n > /dev/null; ended client $n > /dev/null
+        snap rebuilt-$kind-end
+        rm -f "$T.damaged"
+    fi
 done
