@@ -614,3 +614,48 @@ fn reset_with_death_at_every_step() {
         }
     }
 }
+
+/// Re-assert (I2): a live session whose table lost its lease re-enters it
+/// in the new table while a new caller claims there and may die at any
+/// instruction; the new table's word for the address starts free, or as
+/// the interface lease a rebuild entered from the kernel. Never do both
+/// end up holding the address in the table; a conflict names one loser,
+/// the younger; and nothing is lost.
+#[test]
+fn reassert_races_a_claim_in_a_rebuilt_table() {
+    for start_iface in [false, true] {
+        for budget in 0..=8 {
+            model(move || {
+                let t = Arc::new(Table::new(1));
+                if start_iface {
+                    // (Index 3: the model's liveness reads it as a
+                    // process that never dies, as a claim must.)
+                    t.owners[0].0.store(Owner::interface(3, 0x0a00_0001).word(), Ordering::SeqCst);
+                    t.bitmap[0].0.store(0, Ordering::SeqCst);
+                }
+                let p = Arc::new(Procs::new());
+                let (t2, p2) = (t.clone(), p.clone());
+                let claimer = thread::spawn(move || {
+                    process(&p2, 2, budget, || session(&t2, &p2, 2));
+                });
+                let me = owner(1);
+                let yields = |x: Owner| x.iface().is_some() || !p.is_alive(x);
+                match t.slots().reassert(0, me, yields) {
+                    Ok(_) => {
+                        believe(&p, 1, 0);
+                        p.holds[1].store(0, Ordering::SeqCst);
+                        assert!(t.slots().release(0, me, EndedBy::Api, 0));
+                    }
+                    Err(other) => {
+                        // Observed alive by the re-assert (it may die since).
+                        assert_eq!(other, owner(2), "only the claimer can hold it");
+                        // Process 2 started later: it is the one to hang up.
+                        assert_eq!(rasstatic::protocol::conflict_loser(me, other), other);
+                    }
+                }
+                claimer.join().unwrap();
+                check_nothing_lost(&t, &p, 1);
+            });
+        }
+    }
+}

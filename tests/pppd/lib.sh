@@ -99,10 +99,11 @@ kill_freed_us() {
 wd_pid() {
     "$RASSTATIC" show --json --dir "$TDIR" --name "${1:-default}" | grep -o '"watchdog":[0-9a-z]*' | cut -d: -f2
 }
-# The peer addresses on the ppp interfaces, sorted, space-separated (an
-# address on two interfaces appears twice).
+# The peer addresses on the dial-in side's ppp interfaces (local address
+# 10.0.0.1; the callers' interfaces are in the same guest), sorted,
+# space-separated: an address on two interfaces appears twice.
 peers() {
-    ip -4 -o addr show 2>/dev/null | awk '$2 ~ /^ppp/ { for (i = 1; i < NF; i++) if ($i == "peer") print $(i + 1) }' | cut -d/ -f1 | sort | tr '\n' ' '
+    ip -4 -o addr show 2>/dev/null | awk '$2 ~ /^ppp/ && $4 == "10.0.0.1" && $5 == "peer" { print $6 }' | cut -d/ -f1 | sort | tr '\n' ' '
 }
 # leased_ms ADDRS...: milliseconds until `rasstatic show` lists every one
 # of ADDRS as leased (up to 10 s), or "never".

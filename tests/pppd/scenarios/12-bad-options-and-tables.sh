@@ -27,13 +27,15 @@ line 8
 server 8 10.9.12.7: rasstatic-pool 10.9.12.7 rasstatic-name own
 ev "ownpool_exit $(ended server 8 10)"
 
-# Bad tables. A good one first, to spoil.
+# Bad tables. A good one first, to spoil. No watchdog, so that pppd
+# itself meets the bad file (a watchdog heals a damaged table on its own:
+# scenario 19).
 n=0
 for kind in corrupt foreign truncated writable; do
     n=$((n + 1))
     line $n
     rm -f "$TDIR/default.table"
-    server $n 10.0.0.1: rasstatic-pool 10.9.12.0/24
+    server $n 10.0.0.1: rasstatic-pool 10.9.12.0/24 norasstatic-watchdog
     client $n
     ev "good_$kind $(caller_addr $n)"
     kill -TERM $(spid $n); ended server $n > /dev/null; ended client $n > /dev/null
@@ -47,7 +49,7 @@ for kind in corrupt foreign truncated writable; do
     sum_before=$(md5sum < "$T")
     "$RASSTATIC" show --dir "$TDIR" > "$OUT/show.$kind.out" 2>&1
     ev "bad_table_${kind}_show $?"
-    server $n 10.0.0.1: rasstatic-pool 10.9.12.0/24
+    server $n 10.0.0.1: rasstatic-pool 10.9.12.0/24 norasstatic-watchdog
     client $n
     if [ $kind = writable ]; then
         # Not ours to judge: refused, left as it is, pppd stops.

@@ -3,7 +3,7 @@
 # out again; growing it hands out the new addresses at once. Two pppds
 # started together with two definitions never share an address.
 . "$LIB"
-A=10.9.20.1-10.9.20.3
+A=10.9.20.1-10.9.20.4
 B=10.9.20.2-10.9.20.6
 for n in 1 2; do
     line $n
@@ -12,7 +12,7 @@ for n in 1 2; do
     ev "addr$n $(caller_addr $n)"
 done
 snap up
-# A pppd with the new definition: 10.9.20.1 leaves the pool, .4-.6 join.
+# A pppd with the new definition: 10.9.20.1 leaves the pool, .5-.6 join.
 line 3
 server 3 10.0.0.1: rasstatic-pool $B
 client 3
