@@ -78,6 +78,29 @@
 //!   word, then reads every owner word ([`live_leases`]), all sequentially
 //!   consistent; so either the resetter counts the claim, or the claim
 //!   sees the reset and gives the address back.
+//!   A reset for a new pool definition carries every live lease over to
+//!   the new file (kept, or draining when its address left the pool), read
+//!   the same way after the reset word is set, so the same pair decides
+//!   whether a racing claim is carried or given back. A releaser pairs
+//!   the other way round: it releases, then looks at the reset word (and
+//!   the name); if the table was replaced it releases again in the new
+//!   one, which may have carried its lease.
+//! - **I6 (a deleted table).** A process that still maps a table whose
+//!   name is gone (deleted by an administrator: nothing in the file
+//!   changes) makes the table again from it: after it saw the name gone,
+//!   it reads every owner word with a read-modify-write and writes a new
+//!   file carrying each live lease, then links it to the name (which
+//!   fails if another process made one first). A claimer pairs with it:
+//!   after its compare-and-swap it checks that the name still leads to
+//!   its file, and if not gives the address back and claims in the
+//!   current table. The unlink comes before the recreator's reads; so
+//!   either the claimer's check comes after the unlink and it gives the
+//!   address back, or its compare-and-swap came before the reads and the
+//!   lease is carried. A table made by a process that never mapped the
+//!   old one starts from the kernel's sessions instead
+//!   ([`crate::kernel`]); what neither covers (a call still negotiating,
+//!   not yet on an interface) is re-asserted by its own pppd within
+//!   seconds (re-assert, I2), the younger call hanging up on a conflict.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

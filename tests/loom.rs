@@ -630,7 +630,9 @@ fn reassert_races_a_claim_in_a_rebuilt_table() {
                 if start_iface {
                     // (Index 3: the model's liveness reads it as a
                     // process that never dies, as a claim must.)
-                    t.owners[0].0.store(Owner::interface(3, 0x0a00_0001).word(), Ordering::SeqCst);
+                    t.owners[0]
+                        .0
+                        .store(Owner::interface(3, 0x0a00_0001).word(), Ordering::SeqCst);
                     t.bitmap[0].0.store(0, Ordering::SeqCst);
                 }
                 let p = Arc::new(Procs::new());

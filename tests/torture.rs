@@ -38,6 +38,8 @@ struct Shared {
     belief: [AtomicU64; 64],
     violations: AtomicU64,
     stolen: AtomicU64,
+    /// Leases a holder found missing from the current table and re-entered.
+    reentered: AtomicU64,
     claims: AtomicU64,
     refusals: AtomicU64,
     checks: AtomicU64,
@@ -194,9 +196,14 @@ fn checker(sh: &Shared) {
     }
 }
 
+/// The tests of this binary run one at a time, so that each forks from a
+/// process whose only other threads are idle harness threads.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn fork_into(f: impl FnOnce()) -> libc::pid_t {
-    // SAFETY: this test binary runs this one test on one thread, so the
-    // child starts from a consistent state; the child never returns.
+    // SAFETY: the tests here run one at a time (ONE_AT_A_TIME), so the
+    // only other threads are the harness's, idle; the child starts from a
+    // consistent state and never returns.
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0, "fork failed");
     if pid == 0 {
@@ -216,6 +223,7 @@ impl Liveness for AllAlive {
 
 #[test]
 fn forty_processes_with_sigkill_never_share_and_never_lose_an_address() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = std::env::temp_dir().join(format!("rasstatic-torture-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let pool = Pool::parse(POOL, "").unwrap();
@@ -296,5 +304,228 @@ fn forty_processes_with_sigkill_never_share_and_never_lose_an_address() {
     }
     assert_eq!(got.len() as u32, pool.size());
     assert!(got.iter().all(|a| pool.contains(*a)));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The plugin's way with a table that may be replaced under it: if its
+/// name is gone, make it again from this mapping (I6), then open the
+/// current one, following its pool definition.
+fn refresh(t: &mut Table, dir: &std::path::Path, def: &rasstatic::table::Definition) {
+    if !t.replaced() {
+        return;
+    }
+    if !t.is_retired() && !t.path().exists() {
+        let _ = t.recreate();
+    }
+    loop {
+        match Table::open_as(dir, "torture", def) {
+            Ok((n, _)) => {
+                *t = n;
+                return;
+            }
+            Err(_) => spin_for(100),
+        }
+    }
+}
+
+const POOL_A: &str = "10.77.1.1-10.77.1.12";
+const POOL_B: &str = "10.77.1.5-10.77.1.16";
+
+/// A worker as pppd runs the plugin, while its table is deleted and
+/// redefined under it: claim, check the name (I6), hold, make sure the
+/// current table still records the lease (re-assert), release, and
+/// release again in a table that replaced this one. Beliefs are by
+/// address (slot numbers change with the pool).
+fn healing_worker(t: &mut Table, dir: &std::path::Path, sh: &Shared, idx: usize, seed: u64) {
+    let me = Owner::current().expect("identity");
+    let mut rng = Rng(seed | 1);
+    let b = &sh.belief[idx];
+    let tag = u64::from(me.pid()) << 40;
+    let mut generation = 0u64;
+    b.store(tag, Ordering::SeqCst);
+    sh.who[idx].store(me.word(), Ordering::SeqCst);
+    let pool = Pool::parse(POOL_A, "").unwrap();
+    // An old definition: the table's, whatever it is, wins.
+    let def = rasstatic::table::Definition {
+        pool: &pool,
+        spec: POOL_A,
+        defined_ms: 1,
+    };
+    let info = SessionInfo::default();
+    loop {
+        if sh.stop.load(Ordering::Relaxed) != 0 {
+            // SAFETY: ending a forked child without the harness.
+            unsafe { libc::_exit(0) };
+        }
+        refresh(t, dir, &def);
+        let c = match t.claim(me, ClaimOpts::default(), Policy::RoundRobin, &info) {
+            Err(_) => continue,
+            Ok(None) => {
+                sh.refusals.fetch_add(1, Ordering::Relaxed);
+                spin_for(rng.below(300));
+                continue;
+            }
+            Ok(Some(c)) => c,
+        };
+        if !c.existing && !t.still_named() {
+            t.release(c.slot, me, EndedBy::Api);
+            continue;
+        }
+        let addr = u32::from(t.addr(c.slot));
+        sh.claims.fetch_add(1, Ordering::Relaxed);
+        generation += 1;
+        b.store(
+            tag | generation << 16 | u64::from(addr & 0xffff),
+            Ordering::SeqCst,
+        );
+        spin_for(rng.below(500));
+        refresh(t, dir, &def);
+        if let Some(slot) = t.any_slot_of(addr.into()) {
+            match t.reassert(slot, me) {
+                Ok(false) => {}
+                Ok(true) => {
+                    sh.reentered.fetch_add(1, Ordering::SeqCst);
+                }
+                Err(_) => {
+                    sh.stolen.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }
+        b.store(tag | generation << 16, Ordering::SeqCst);
+        if let Some(slot) = t.any_slot_of(addr.into()) {
+            t.release(slot, me, EndedBy::Api);
+        }
+        if t.replaced() {
+            refresh(t, dir, &def);
+            if let Some(slot) = t.any_slot_of(addr.into()) {
+                t.release(slot, me, EndedBy::Api);
+            }
+        }
+        spin_for(rng.below(100));
+    }
+}
+
+/// 40 processes claim and release as the plugin does while their table is
+/// deleted and its pool redefined (grown, shrunk) under them, and they are
+/// SIGKILLed at random. The checker finds no address believed by two live
+/// processes; no live process finds its address held by another, or
+/// missing from the current table; at the end the current pool, and not
+/// one address more, can be claimed.
+#[test]
+fn table_deletions_and_pool_changes_while_processes_claim_and_die() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = std::env::temp_dir().join(format!("rasstatic-torture2-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let pools = [
+        Pool::parse(POOL_A, "").unwrap(),
+        Pool::parse(POOL_B, "").unwrap(),
+    ];
+    let specs = [POOL_A, POOL_B];
+    let (mut t, _) = Table::open(&dir, "torture", &pools[0], POOL_A).unwrap();
+    let sh = shared();
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d ^ u64::from(std::process::id()));
+    let checker_pid = fork_into(|| checker(sh));
+    let spawn = |t: &mut Table, i: usize, seed: u64| {
+        let d = dir.clone();
+        fork_into(move || healing_worker(t, &d, sh, i, seed))
+    };
+    let mut pids: Vec<libc::pid_t> = (0..WORKERS).map(|i| spawn(&mut t, i, rng.next())).collect();
+    let start = Instant::now();
+    let (mut kills, mut deletions, mut redefinitions) = (0u64, 0u64, 0u64);
+    let mut current = 0;
+    let mut next_change = Instant::now() + Duration::from_millis(100);
+    let newest = |i: usize| rasstatic::table::Definition {
+        pool: &pools[i],
+        spec: specs[i],
+        defined_ms: rasstatic::table::now_ms(),
+    };
+    while start.elapsed() < RUN {
+        std::thread::sleep(Duration::from_micros(200 + rng.below(3000)));
+        let i = rng.below(WORKERS as u64) as usize;
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(pids[i], libc::SIGKILL) };
+        kills += 1;
+        if Instant::now() >= next_change {
+            next_change = Instant::now() + Duration::from_millis(50 + rng.below(250));
+            if rng.below(2) == 0 {
+                // An administrator deletes the table; the parent, which
+                // maps it, makes it again as the watchdog would.
+                std::fs::remove_file(dir.join("torture.table")).unwrap();
+                deletions += 1;
+                if rng.below(2) == 0 {
+                    let _ = t.recreate();
+                }
+            } else {
+                // A pppd with the other definition starts.
+                current = 1 - current;
+                let (n, _) = Table::open_as(&dir, "torture", &newest(current)).unwrap();
+                t = n;
+                redefinitions += 1;
+            }
+        }
+        // The replacements start from the current table.
+        refresh(&mut t, &dir, &newest(current));
+        for (j, pid) in pids.iter_mut().enumerate() {
+            let mut status = 0;
+            // SAFETY: non-blocking wait for our own child.
+            if unsafe { libc::waitpid(*pid, &mut status, libc::WNOHANG) } == *pid {
+                *pid = spawn(&mut t, j, rng.next());
+            }
+        }
+    }
+    sh.stop.store(1, Ordering::SeqCst);
+    for &pid in &pids {
+        // SAFETY: as above.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    for &pid in pids.iter().chain([&checker_pid]) {
+        let mut status = 0;
+        // SAFETY: blocking wait for our own child.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+    }
+    let claims = sh.claims.load(Ordering::SeqCst);
+    eprintln!(
+        "{claims} claims, {} refusals, {kills} kills, {deletions} deletions, {redefinitions} pool changes, {} checker scans, {} leases re-entered",
+        sh.refusals.load(Ordering::SeqCst),
+        sh.checks.load(Ordering::SeqCst),
+        sh.reentered.load(Ordering::SeqCst)
+    );
+    assert!(claims > 1000, "the workers barely ran ({claims} claims)");
+    assert!(
+        deletions > 5 && redefinitions > 5,
+        "the table was barely replaced"
+    );
+    assert_eq!(
+        sh.violations.load(Ordering::SeqCst),
+        0,
+        "an address was held by two live processes"
+    );
+    assert_eq!(
+        sh.stolen.load(Ordering::SeqCst),
+        0,
+        "a live process found its address leased to another"
+    );
+    assert_eq!(
+        sh.reentered.load(Ordering::SeqCst),
+        0,
+        "a table lost a live lease (re-entered by its holder)"
+    );
+    refresh(&mut t, &dir, &newest(current));
+    t.reap_all(EndedBy::ReapAdmin);
+    assert_eq!(t.live_leases(), 0, "leases survived a full reap");
+    let pool = t.pool().clone();
+    let mut got = HashSet::new();
+    for k in 0..pool.size() + 1 {
+        let o = Owner::new(1, 1_000_000 + u64::from(k));
+        match t
+            .slots()
+            .claim(o, ClaimOpts::default(), &AllAlive, 0)
+            .claimed
+        {
+            Some(c) => assert!(got.insert(pool.addr(c.slot)), "slot handed out twice"),
+            None => assert_eq!(k, pool.size(), "refused before the pool was full"),
+        }
+    }
+    assert_eq!(got.len() as u32, pool.size());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -289,6 +289,14 @@ impl Plugin {
                 "table {} was replaced or removed; opening the current one",
                 r.table.path().display()
             );
+            // Deleted: make it again from the deleted file, which this
+            // process still maps, with every live lease it held (protocol
+            // I6), before anyone can claim from an empty one.
+            if !r.table.is_retired() && !r.table.path().exists() {
+                if let Err(e) = r.table.recreate() {
+                    log::error!("cannot make {} again: {e}", r.table.path().display());
+                }
+            }
         } else if let Err(e) = r.table.verify() {
             log::error!("{e}");
         } else {
@@ -417,6 +425,17 @@ impl Plugin {
                 avoid: r.avoid,
             };
             match r.table.claim(me, opts, policy, info) {
+                Ok(Some(c)) if !c.existing && !r.table.still_named() => {
+                    // The file was deleted or replaced around the claim:
+                    // a table made from it since may not hold this lease
+                    // (protocol I6). Give it back and claim in the current
+                    // table.
+                    r.table.release(c.slot, me, EndedBy::Api);
+                    if let Err(e) = self.refresh() {
+                        log::error!("{e}; refusing the caller");
+                        return None;
+                    }
+                }
                 Ok(Some(c)) => {
                     let addr = r.pool.addr(c.slot);
                     self.lease = Some(addr);

@@ -423,8 +423,9 @@ impl Table {
         })
     }
 
-    /// Whether the table's name still leads to this file.
-    pub(super) fn still_named(&self) -> bool {
+    /// Whether the table's name still leads to this file (protocol I6: a
+    /// claimer checks this after its compare-and-swap).
+    pub fn still_named(&self) -> bool {
         same_file(&self._file, &self.path)
     }
 
