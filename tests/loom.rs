@@ -23,8 +23,8 @@ use loom::thread;
 
 use rasstatic::owner::Owner;
 use rasstatic::protocol::{
-    begin_reset, bitmap_words, claimed_in_retired, initial_hint, judge_reset, live_leases,
-    roll_back_reset, ClaimOpts, EndedBy, Liveness, ResetState, Slots, Word,
+    begin_reset, bitmap_words, claimed_in_retired, initial_hint, judge_reset, roll_back_reset,
+    ClaimOpts, EndedBy, Liveness, ResetState, Slots, Word,
 };
 
 loom::thread_local! {
@@ -464,8 +464,11 @@ impl Dir {
 
 /// Table::open's reset, for a pool change: under the old file's exclusive
 /// lock, judge the reset word, begin the reset (taking over an abandoned
-/// one), count live leases, and either roll back or "rename" the new file
-/// into place, all before the lock is let go.
+/// one), carry every live lease into the new file (read with a
+/// read-modify-write after the reset word is set: the Dekker pair with
+/// claims), and "rename" the new file into place, all before the lock is
+/// let go. (The new pool here has the old one's shape, so a lease keeps
+/// its slot.)
 fn reset(d: &Dir, p: &Procs, pid: u32) {
     let me = owner(pid);
     for _ in 0..3 {
@@ -491,12 +494,66 @@ fn reset(d: &Dir, p: &Procs, pid: u32) {
         if !begin_reset(&f.reset, seen, me) {
             continue;
         }
-        if live_leases(&f.t.owners, p) > 0 {
-            roll_back_reset(&f.reset, me.word());
-            return;
-        }
+        carry(&f.t, &d.files[1].t, p);
         d.named.store(1, Ordering::SeqCst);
         return;
+    }
+}
+
+/// Table::carry into a new file: every live lease, each owner word read
+/// with a read-modify-write.
+fn carry(from: &Table, to: &Table, p: &Procs) {
+    for (slot, w) in from.owners.iter().enumerate() {
+        if let Some(o) = Owner::from_word(w.fetch_or(0, Ordering::SeqCst)) {
+            if p.is_alive(o) {
+                to.owners[slot].store(o.word(), Ordering::SeqCst);
+                to.bitmap[slot / 64].fetch_and(!(1 << (slot % 64)), Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+/// Open the table the name leads to, as Table::open does when the pool
+/// is its own: wait for a live resetter, roll back a dead one's reset.
+/// Returns the file's index.
+fn open_current(d: &Dir, p: &Procs) -> usize {
+    loop {
+        let i = d.named.load(Ordering::SeqCst) as usize;
+        let f = &d.files[i];
+        let sh = f.lock.shared();
+        let named = d.named.load(Ordering::SeqCst) as usize == i;
+        match judge_reset(f.reset.load(Ordering::SeqCst), named, p) {
+            ResetState::InUse => return i,
+            ResetState::Replaced => continue,
+            ResetState::Resetting(_) => {
+                drop(sh);
+                thread::yield_now();
+            }
+            ResetState::Abandoned(_) => {
+                drop(sh);
+                let _ex = f.lock.exclusive();
+                let named = d.named.load(Ordering::SeqCst) as usize == i;
+                if let ResetState::Abandoned(w) =
+                    judge_reset(f.reset.load(Ordering::SeqCst), named, p)
+                {
+                    roll_back_reset(&f.reset, w);
+                }
+            }
+        }
+    }
+}
+
+/// The plugin's release: release in the file it has open, then, if that
+/// file was replaced meanwhile, release again in the current one, which
+/// may have carried the lease.
+fn release_everywhere(d: &Dir, p: &Procs, pid: u32, file: usize, slot: u32) {
+    let me = owner(pid);
+    p.holds[pid as usize].store(0, Ordering::SeqCst);
+    d.files[file].t.slots().release(slot, me, EndedBy::Api, 0);
+    let f = &d.files[file];
+    if f.reset.load(Ordering::SeqCst) != 0 || d.named.load(Ordering::SeqCst) as usize != file {
+        let i = open_current(d, p);
+        d.files[i].t.slots().release(slot, me, EndedBy::Api, 0);
     }
 }
 
@@ -547,12 +604,12 @@ fn open_and_claim(d: &Dir, p: &Procs, pid: u32) -> Option<(usize, u32)> {
     panic!("process {pid} gave up opening the table");
 }
 
-/// A reset (pid 1, dying at any step) races a process opening and
-/// claiming (pid 2), while pid 3 holds a lease in the old table from the
-/// start, alive (the reset must be refused) or dead (it may go ahead).
-/// Afterwards a new opener must get the table open at once, it must not be
-/// retired, no live lease may be left behind in a replaced table, and the
-/// whole pool must be claimable.
+/// A reset for a new pool definition (pid 1, dying at any step) races a
+/// process opening and claiming (pid 2), while pid 3 holds a lease in the
+/// old table from the start, alive (the reset must carry it over) or dead
+/// (it must not). Afterwards every live lease is recorded in the current
+/// table, a new opener gets the table open at once, it is not retired, and
+/// the whole pool is claimable.
 #[test]
 fn reset_with_death_at_every_step() {
     for holder_alive in [true, false] {
@@ -583,20 +640,19 @@ fn reset_with_death_at_every_step() {
                 // The resetter is done (or dead): it exits either way.
                 p.alive[1].store(false, Ordering::SeqCst);
                 let named = d.named.load(Ordering::SeqCst) as usize;
-                // No live lease in a table the name no longer leads to.
+                // Every live lease is recorded in the table the name leads
+                // to: claimed there, or carried over.
                 for pid in 2..5 {
-                    if p.alive[pid].load(Ordering::SeqCst)
-                        && p.holds[pid].load(Ordering::SeqCst) != 0
-                    {
+                    let held = p.holds[pid].load(Ordering::SeqCst);
+                    if p.alive[pid].load(Ordering::SeqCst) && held != 0 {
                         assert_eq!(
-                            d.which[pid].load(Ordering::SeqCst) as usize,
-                            named,
-                            "process {pid}'s live lease was left in a replaced table"
+                            d.files[named].t.owners[held as usize - 1]
+                                .0
+                                .load(Ordering::SeqCst),
+                            owner(pid as u32).word(),
+                            "process {pid}'s live lease is missing from the current table"
                         );
                     }
-                }
-                if holder_alive {
-                    assert_eq!(named, 0, "a table with a live lease was reset");
                 }
                 // Pid 2 hangs up (exits); a new process opens the table: it
                 // must not give up, and the table must not stay retired.
@@ -659,5 +715,128 @@ fn reassert_races_a_claim_in_a_rebuilt_table() {
                 check_nothing_lost(&t, &p, 1);
             });
         }
+    }
+}
+
+/// A holder releasing (the plugin's way: release, then release again in
+/// a table that replaced its own) races a reset for a new definition
+/// (pid 1, dying at any step) that carries live leases over. Whatever the
+/// interleaving, the released lease is not left in the current table.
+#[test]
+fn a_release_racing_a_migration_leaves_no_lease_behind() {
+    for budget in [0, 1, 2, 3, 4, 5, 6, 7, 8, usize::MAX] {
+        model(move || {
+            let d = Arc::new(Dir::new(2));
+            let p = Arc::new(Procs::new());
+            let c = d.files[0]
+                .t
+                .slots()
+                .claim(owner(3), ClaimOpts::default(), &*p, 0)
+                .claimed
+                .unwrap();
+            believe(&p, 3, c.slot);
+            let (d1, p1) = (d.clone(), p.clone());
+            let r = thread::spawn(move || process(&p1, 1, budget, || reset(&d1, &p1, 1)));
+            release_everywhere(&d, &p, 3, 0, c.slot);
+            r.join().unwrap();
+            p.alive[1].store(false, Ordering::SeqCst);
+            let named = open_current(&d, &p);
+            assert_ne!(
+                d.files[named].t.owners[c.slot as usize]
+                    .0
+                    .load(Ordering::SeqCst),
+                owner(3).word(),
+                "a released lease was carried into the current table"
+            );
+            check_nothing_lost(&d.files[named].t, &p, 2);
+        });
+    }
+}
+
+/// No name: the table was deleted.
+const UNNAMED: u64 = 2;
+
+/// I6: a process that maps file 0 and found the name gone makes the
+/// table again from it (file 1): carries every live lease, then links it
+/// to the name, which fails if another process did first.
+fn recreate(d: &Dir, p: &Procs) {
+    carry(&d.files[0].t, &d.files[1].t, p);
+    let _ = d.named.compare_exchange(UNNAMED, 1);
+}
+
+/// A claim as the plugin makes it, mapping file 0 to start with: after
+/// the compare-and-swap, check that the name still leads to the file; if
+/// not, give the address back, make the table again if the name is gone,
+/// and claim in the current one.
+fn claim_checking_the_name(d: &Dir, p: &Procs, pid: u32) {
+    let me = owner(pid);
+    let mut mapped = 0usize;
+    for _ in 0..4 {
+        let t = &d.files[mapped].t;
+        let Some(c) = t.slots().claim(me, ClaimOpts::default(), p, 0).claimed else {
+            return;
+        };
+        if !c.existing && d.named.load(Ordering::SeqCst) as usize != mapped {
+            t.slots().release(c.slot, me, EndedBy::Api, 0);
+            if d.named.load(Ordering::SeqCst) == UNNAMED && mapped == 0 {
+                recreate(d, p);
+            }
+            mapped = d.named.load(Ordering::SeqCst) as usize;
+            continue;
+        }
+        d.which[pid as usize].store(mapped as u64, Ordering::SeqCst);
+        believe(p, pid, c.slot);
+        return;
+    }
+    panic!("process {pid} gave up claiming");
+}
+
+/// I6: the table is deleted while pid 3 holds a lease in it and pid 2
+/// claims; a process that maps it (pid 1, dying at any step, as the
+/// watchdog would) makes it again. Afterwards (a later process making it
+/// again if nobody did) every live lease is recorded in the table the
+/// name leads to, and nothing is lost.
+#[test]
+fn a_deleted_table_made_again_keeps_every_live_lease() {
+    for budget in [0, 1, 2, 3, 4, 5, 6, usize::MAX] {
+        model(move || {
+            let d = Arc::new(Dir::new(2));
+            let p = Arc::new(Procs::new());
+            let c = d.files[0]
+                .t
+                .slots()
+                .claim(owner(3), ClaimOpts::default(), &*p, 0)
+                .claimed
+                .unwrap();
+            believe(&p, 3, c.slot);
+            let (d1, p1) = (d.clone(), p.clone());
+            let r = thread::spawn(move || {
+                d1.named.store(UNNAMED, Ordering::SeqCst);
+                process(&p1, 1, budget, || recreate(&d1, &p1));
+            });
+            claim_checking_the_name(&d, &p, 2);
+            r.join().unwrap();
+            p.alive[1].store(false, Ordering::SeqCst);
+            if d.named.load(Ordering::SeqCst) == UNNAMED {
+                recreate(&d, &p);
+            }
+            let named = d.named.load(Ordering::SeqCst) as usize;
+            assert_eq!(named, 1);
+            for pid in [2usize, 3] {
+                let held = p.holds[pid].load(Ordering::SeqCst);
+                if held != 0 {
+                    assert_eq!(
+                        d.files[named].t.owners[held as usize - 1]
+                            .0
+                            .load(Ordering::SeqCst),
+                        owner(pid as u32).word(),
+                        "process {pid}'s live lease is missing from the table made again"
+                    );
+                }
+            }
+            p.holds[2].store(0, Ordering::SeqCst);
+            p.holds[3].store(0, Ordering::SeqCst);
+            check_nothing_lost(&d.files[named].t, &p, 2);
+        });
     }
 }
