@@ -214,23 +214,14 @@ pub fn check_file(
     let need = Sections::new(pool.size(), pool.ranges().len() as u32, 0).total;
     let note = match Table::open_existing(&cfg.dir, &cfg.name) {
         Ok(t) if t.pool() == &pool => "exists, same pool".to_string(),
-        Ok(t) => match t.live_leases() {
-            0 => format!(
-                "exists with another pool ({}) and no live leases: pppd will rebuild it",
-                t.pool()
-            ),
-            live => {
-                return Err(vec![format!(
-                    "{f}: table {} holds another pool ({}) with {live} live lease(s): pppd would refuse it; \
-                     use another rasstatic-name, or hang those sessions up first",
-                    escape(&path.display().to_string()),
-                    t.pool()
-                )])
-            }
-        },
+        Ok(t) => redefinition(&t, &pool),
         Err(TableError::Io { err, .. }) if err.kind() == io::ErrorKind::NotFound => {
             "not created yet".into()
         }
+        Err(e) if e.is_damage() => format!(
+            "damaged: {}; pppd will move it aside and rebuild it from the kernel's sessions",
+            escape(&e.to_string())
+        ),
         Err(e) => {
             return Err(vec![format!(
                 "{f}: the table is refused: {}",
@@ -245,6 +236,54 @@ pub fn check_file(
         escape(&path.display().to_string()),
         size(need)
     )))
+}
+
+/// What a pppd started now with `pool` would do to table `t`, which holds
+/// another pool: its definition is the newest, so the table is rebuilt
+/// for it, each live lease kept or draining, and the new addresses free.
+fn redefinition(t: &Table, pool: &crate::pool::Pool) -> String {
+    let live = t.liveness();
+    let (mut kept, mut draining) = (0u32, Vec::new());
+    for l in t.leases() {
+        if let table::LeaseState::Leased(o) = l.state {
+            if !crate::protocol::Liveness::is_alive(&live, o) {
+                continue;
+            }
+            if pool.contains(l.addr) {
+                kept += 1;
+            } else {
+                draining.push(l.addr);
+            }
+        }
+    }
+    let both: u64 = pool
+        .ranges()
+        .iter()
+        .flat_map(|a| t.pool().ranges().iter().map(move |b| (a, b)))
+        .map(|(a, b)| {
+            let (lo, hi) = (a.first.max(b.first), a.last.min(b.last));
+            if lo <= hi {
+                u64::from(hi - lo) + 1
+            } else {
+                0
+            }
+        })
+        .sum();
+    let new = u64::from(pool.size()) - both;
+    let shown: Vec<String> = draining.iter().take(8).map(|a| a.to_string()).collect();
+    let more = if draining.len() > 8 { ", ..." } else { "" };
+    let list = if draining.is_empty() {
+        String::new()
+    } else {
+        format!(": {}{more}", shown.join(", "))
+    };
+    format!(
+        "exists with pool {} (\"{}\"); a pppd started with this file rebuilds it for this pool: \
+         {kept} live lease(s) kept, {} draining until their calls end{list}, {new} new address(es)",
+        t.pool(),
+        escape(&t.spec()),
+        draining.len()
+    )
 }
 
 #[cfg(test)]

@@ -2,11 +2,14 @@
 //! with file and line, and each file gets one clear verdict.
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::Command;
 
+use rasstatic::owner::Owner;
 use rasstatic::pool::{Pool, MAX_RANGES};
-use rasstatic::table::Table;
+use rasstatic::protocol::ClaimOpts;
+use rasstatic::table::{Policy, SessionInfo, Table};
 
 struct Dir(PathBuf);
 
@@ -228,7 +231,7 @@ fn each_file_gets_one_verdict_and_a_refused_table_is_not_ok() {
     let d = dir("verdict");
     let tables = d.0.join("tables");
     let pool = Pool::parse("10.0.0.1-10.0.0.9", "").unwrap();
-    drop(Table::open(&tables, "default", &pool, "10.0.0.1-10.0.0.9").unwrap());
+    let (t, _) = Table::open(&tables, "default", &pool, "10.0.0.1-10.0.0.9").unwrap();
     let opts = |p: &str| {
         format!(
             "plugin rasstatic.so\nrasstatic-pool {p}\nrasstatic-dir {}\n",
@@ -237,23 +240,65 @@ fn each_file_gets_one_verdict_and_a_refused_table_is_not_ok() {
     };
     let out = passes(&d, opts("10.0.0.1-10.0.0.9").as_bytes());
     assert!(out.contains("(exists, same pool), 5 KiB of tmpfs"), "{out}");
-    // Another pool, no live leases: pppd rebuilds it.
+    // Calls up on .1 (this process) and .8 (its parent): what a new
+    // definition would do to them, before anyone dials with it.
+    let hold = |o: Owner, a: &str| {
+        let slot = t.slot_of(a.parse().unwrap()).unwrap();
+        let opts = ClaimOpts {
+            prefer: Some(slot),
+            avoid: None,
+        };
+        let c = t
+            .claim(o, opts, Policy::RoundRobin, &SessionInfo::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.slot, slot);
+    };
+    hold(Owner::current().unwrap(), "10.0.0.1");
+    // SAFETY: getppid has no preconditions.
+    hold(
+        Owner::of_pid(unsafe { libc::getppid() } as u32)
+            .unwrap()
+            .unwrap(),
+        "10.0.0.8",
+    );
     let out = passes(&d, opts("10.0.0.1-10.0.0.5").as_bytes());
     assert!(
         out.contains(
-            "exists with another pool (10.0.0.1-10.0.0.9) and no live leases: pppd will rebuild it"
+            "exists with pool 10.0.0.1-10.0.0.9 (\"10.0.0.1-10.0.0.9\"); a pppd started with this file \
+             rebuilds it for this pool: 1 live lease(s) kept, 1 draining until their calls end: 10.0.0.8, \
+             0 new address(es)"
         ),
         "{out}"
     );
-    // A table pppd would refuse: no "ok" on any line.
+    let out = passes(&d, opts("10.0.0.1-10.0.0.12").as_bytes());
+    assert!(
+        out.contains("2 live lease(s) kept, 0 draining until their calls end, 3 new address(es)"),
+        "{out}"
+    );
+    // The check opened nothing for writing: the table is as it was.
+    assert_eq!(t.live_leases(), 2);
+    assert!(!t.replaced());
+    drop(t);
+    // A damaged table: pppd moves it aside and rebuilds it.
     let table = tables.join("default.table");
     fs::write(&table, vec![0u8; 100]).unwrap();
+    let out = passes(&d, opts("10.0.0.1-10.0.0.9").as_bytes());
+    assert!(
+        out.contains(&format!(
+            "damaged: {}: refused: not a rasstatic table (bad magic); pppd will move it aside and rebuild it",
+            table.display()
+        )),
+        "{out}"
+    );
+    // A table pppd would refuse: no "ok" on any line.
+    fs::set_permissions(&table, fs::Permissions::from_mode(0o666)).unwrap();
     let (code, out, _, f) = check(&d, "opts", opts("10.0.0.1-10.0.0.9").as_bytes());
     assert_eq!(code, Some(1));
     assert_eq!(
         out,
         format!(
-            "{f}: the table is refused: {}: refused: not a rasstatic table (bad magic)\n{f}: FAILED: 1 problem(s)\n",
+            "{f}: the table is refused: {}: refused: mode 0666 lets group or others write it\n{f}: FAILED: 1 problem(s)\n",
             table.display()
         )
     );

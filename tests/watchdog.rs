@@ -682,3 +682,45 @@ fn a_watchdog_exits_when_its_table_stays_gone() {
     assert!(status.success(), "{status}");
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// The table is deleted while a holder is alive: the watchdog, which
+/// still maps the deleted file, makes the table again within its 1-second
+/// check, with the live lease in it, and goes on watching the new one.
+#[test]
+fn a_deleted_table_is_made_again_by_the_watchdog_with_its_live_leases() {
+    let (dir, pool) = fresh("wd-deleted", "10.46.0.0/29");
+    let h = fork_holder(&dir, &pool, &info(0), None, true);
+    let mut wd = start_watchdog(&dir);
+    std::thread::sleep(Duration::from_millis(300));
+    let word = Table::open_existing(&dir, "default").unwrap().word(h.slot);
+    assert_eq!(
+        rasstatic::owner::Owner::from_word(word).unwrap().pid(),
+        h.pid as u32
+    );
+    fs::remove_file(dir.join("default.table")).unwrap();
+    let t0 = Instant::now();
+    let t = loop {
+        if let Ok(t) = Table::open_existing(&dir, "default") {
+            break t;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(3), "not made again");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    eprintln!("made again after {} ms", t0.elapsed().as_millis());
+    let slot = t.slot_of(h.addr).unwrap();
+    assert_eq!(t.word(slot), word, "the live lease was not carried");
+    assert_eq!(t.live_leases(), 1);
+    // The watchdog watches the new table: the holder's death frees it there.
+    kill(h.pid);
+    reap_child(h.pid);
+    let t1 = Instant::now();
+    while rasstatic::owner::Owner::from_word(t.word(slot)).is_some() {
+        assert!(
+            t1.elapsed() < Duration::from_secs(3),
+            "not reaped in the new table"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(wd.0.try_wait().unwrap().is_none(), "the watchdog stopped");
+    let _ = fs::remove_dir_all(&dir);
+}
