@@ -367,7 +367,71 @@ fn cas_floor() -> f64 {
     s.elapsed().as_nanos() as f64 / iters as f64
 }
 
+/// `RASSTATIC_BENCH_PAIRS=N`: N untimed claim-and-release pairs on a
+/// half-full 65,536-address table, and nothing else: for an instruction
+/// count under `valgrind --tool=callgrind` (repeatable whatever else the
+/// machine runs), compared against N=0.
+fn pairs_only(n: u64) {
+    let (t, _) = fresh_table("pairs");
+    prefill(&t, 0.5);
+    let me = Owner::current().unwrap();
+    let info = SessionInfo {
+        peer: "bench".into(),
+        ifname: "ppp0".into(),
+        device: "/dev/ttyS0".into(),
+        proxyarp: false,
+    };
+    for _ in 0..n {
+        let c = t
+            .claim(me, ClaimOpts::default(), Policy::RoundRobin, &info)
+            .unwrap()
+            .expect("pool not exhausted");
+        assert!(t.release(c.slot, me, EndedBy::Api));
+    }
+    cleanup();
+}
+
+/// What the plugin adds since tables heal: after each claim, the check
+/// that the table's name still leads to its file (`still_named`, protocol
+/// I6); and every 3 s, the check that the file is still the table and
+/// still valid (`replaced`, `verify`). Medians and p99s over 20,000
+/// rounds, in ns: (per claim, per tick).
+fn plugin_checks() -> ((u64, u64), (u64, u64)) {
+    let (t, _) = fresh_table("checks");
+    let time = |f: &dyn Fn()| {
+        let mut ns = Vec::with_capacity(20_000);
+        for i in 0..21_000 {
+            let s = Instant::now();
+            f();
+            if i >= 1_000 {
+                ns.push(s.elapsed().as_nanos() as u64);
+            }
+        }
+        ns.sort_unstable();
+        (percentile(&ns, 0.5), percentile(&ns, 0.99))
+    };
+    let claim = time(&|| assert!(t.still_named()));
+    let tick = time(&|| {
+        assert!(!t.replaced());
+        t.verify().unwrap();
+    });
+    (claim, tick)
+}
+
 fn main() {
+    if let Some(n) = std::env::var("RASSTATIC_BENCH_PAIRS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        pairs_only(n);
+        return;
+    }
+    if std::env::var_os("RASSTATIC_BENCH_CHECKS").is_some() {
+        let ((m, p), (tm, tp)) = plugin_checks();
+        println!("after each claim (still_named): median {m} ns, p99 {p} ns; each tick (replaced, verify): median {tm} ns, p99 {tp} ns");
+        cleanup();
+        return;
+    }
     // `cargo test --all-targets` runs benches with --bench absent; keep that
     // path cheap but real: one short aggregate run.
     let quick = !std::env::args().any(|a| a == "--bench");
@@ -432,6 +496,10 @@ fn main() {
     println!(
         "floor: bare compare-and-swap pair on one word: {:.1} ns",
         cas_floor()
+    );
+    let ((m, p), (tm, tp)) = plugin_checks();
+    println!(
+        "the plugin's check after each claim (still_named): median {m} ns, p99 {p} ns; its tick every 3 s (replaced, verify): median {tm} ns, p99 {tp} ns"
     );
     println!(
         "\n| pool | refusal median (no watchdog) | worst | median (watchdog reporting) | worst |"

@@ -413,10 +413,10 @@ impl Plugin {
         if self.pending.take().is_some() {
             self.effects.push(Effect::CancelRelease);
         }
-        if let Err(e) = self.refresh() {
-            log::error!("{e}; refusing the caller");
-            return None;
-        }
+        // No look at the file before the claim: the check of its name
+        // right after the claim (I6) and the reset word (I5) catch a
+        // replaced table; damage in place is the tick's and the
+        // watchdog's to find.
         let policy = self.cfg.policy;
         for _attempt in 0..3 {
             let r = self.ready.as_ref().expect("started");

@@ -82,6 +82,9 @@ impl Liveness for TableLiveness {
 /// An open, validated, mapped table.
 pub struct Table {
     path: PathBuf,
+    /// Device and inode of `_file`, to tell whether `path` still leads
+    /// to it with one `lstat`.
+    id: (u64, u64),
     _file: File,
     map: Mapping,
     pool: Pool,

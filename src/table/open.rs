@@ -410,8 +410,10 @@ impl Table {
         let map = Mapping::new(&file, sec.total, &path)?;
         let Shape { fixed, pool, drain } = shape;
         let liveness_known = namespace_matches(&fixed);
+        let md = file.metadata().map_err(io_err(&path, "fstat"))?;
         Ok(Table {
             path,
+            id: (md.dev(), md.ino()),
             _file: file,
             map,
             pool,
@@ -426,7 +428,7 @@ impl Table {
     /// Whether the table's name still leads to this file (protocol I6: a
     /// claimer checks this after its compare-and-swap).
     pub fn still_named(&self) -> bool {
-        same_file(&self._file, &self.path)
+        fs::symlink_metadata(&self.path).is_ok_and(|m| (m.dev(), m.ino()) == self.id)
     }
 
     /// The reset word as judged under the file's lock (I5). A resetter
@@ -485,13 +487,7 @@ impl Table {
     /// Whether this table was reset, or its path now names another file
     /// or none: a long-lived user (the watchdog) must reopen it.
     pub fn replaced(&self) -> bool {
-        if self.is_retired() {
-            return true;
-        }
-        let (Ok(ours), Ok(now)) = (self._file.metadata(), fs::symlink_metadata(&self.path)) else {
-            return true;
-        };
-        (ours.dev(), ours.ino()) != (now.dev(), now.ino())
+        self.is_retired() || !self.still_named()
     }
 }
 
