@@ -209,3 +209,104 @@ fn a_refused_or_unconfigured_plugin_allows_nothing() {
     assert_eq!(p.choose(&info(), None), None, "no pool configured");
     assert!(!p.allowed(addr("10.7.0.1")));
 }
+
+#[test]
+fn configured_starts_the_tick_once() {
+    let (mut p, _d) = plugin("tick", "10.7.0.1-10.7.0.3");
+    p.configured(None).unwrap();
+    assert_eq!(p.take_effects(), vec![Effect::ScheduleTick]);
+    p.configured(None).unwrap();
+    assert_eq!(p.take_effects(), vec![]);
+    assert!(p.tick());
+    p.forked();
+    assert!(!p.tick(), "a helper child stops ticking");
+}
+
+#[test]
+fn the_tick_re_enters_a_lease_the_table_lost() {
+    let (mut p, _d) = plugin("lost", "10.7.0.1-10.7.0.3");
+    let a = call(&mut p);
+    let slot = p.ready.as_ref().unwrap().table.slot_of(a).unwrap();
+    // Lost (a damaged word, a table rebuilt without it): free, not by us.
+    assert!(p
+        .ready
+        .as_ref()
+        .unwrap()
+        .table
+        .release(slot, me(), EndedBy::Api));
+    assert!(p.tick());
+    assert_eq!(holder(&p, a), Ok(me()));
+    assert_eq!(p.take_effects(), vec![]);
+}
+
+#[test]
+fn the_tick_makes_a_deleted_table_again_with_the_lease() {
+    let (mut p, d) = plugin("deleted", "10.7.0.1-10.7.0.3");
+    let a = call(&mut p);
+    let path = d.0.join("default.table");
+    std::fs::remove_file(&path).unwrap();
+    assert!(p.tick());
+    let t = Table::open_existing(&d.0, "default").unwrap();
+    assert_eq!(t.word(t.slot_of(a).unwrap()), me().word());
+    // The session goes on in the new table: its release lands there.
+    p.exiting();
+    assert!(Owner::from_word(t.word(t.slot_of(a).unwrap())).is_none());
+}
+
+#[test]
+fn a_lease_the_administrator_forced_free_hangs_the_call_up() {
+    let (mut p, _d) = plugin("forced", "10.7.0.1-10.7.0.3");
+    let a = call(&mut p);
+    let slot = p.ready.as_ref().unwrap().table.slot_of(a).unwrap();
+    p.ready
+        .as_ref()
+        .unwrap()
+        .table
+        .force_release(slot, EndedBy::Forced)
+        .unwrap();
+    assert!(p.tick());
+    assert_eq!(p.take_effects(), vec![Effect::HangUp]);
+    assert_eq!(holder(&p, a), Err(EndedBy::Forced), "not re-entered");
+}
+
+#[test]
+fn a_conflict_hangs_up_the_younger_call() {
+    let (mut p, _d) = plugin("conflict", "10.7.0.1-10.7.0.3");
+    let a = call(&mut p);
+    let r = p.ready.as_ref().unwrap();
+    let slot = r.table.slot_of(a).unwrap();
+    // Another live session (the test runner's parent, older than this
+    // process) holds the address in the table: this call is the younger.
+    // SAFETY: getppid has no preconditions.
+    let older = Owner::of_pid(unsafe { libc::getppid() } as u32)
+        .unwrap()
+        .unwrap();
+    assert!(r.table.release(slot, me(), EndedBy::Api));
+    assert_eq!(r.table.reassert(slot, older), Ok(true));
+    assert!(p.tick());
+    assert_eq!(p.take_effects(), vec![Effect::HangUp]);
+    assert_eq!(holder(&p, a), Ok(older), "the older call keeps it");
+}
+
+#[test]
+fn a_newer_pool_definition_is_followed_and_the_call_keeps_its_address() {
+    let (mut p, d) = plugin("redefined", "10.7.0.1-10.7.0.3");
+    let a = call(&mut p);
+    assert_eq!(a, addr("10.7.0.1"));
+    // Another pppd starts with a newer definition that drops .1.
+    let newer = crate::pool::Pool::parse("10.7.0.2-10.7.0.6", "").unwrap();
+    let (t, _) = Table::open(&d.0, "default", &newer, "10.7.0.2-10.7.0.6").unwrap();
+    let drain = t.any_slot_of(a).unwrap();
+    assert!(t.lease(drain).draining);
+    assert_eq!(t.word(drain), me().word());
+    assert!(p.tick());
+    assert_eq!(p.take_effects(), vec![]);
+    // This pppd's next claim follows the table's pool.
+    p.exiting();
+    assert!(
+        Owner::from_word(t.word(drain)).is_none(),
+        "released in the new table"
+    );
+    let b = p.choose(&info(), None).unwrap();
+    assert!(newer.contains(b), "{b}");
+}
