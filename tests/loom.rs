@@ -756,35 +756,58 @@ fn a_release_racing_a_migration_leaves_no_lease_behind() {
 /// No name: the table was deleted.
 const UNNAMED: u64 = 2;
 
-/// I6: a process that maps file 0 and found the name gone makes the
-/// table again from it (file 1): carries every live lease, then links it
-/// to the name, which fails if another process did first.
-fn recreate(d: &Dir, p: &Procs) {
-    carry(&d.files[0].t, &d.files[1].t, p);
+/// I6: process `pid`, which maps file 0 and found the name gone, makes
+/// the table again from it (file 1), as `Table::recreate` does: under file
+/// 0's exclusive lock, unless a successor exists or a live process is at
+/// it, set the reset word (taking over a dead recreator's), carry every
+/// live lease, then link file 1 to the name.
+fn recreate(d: &Dir, p: &Procs, pid: u32) {
+    let f = &d.files[0];
+    let _ex = f.lock.exclusive();
+    if d.named.load(Ordering::SeqCst) != UNNAMED {
+        return;
+    }
+    let word = f.reset.load(Ordering::SeqCst);
+    let seen = match Owner::from_word(word) {
+        None => 0,
+        Some(o) if !p.is_alive(o) => word,
+        Some(_) => return,
+    };
+    if !begin_reset(&f.reset, seen, owner(pid)) {
+        return;
+    }
+    carry(&f.t, &d.files[1].t, p);
     let _ = d.named.compare_exchange(UNNAMED, 1);
 }
 
-/// A claim as the plugin makes it, mapping file 0 to start with: after
-/// the compare-and-swap, check that the name still leads to the file; if
-/// not, give the address back, make the table again if the name is gone,
-/// and claim in the current one.
+/// A claim as the plugin makes it, mapping file 0 to start with: a claim
+/// that sees the reset word set, or its file no longer named, gives the
+/// address back; a process whose file's name is gone makes the table
+/// again itself unless a live process is at it; then it claims in the
+/// table the name leads to.
 fn claim_checking_the_name(d: &Dir, p: &Procs, pid: u32) {
     let me = owner(pid);
-    let mut mapped = 0usize;
-    for _ in 0..4 {
-        let t = &d.files[mapped].t;
-        let Some(c) = t.slots().claim(me, ClaimOpts::default(), p, 0).claimed else {
-            return;
-        };
-        if !c.existing && d.named.load(Ordering::SeqCst) as usize != mapped {
-            t.slots().release(c.slot, me, EndedBy::Api, 0);
-            if d.named.load(Ordering::SeqCst) == UNNAMED && mapped == 0 {
-                recreate(d, p);
+    for _ in 0..8 {
+        let named = d.named.load(Ordering::SeqCst);
+        if named == UNNAMED {
+            let w = d.files[0].reset.load(Ordering::SeqCst);
+            if Owner::from_word(w).is_some_and(|o| p.is_alive(o)) {
+                thread::yield_now();
+            } else {
+                recreate(d, p, pid);
             }
-            mapped = d.named.load(Ordering::SeqCst) as usize;
             continue;
         }
-        d.which[pid as usize].store(mapped as u64, Ordering::SeqCst);
+        let f = &d.files[named as usize];
+        let Some(c) = f.t.slots().claim(me, ClaimOpts::default(), p, 0).claimed else {
+            return;
+        };
+        if !c.existing && (claimed_in_retired(&f.reset) || d.named.load(Ordering::SeqCst) != named)
+        {
+            f.t.slots().release(c.slot, me, EndedBy::Api, 0);
+            continue;
+        }
+        d.which[pid as usize].store(named, Ordering::SeqCst);
         believe(p, pid, c.slot);
         return;
     }
@@ -793,7 +816,7 @@ fn claim_checking_the_name(d: &Dir, p: &Procs, pid: u32) {
 
 /// I6: the table is deleted while pid 3 holds a lease in it and pid 2
 /// claims; a process that maps it (pid 1, dying at any step, as the
-/// watchdog would) makes it again. Afterwards (a later process making it
+/// watchdog would) makes it again, or pid 2 does. Afterwards (a later process making it
 /// again if nobody did) every live lease is recorded in the table the
 /// name leads to, and nothing is lost.
 #[test]
@@ -812,13 +835,13 @@ fn a_deleted_table_made_again_keeps_every_live_lease() {
             let (d1, p1) = (d.clone(), p.clone());
             let r = thread::spawn(move || {
                 d1.named.store(UNNAMED, Ordering::SeqCst);
-                process(&p1, 1, budget, || recreate(&d1, &p1));
+                process(&p1, 1, budget, || recreate(&d1, &p1, 1));
             });
             claim_checking_the_name(&d, &p, 2);
             r.join().unwrap();
             p.alive[1].store(false, Ordering::SeqCst);
             if d.named.load(Ordering::SeqCst) == UNNAMED {
-                recreate(&d, &p);
+                recreate(&d, &p, 4);
             }
             let named = d.named.load(Ordering::SeqCst) as usize;
             assert_eq!(named, 1);

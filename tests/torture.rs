@@ -307,22 +307,14 @@ fn forty_processes_with_sigkill_never_share_and_never_lose_an_address() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The plugin's way with a table that may be replaced under it: if its
-/// name is gone, make it again from this mapping (I6), then open the
-/// current one, following its pool definition.
+/// The plugin's way with a table that may be replaced under it: wait for
+/// whoever replaces it, or make it again from this mapping if it was
+/// deleted (I6), then open the current one, following its definition.
 fn refresh(t: &mut Table, dir: &std::path::Path, def: &rasstatic::table::Definition) {
-    if !t.replaced() {
-        return;
-    }
-    if !t.is_retired() && !t.path().exists() {
-        let _ = t.recreate();
-    }
     loop {
-        match Table::open_as(dir, "torture", def) {
-            Ok((n, _)) => {
-                *t = n;
-                return;
-            }
+        match t.current(dir, "torture", def) {
+            Ok(Some((n, _))) => *t = n,
+            Ok(None) => return,
             Err(_) => spin_for(100),
         }
     }
@@ -352,6 +344,16 @@ fn healing_worker(t: &mut Table, dir: &std::path::Path, sh: &Shared, idx: usize,
         defined_ms: 1,
     };
     let info = SessionInfo::default();
+    // A table of its own: the one inherited from the parent shares the
+    // parent's open file description, and with it the parent's file
+    // locks. (Each pppd opens its table itself.) While the name is gone, a
+    // process that maps the table makes it again (I6): wait for that.
+    *t = loop {
+        match Table::open_as_existing(dir, "torture", &def) {
+            Ok(Some((n, _))) => break n,
+            _ => spin_for(200),
+        }
+    };
     loop {
         if sh.stop.load(Ordering::Relaxed) != 0 {
             // SAFETY: ending a forked child without the harness.
@@ -457,6 +459,7 @@ fn table_deletions_and_pool_changes_while_processes_claim_and_die() {
                 }
             } else {
                 // A pppd with the other definition starts.
+                refresh(&mut t, &dir, &newest(current));
                 current = 1 - current;
                 let (n, _) = Table::open_as(&dir, "torture", &newest(current)).unwrap();
                 t = n;

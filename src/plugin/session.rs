@@ -220,8 +220,8 @@ impl Plugin {
                 Config::check_local(&ours, a)?;
             }
             // What happened to the file (created, reset, rebuilt, followed)
-            // the table logs itself, once; this says which pool and table
-            // are in use.
+            // the table logs itself, once; `install` says which pool and
+            // table are in use.
             let spec = self.cfg.spec();
             let def = crate::table::Definition {
                 pool: &ours,
@@ -230,26 +230,31 @@ impl Plugin {
             };
             let (table, _) =
                 Table::open_as(&self.cfg.dir, &self.cfg.name, &def).map_err(|e| e.to_string())?;
-            let pool = table.pool().clone();
-            let avoid = local.and_then(|a| pool.index(a));
-            if let Some(a) = local.filter(|_| avoid.is_some()) {
-                log::info!("our own address {a} is in the pool; it is never handed out");
-            }
-            log::info!(
-                "pool {} ({} addresses), table {}",
-                pool,
-                pool.size(),
-                table.path().display()
-            );
-            self.ready = Some(Ready {
-                pool,
-                table,
-                avoid,
-                local,
-            });
-            self.ensure_watchdog();
+            self.install(table, local);
         }
         Ok(self.ready.as_mut().expect("just set"))
+    }
+
+    /// Use `table` from now on.
+    fn install(&mut self, table: Table, local: Option<Ipv4Addr>) {
+        let pool = table.pool().clone();
+        let avoid = local.and_then(|a| pool.index(a));
+        if let Some(a) = local.filter(|_| avoid.is_some()) {
+            log::info!("our own address {a} is in the pool; it is never handed out");
+        }
+        log::info!(
+            "pool {} ({} addresses), table {}",
+            pool,
+            pool.size(),
+            table.path().display()
+        );
+        self.ready = Some(Ready {
+            pool,
+            table,
+            avoid,
+            local,
+        });
+        self.ensure_watchdog();
     }
 
     /// Start a watchdog for the table unless one runs (or the
@@ -289,20 +294,29 @@ impl Plugin {
                 "table {} was replaced or removed; opening the current one",
                 r.table.path().display()
             );
-            // Deleted: make it again from the deleted file, which this
-            // process still maps, with every live lease it held (protocol
-            // I6), before anyone can claim from an empty one.
-            if !r.table.is_retired() && !r.table.path().exists() {
-                if let Err(e) = r.table.recreate() {
-                    log::error!("cannot make {} again: {e}", r.table.path().display());
-                }
+            // Waits for whoever replaces it, or, if it was deleted, makes
+            // it again from this mapping with every live lease it held
+            // (protocol I6), before opening what the name leads to.
+            let ours = self.cfg.resolve()?;
+            let spec = self.cfg.spec();
+            let def = crate::table::Definition {
+                pool: &ours,
+                spec: &spec,
+                defined_ms: self.defined_ms,
+            };
+            let local = r.local;
+            match r.table.current(&self.cfg.dir, &self.cfg.name, &def) {
+                Ok(Some((t, _))) => self.install(t, local),
+                Ok(None) => {}
+                Err(e) => return Err(e.to_string()),
             }
-        } else if let Err(e) = r.table.verify() {
-            log::error!("{e}");
-        } else {
             return Ok(());
         }
-        self.reopen()
+        if let Err(e) = r.table.verify() {
+            log::error!("{e}");
+            return self.reopen();
+        }
+        Ok(())
     }
 
     /// Make sure the table records this session's lease; re-enter it if
@@ -458,7 +472,7 @@ impl Plugin {
                 }
                 Err(crate::table::Retired) => {
                     log::info!("table was reset by another process; reopening");
-                    if let Err(e) = self.reopen() {
+                    if let Err(e) = self.refresh() {
                         log::error!("{e}; refusing the caller");
                         return None;
                     }

@@ -400,7 +400,15 @@ pub(super) struct NewTable<'a> {
 /// (tmpfs allocates pages on first touch, reads included; a full one would
 /// raise SIGBUS). A process that dies while writing leaves nothing, or a
 /// temporary name that the next creation or reset removes.
-pub(super) fn create_file(path: &Path, new: &NewTable, replace: bool) -> Result<bool, TableError> {
+///
+/// Returns the new file, still locked exclusively, once it has the name
+/// (`None`: another process made the table first), so that its maker can
+/// map it before anyone could delete the name again.
+pub(super) fn create_file(
+    path: &Path,
+    new: &NewTable,
+    replace: bool,
+) -> Result<Option<File>, TableError> {
     let (pool, spec) = (new.pool, new.spec);
     use std::os::unix::fs::{FileExt, PermissionsExt};
     let me = Owner::current().map_err(io_err(path, "read this process's identity"))?;
@@ -550,7 +558,7 @@ pub(super) fn create_file(path: &Path, new: &NewTable, replace: bool) -> Result<
             let _ = fs::remove_file(t);
         }
     }
-    result
+    Ok(result?.then_some(file))
 }
 
 /// Milliseconds of `CLOCK_BOOTTIME`: one clock for every process of this

@@ -91,6 +91,11 @@ pub struct Live {
     /// `CLOCK_BOOTTIME` in milliseconds when a sweep last completed a full
     /// round of the owner words.
     pub swept_at: AtomicU64,
+    /// 0 until a successor of this table got the table's name: set by a
+    /// reset after its rename, and by whoever made a deleted table again
+    /// from this one (protocol I6). A table with this set is stale: never
+    /// carried from, only left.
+    pub superseded: AtomicU64,
 }
 
 pub const LIVE_OFFSET: usize = 2048;

@@ -6,6 +6,11 @@ use super::*;
 
 /// How long `open` waits for a live resetter that lost its lock.
 const RESET_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a process whose table was superseded waits, when the name is
+/// gone, for a process mapping the successor to make it again (I6),
+/// before it makes one from the kernel's sessions: longer than the
+/// plugin's check interval.
+const STALE_WAIT: std::time::Duration = std::time::Duration::from_secs(4);
 
 /// A pool definition as a pppd read it: the pool, the text as written
 /// (for messages) and when it was read (unix milliseconds). Of two
@@ -63,6 +68,25 @@ impl Table {
         name: &str,
         def: &Definition,
     ) -> Result<(Table, Opened), TableError> {
+        Table::open_as_inner(dir, name, def, true).map(|t| t.expect("a missing table is created"))
+    }
+
+    /// As [`Table::open_as`], but `Ok(None)` where the table is missing
+    /// rather than creating it.
+    pub fn open_as_existing(
+        dir: &Path,
+        name: &str,
+        def: &Definition,
+    ) -> Result<Option<(Table, Opened)>, TableError> {
+        Table::open_as_inner(dir, name, def, false)
+    }
+
+    fn open_as_inner(
+        dir: &Path,
+        name: &str,
+        def: &Definition,
+        create: bool,
+    ) -> Result<Option<(Table, Opened)>, TableError> {
         let (pool, spec) = (def.pool, def.spec);
         check_name(name)?;
         ensure_dir(dir, true)?;
@@ -81,6 +105,9 @@ impl Table {
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
             let Some(file) = open_path(&path)? else {
+                if !create {
+                    return Ok(None);
+                }
                 let seeds = kernel_seeds(pool, &[]);
                 let new = NewTable {
                     pool,
@@ -88,7 +115,7 @@ impl Table {
                     defined_ms: def.defined_ms,
                     seeds: &seeds,
                 };
-                if create_file(&path, &new, false)? {
+                if let Some(f) = create_file(&path, &new, false)? {
                     log::info!(
                         "created table {} for pool {} ({} addresses, {} bytes){}",
                         path.display(),
@@ -100,6 +127,9 @@ impl Table {
                     if how == Opened::Existing {
                         how = Opened::Created;
                     }
+                    // Mapped from the file made, not reopened by name: the
+                    // name may be gone again already.
+                    return Table::map_new(f, path).map(|t| Some((t, how)));
                 }
                 continue;
             };
@@ -145,7 +175,7 @@ impl Table {
                         ours: format!("{spec} ({pool})"),
                     };
                 }
-                return Ok((t, how));
+                return Ok(Some((t, how)));
             }
             // A reset or a roll-back: take the file exclusively, look again.
             flock(&t._file, libc::LOCK_UN, &path)?;
@@ -173,7 +203,7 @@ impl Table {
                     continue;
                 }
                 flock(&t._file, libc::LOCK_UN, &path)?;
-                return Ok((t, how));
+                return Ok(Some((t, how)));
             }
             let me = Owner::current().map_err(io_err(&path, "read this process's identity"))?;
             if !protocol::begin_reset(reset, seen, me) {
@@ -202,10 +232,14 @@ impl Table {
                 defined_ms: def.defined_ms,
                 seeds: &seeds,
             };
-            if let Err(e) = create_file(&path, &new, true) {
-                protocol::roll_back_reset(reset, me.word());
-                return Err(e);
-            }
+            let f = match create_file(&path, &new, true) {
+                Ok(f) => f.expect("a rename replaces"),
+                Err(e) => {
+                    protocol::roll_back_reset(reset, me.word());
+                    return Err(e);
+                }
+            };
+            t.live().superseded.store(1, Ordering::SeqCst);
             let kept = seeds
                 .iter()
                 .filter(|s| pool.index(Ipv4Addr::from(s.addr)).is_some())
@@ -247,6 +281,7 @@ impl Table {
                     draining,
                 };
             }
+            return Table::map_new(f, path).map(|t| Some((t, how)));
         }
         Err(TableError::Busy {
             path,
@@ -288,19 +323,56 @@ impl Table {
         out
     }
 
-    /// Build a new table at this table's name, if the name is free (the
-    /// file was deleted), from this table's definition and live leases
-    /// plus the kernel's sessions. For the watchdog, which still maps the
-    /// deleted file. `Ok(false)`: another process made one first.
-    /// A table that held no live lease is not made again: nothing needs
-    /// protecting, and the next pppd creates it.
-    pub fn recreate(&self) -> Result<bool, TableError> {
+    /// Whether a successor of this table got the table's name (see
+    /// [`Live::superseded`]).
+    pub fn superseded(&self) -> bool {
+        self.live().superseded.load(Ordering::SeqCst) != 0
+    }
+
+    /// I6: make this table again at its name, which no longer leads to it
+    /// (the file was deleted), from its live leases and the kernel's
+    /// sessions. Under this file's exclusive lock: its reset word is set
+    /// first (so a claim racing this gives its address back, as with a
+    /// reset, I5), then every owner word is read with a read-modify-write,
+    /// then the new file is linked to the name; if another process made
+    /// one first, the leases are entered into that one where free (a live
+    /// holder there is a conflict, settled by the sessions' own checks).
+    /// Then this table is marked superseded. Nothing is done when a
+    /// successor exists already, a live process is at it, or this process
+    /// cannot judge the holders (another PID namespace). `Ok(true)` when
+    /// this process made the table.
+    pub fn recreate(&self) -> Result<Option<Table>, TableError> {
+        if !self.liveness_known || self.superseded() {
+            return Ok(None);
+        }
+        flock(&self._file, libc::LOCK_EX, &self.path)?;
+        let r = self.recreate_locked();
+        flock(&self._file, libc::LOCK_UN, &self.path)?;
+        r
+    }
+
+    fn recreate_locked(&self) -> Result<Option<Table>, TableError> {
+        if self.superseded() || self.still_named() {
+            return Ok(None);
+        }
+        let reset = &self.live().retired;
+        let word = reset.load(Ordering::SeqCst);
+        // The lock proves an earlier recreator or resetter let go: one
+        // that is dead left its word; take it over.
+        let seen = match Owner::from_word(word) {
+            None => 0,
+            Some(o) if !o.is_alive() => word,
+            Some(_) => return Ok(None),
+        };
+        let me = Owner::current().map_err(io_err(&self.path, "read this process's identity"))?;
+        if !protocol::begin_reset(reset, seen, me) {
+            return Ok(None);
+        }
         let mut seeds = self.carry();
         let ours = |a: u32| self.any_slot_of(Ipv4Addr::from(a)).is_some();
         seeds.extend(kernel_seeds_with(&self.pool, &seeds, &ours));
-        if seeds.is_empty() {
-            return Ok(false);
-        }
+        // Made even with no lease to carry: whoever maps this table now
+        // waits for its successor's name (see `current`).
         let spec = self.spec();
         let new = NewTable {
             pool: &self.pool,
@@ -308,15 +380,132 @@ impl Table {
             defined_ms: self.defined_ms(),
             seeds: &seeds,
         };
-        let made = create_file(&self.path, &new, false)?;
-        if made {
-            log::warn!(
-                "{} was deleted; made it again with the {} live lease(s) it held and the kernel's sessions",
-                self.path.display(),
-                seeds.len()
-            );
-        }
+        let made = match create_file(&self.path, &new, false) {
+            Ok(m) => m,
+            Err(e) => {
+                protocol::roll_back_reset(reset, me.word());
+                return Err(e);
+            }
+        };
+        let made = match made {
+            Some(f) => {
+                log::warn!(
+                    "{} was deleted; made it again with the {} live lease(s) it held and the kernel's sessions",
+                    self.path.display(),
+                    seeds.len()
+                );
+                Some(Table::map_new(f, self.path.clone())?)
+            }
+            None => {
+                self.merge_into_named(&seeds);
+                None
+            }
+        };
+        self.live().superseded.store(1, Ordering::SeqCst);
         Ok(made)
+    }
+
+    /// Enter `seeds` into the table the name leads to now, each where its
+    /// address is free or held by a dead process (re-assert on the
+    /// holder's behalf, I2).
+    fn merge_into_named(&self, seeds: &[Seed]) {
+        let (Some(dir), Some(name)) = (
+            self.path.parent(),
+            self.path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".table")),
+        ) else {
+            return;
+        };
+        let Ok(named) = Table::open_existing(dir, name) else {
+            return;
+        };
+        let (mut entered, mut taken) = (0, 0);
+        for seed in seeds {
+            let Some(slot) = named.any_slot_of(Ipv4Addr::from(seed.addr)) else {
+                continue;
+            };
+            let live = named.liveness();
+            match named.all_slots().reassert(slot, seed.owner, |x| {
+                x.iface().is_some_and(|(_, p)| p == seed.addr) || !live.is_alive(x)
+            }) {
+                Ok(true) => entered += 1,
+                Ok(false) => {}
+                Err(other) => {
+                    taken += 1;
+                    log::error!(
+                        "{} was deleted and made again by another process; {} is leased there to pid {} but was pid {}'s",
+                        self.path.display(),
+                        Ipv4Addr::from(seed.addr),
+                        other.pid(),
+                        seed.owner.pid()
+                    );
+                }
+            }
+        }
+        log::warn!(
+            "{} was deleted and made again by another process; entered {entered} live lease(s) of the deleted file into it ({taken} taken meanwhile)",
+            self.path.display()
+        );
+    }
+
+    /// The table a process that maps this one should use now: `None`
+    /// while this one's name still leads to it and it is not retired;
+    /// otherwise, once whoever replaces it is done (waiting for a live
+    /// resetter, making a deleted table again from this mapping, I6), the
+    /// table the name leads to, opened for `def`.
+    pub fn current(
+        &self,
+        dir: &Path,
+        name: &str,
+        def: &Definition,
+    ) -> Result<Option<(Table, Opened)>, TableError> {
+        let started = std::time::Instant::now();
+        while self.replaced() {
+            if self.liveness_known && !self.superseded() {
+                let word = self.live().retired.load(Ordering::SeqCst);
+                match Owner::from_word(word) {
+                    // A live process is resetting or making it again.
+                    Some(o) if o.is_alive() => {
+                        if started.elapsed() > RESET_WAIT {
+                            return Err(TableError::Busy {
+                                path: self.path.clone(),
+                                resetter: Some(o.pid()),
+                            });
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                        continue;
+                    }
+                    // Deleted (or a dead recreator's work to take over):
+                    // make it again, and use what was made.
+                    _ if !self.still_named() => {
+                        if let Some(t) = self.recreate()? {
+                            return Ok(Some((t, Opened::Existing)));
+                        }
+                    }
+                    // A dead resetter's: `open_as` rolls it back.
+                    _ => {}
+                }
+            }
+            if self.superseded() && started.elapsed() < STALE_WAIT {
+                // Stale: a successor got the name. If the name is gone, a
+                // process mapping that successor makes it again (I6); a
+                // table made from nothing meanwhile would miss its leases.
+                // So open only what exists, for a while: the watchdog
+                // looks every second, a pppd every three.
+                match Table::open_as_existing(dir, name, def) {
+                    Ok(Some(t)) => return Ok(Some(t)),
+                    Ok(None) => {
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            return Table::open_as(dir, name, def).map(Some);
+        }
+        Ok(None)
     }
 
     /// Move a table file damaged in place aside and build a new one from
@@ -402,6 +591,14 @@ impl Table {
             flock(&t._file, libc::LOCK_UN, &path)?;
             return Ok(t);
         }
+    }
+
+    /// Map a table file this process just made and named (still locked
+    /// exclusively), and let go of the lock.
+    fn map_new(file: File, path: PathBuf) -> Result<Table, TableError> {
+        let t = Table::map(file, path)?;
+        flock(&t._file, libc::LOCK_UN, &t.path)?;
+        Ok(t)
     }
 
     pub(super) fn map(file: File, path: PathBuf) -> Result<Table, TableError> {

@@ -467,7 +467,9 @@ pub fn run(lock: &mut Lock, s: &Settings) -> Result<(), Failure> {
                 // Deleted: make it again at once from the deleted file,
                 // which this process still maps, so that no live
                 // session's lease is missing from the new one.
-                if !old.table.is_retired() && !table_path.exists() {
+                // A table with no live lease is left for the next pppd,
+                // so that one deleted for good lets the watchdog exit.
+                if !old.table.is_retired() && !table_path.exists() && old.table.live_leases() > 0 {
                     if let Err(e) = old.table.recreate() {
                         log::error!("cannot make {} again: {e}", table_path.display());
                     }
