@@ -1,7 +1,7 @@
 #!/bin/sh
 # Run every fuzz target for a bounded time, one after the other, each in one
 # process (libFuzzer's single job), and write the figures libFuzzer reports
-# to results/RESULTS.md (and its full output to results/TARGET.log).
+# to results/run-DATE.md (and its full output to results/TARGET.log).
 #
 #   sh fuzz/run.sh [SECONDS-PER-TARGET] [TARGET...]
 #
@@ -19,12 +19,12 @@ cargo +nightly fuzz build -O >results/build.log 2>&1 || {
     cat results/build.log
     exit 1
 }
-out=results/RESULTS.md
+out=results/run-$(date -u +%Y%m%dT%H%M%SZ).md
 {
     echo "# Fuzzing figures"
     echo
     echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores;"
-    echo "\`sh fuzz/run.sh $secs\` ($(cargo +nightly --version), $(cargo fuzz --version))."
+    echo "\`sh fuzz/run.sh $secs${*:+ $*}\` ($(cargo +nightly --version), $(cargo fuzz --version))."
     echo
     echo "| target | seconds | total execs | execs/s | coverage (cov) | features (ft) | corpus | new units | peak RSS MB | result |"
     echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
