@@ -30,7 +30,6 @@ use rasstatic::pool::Pool;
 use rasstatic::protocol::EndedBy;
 use rasstatic::table::Table;
 
-#[allow(dead_code)]
 #[path = "../../../tests/checker/mod.rs"]
 mod checker;
 use checker::{belief, Rng, Shared};
@@ -136,7 +135,11 @@ fn load_plugin(o: &Opts) {
     if h.is_null() {
         // SAFETY: dlerror returns a NUL-terminated message after a failure.
         let e = unsafe { std::ffi::CStr::from_ptr(libc::dlerror()) };
-        die(&format!("dlopen {}: {}", o.so.display(), e.to_string_lossy()));
+        die(&format!(
+            "dlopen {}: {}",
+            o.so.display(),
+            e.to_string_lossy()
+        ));
     }
     // SAFETY: a symbol lookup in the handle just opened.
     let init = unsafe { libc::dlsym(h, c"plugin_init".as_ptr()) };
@@ -276,6 +279,40 @@ fn fork_into(f: impl FnOnce()) -> libc::pid_t {
     pid
 }
 
+#[derive(Default)]
+struct Tally {
+    self_kills: u64,
+    failures: u64,
+}
+
+/// Replace every dead holder (the one the soak killed, `killed`, or one
+/// that killed itself), counting how each died.
+fn respawn(
+    o: &Opts,
+    sh: &'static Shared,
+    pids: &mut [libc::pid_t],
+    rng: &mut Rng,
+    killed: libc::pid_t,
+    tally: &mut Tally,
+) {
+    for (j, pid) in pids.iter_mut().enumerate() {
+        let mut status = 0;
+        // SAFETY: non-blocking wait for our own child.
+        if unsafe { libc::waitpid(*pid, &mut status, libc::WNOHANG) } == *pid {
+            if libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL {
+                if *pid != killed {
+                    tally.self_kills += 1;
+                }
+            } else {
+                tally.failures += 1;
+                eprintln!("soak: holder {} ended with status {status:#x}", *pid);
+            }
+            let seed = rng.next();
+            *pid = fork_into(|| holder(o, sh, j, seed));
+        }
+    }
+}
+
 fn pct(sorted: &[u64], p: f64) -> u64 {
     if sorted.is_empty() {
         return 0;
@@ -290,7 +327,7 @@ fn ms(ns: u64) -> String {
 /// Delete or replace the table file under its users (`--replace-table-every-ms`).
 fn replace_table(dir: &Path, pool: &Pool, spec: &str, n: u64) {
     let path = dir.join(format!("{NAME}.table"));
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         let _ = std::fs::remove_file(&path);
     } else {
         let side = dir.join("side");
@@ -309,7 +346,10 @@ fn main() {
         std::process::exit(2)
     });
     if !o.so.is_file() {
-        eprintln!("soak: no plugin at {} (cargo build --release)", o.so.display());
+        eprintln!(
+            "soak: no plugin at {} (cargo build --release)",
+            o.so.display()
+        );
         std::process::exit(2);
     }
     let _ = std::fs::remove_dir_all(&o.dir);
@@ -332,7 +372,8 @@ fn main() {
         })
         .collect();
     let start = Instant::now();
-    let (mut kills, mut self_kills, mut failures) = (0u64, 0u64, 0u64);
+    let mut kills = 0u64;
+    let mut tally = Tally::default();
     let (mut wd_kills, mut takeovers, mut replacements) = (0u64, 0u64, 0u64);
     let mut reclaim: Vec<u64> = Vec::new();
     let mut reclaim_other: Vec<u64> = Vec::new();
@@ -348,10 +389,14 @@ fn main() {
         ));
         // Kill a holder, timing the reclaim of the lease it held.
         let i = rng.below(o.holders as u64) as usize;
-        let (who, b1) = (sh.who[i].load(Ordering::SeqCst), sh.belief[i].load(Ordering::SeqCst));
+        let (who, b1) = (
+            sh.who[i].load(Ordering::SeqCst),
+            sh.belief[i].load(Ordering::SeqCst),
+        );
         let wd_at_kill = rasstatic::watchdog::running(&o.dir, NAME);
+        let victim = pids[i];
         // SAFETY: signalling our own child.
-        unsafe { libc::kill(pids[i], libc::SIGKILL) };
+        unsafe { libc::kill(victim, libc::SIGKILL) };
         let killed_at = Instant::now();
         kills += 1;
         let holding = b1 & 0xffff != 0
@@ -361,12 +406,18 @@ fn main() {
         if holding && !t.replaced() {
             let slot = (b1 & 0xffff) as u32 - 1;
             let mut freed = false;
+            let mut polls = 0u64;
             while killed_at.elapsed() < Duration::from_secs(10) {
                 if t.slots().word(slot) != who {
                     freed = true;
                     break;
                 }
                 std::thread::sleep(Duration::from_micros(20));
+                polls += 1;
+                if polls.is_multiple_of(50) {
+                    // Calls go on meanwhile, as on a real server.
+                    respawn(&o, sh, &mut pids, &mut rng, victim, &mut tally);
+                }
             }
             let took = killed_at.elapsed().as_nanos() as u64;
             // Steady: one watchdog, running (not starting), throughout.
@@ -379,23 +430,7 @@ fn main() {
                 reclaim_other.push(took);
             }
         }
-        // Replace every dead holder (killed by us or by itself).
-        for (j, pid) in pids.iter_mut().enumerate() {
-            let mut status = 0;
-            // SAFETY: non-blocking wait for our own child.
-            if unsafe { libc::waitpid(*pid, &mut status, libc::WNOHANG) } == *pid {
-                if libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL {
-                    if j != i {
-                        self_kills += 1;
-                    }
-                } else {
-                    failures += 1;
-                    eprintln!("soak: holder {} ended with status {status:#x}", *pid);
-                }
-                let seed = rng.next();
-                *pid = fork_into(|| holder(&o, sh, j, seed));
-            }
-        }
+        respawn(&o, sh, &mut pids, &mut rng, victim, &mut tally);
         // Kill the watchdog now and then; a pppd starting must start another.
         let wd = rasstatic::watchdog::running(&o.dir, NAME);
         if let Some((old, at)) = wd_killed {
@@ -472,12 +507,25 @@ fn main() {
     reclaim.sort_unstable();
     takeover.sort_unstable();
     println!("cycles (claim, ip-up, ip-down, release): {cycles}");
-    println!("refused (pool full): {}", sh.refusals.load(Ordering::SeqCst));
-    println!("wall time: {:.1} s ({:.0} cycles/s)", wall.as_secs_f64(), cycles as f64 / wall.as_secs_f64());
-    println!("holders SIGKILLed: {kills} by the soak, {self_kills} by themselves after a claim");
-    println!("holders that died otherwise: {failures}");
-    println!("watchdog SIGKILLs: {wd_kills}, taken over: {takeovers}; takeover p50 {} max {}",
-        ms(pct(&takeover, 0.5)), ms(takeover.last().copied().unwrap_or(0)));
+    println!(
+        "refused (pool full): {}",
+        sh.refusals.load(Ordering::SeqCst)
+    );
+    println!(
+        "wall time: {:.1} s ({:.0} cycles/s)",
+        wall.as_secs_f64(),
+        cycles as f64 / wall.as_secs_f64()
+    );
+    println!(
+        "holders SIGKILLed: {kills} by the soak, {} by themselves after a claim",
+        tally.self_kills
+    );
+    println!("holders that died otherwise: {}", tally.failures);
+    println!(
+        "watchdog SIGKILLs: {wd_kills}, taken over: {takeovers}; takeover p50 {} max {}",
+        ms(pct(&takeover, 0.5)),
+        ms(takeover.last().copied().unwrap_or(0))
+    );
     println!("table replacements: {replacements}");
     println!("checker scans: {}", sh.checks.load(Ordering::SeqCst));
     println!("duplicates (an address held by two live holders): {dups}");
@@ -485,7 +533,10 @@ fn main() {
     reclaim_other.sort_unstable();
     for (what, v) in [
         ("one watchdog running throughout", &reclaim),
-        ("the watchdog starting, killed or replaced meanwhile", &reclaim_other),
+        (
+            "the watchdog starting, killed or replaced meanwhile",
+            &reclaim_other,
+        ),
     ] {
         println!(
             "reclaim latency, SIGKILL to free, {what} ({} leases): p50 {} p90 {} p99 {} max {}",
@@ -509,7 +560,13 @@ fn main() {
         }
     };
     let _ = std::fs::remove_dir_all(&o.dir);
-    let ok = dups == 0 && stolen == 0 && leaked_n == 0 && still == 0 && failures == 0 && stuck == 0 && cycles >= o.cycles;
+    let ok = dups == 0
+        && stolen == 0
+        && leaked_n == 0
+        && still == 0
+        && tally.failures == 0
+        && stuck == 0
+        && cycles >= o.cycles;
     println!("{}", if ok { "PASS" } else { "FAIL" });
     std::process::exit(if ok { 0 } else { 1 });
 }
