@@ -204,6 +204,7 @@ fn holder(o: &Opts, sh: &Shared, idx: usize, seed: u64) -> ! {
         set_cstr((&raw mut ifname).cast(), 32, &format!("ppp{idx}"));
         set_cstr((&raw mut devnam).cast(), 4096, &format!("/dev/pts/{idx}"));
     }
+    let pool = Pool::parse(&o.pool, "").unwrap_or_else(|e| die(&e.to_string()));
     let mut t: Option<Table> = None;
     loop {
         if sh.stop.load(Ordering::Relaxed) != 0 {
@@ -237,13 +238,14 @@ fn holder(o: &Opts, sh: &Shared, idx: usize, seed: u64) -> ! {
             unsafe { libc::raise(libc::SIGKILL) };
         }
         let ip = Ipv4Addr::from(u32::from_be(addr));
+        let Some(slot) = pool.index(ip) else {
+            die(&format!("{ip} handed out but not in the pool"));
+        };
+        // The table as it is now, for checking the lease below (none while
+        // the file is gone, with --replace-table-every-ms).
         if t.as_ref().is_none_or(|t| t.replaced()) {
             t = Table::open_existing(&o.dir, NAME).ok();
         }
-        let slot = t.as_ref().and_then(|t| t.slot_of(ip));
-        let Some(slot) = slot else {
-            die(&format!("{ip} handed out but not in the table's pool"));
-        };
         sh.claims.fetch_add(1, Ordering::Relaxed);
         generation += 1;
         b.store(belief(me.pid(), generation, Some(slot)), Ordering::SeqCst);
@@ -255,8 +257,10 @@ fn holder(o: &Opts, sh: &Shared, idx: usize, seed: u64) -> ! {
             host_ip_up();
         }
         hold(o, rng.below(o.hold_us + 1));
-        let t = t.as_ref().expect("opened above");
-        if !t.replaced() && t.slots().word(slot) != me.word() {
+        let lost = t
+            .as_ref()
+            .is_some_and(|t| !t.replaced() && t.slots().word(slot) != me.word());
+        if lost {
             sh.stolen.fetch_add(1, Ordering::SeqCst);
             eprintln!("soak holder {}: lost {ip} while holding it", me.pid());
         }
