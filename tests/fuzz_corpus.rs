@@ -65,11 +65,14 @@ corpus_test!(optfile);
 corpus_test!(table);
 corpus_test!(writers);
 corpus_test!(netlink);
+corpus_test!(procstat);
 
 /// Every target has its test above, and every corpus directory a target.
 #[test]
 fn every_target_is_tested() {
-    let tested = ["pool", "options", "optfile", "table", "writers", "netlink"];
+    let tested = [
+        "pool", "options", "optfile", "table", "writers", "netlink", "procstat",
+    ];
     let names: Vec<&str> = targets::TARGETS.iter().map(|(n, _)| *n).collect();
     assert_eq!(names, tested);
     for d in files_and_dirs(&root().join("corpus")) {

@@ -8,6 +8,7 @@ pub mod netlink;
 pub mod optfile;
 pub mod options;
 pub mod pool;
+pub mod procstat;
 pub mod prometheus;
 pub mod table;
 pub mod writers;
@@ -34,6 +35,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("table", table::run),
     ("writers", writers::run),
     ("netlink", netlink::run),
+    ("procstat", procstat::run),
 ];
 
 /// The bytes as the plugin decodes a C string from pppd: cut at the first

@@ -10,8 +10,9 @@
 //! into the header, 2 this process's PID namespace (so that files from the
 //! corpus are judged as from this boot and namespace, reaching the paths
 //! past those checks); 4 also opens the table as pppd does, for another
-//! pool (a reset); 8 truncates the file after the reader opened it, to the
-//! length of the next 4 bytes.
+//! pool (a reset); 8 truncates the file after the reader opened it and
+//! before it reads the slots, to a length taken from the file's first 4
+//! bytes (modulo the file's size plus one).
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
