@@ -132,6 +132,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore)] // reads /proc: no system calls under Miri
     fn current_process_is_alive_and_a_recycled_pid_is_not() {
         let me = Owner::current().unwrap();
         assert!(me.is_alive());
@@ -140,6 +141,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore)] // reads /proc: no system calls under Miri
     fn pid_namespace_is_known_here() {
         let a = pid_namespace().expect("this test runs with its own /proc");
         assert_ne!(a.1, 0);
@@ -147,6 +149,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore)] // forks and reads /proc: no system calls under Miri
     fn zombie_is_dead() {
         // SAFETY: fork in a test; the child only calls _exit.
         let pid = unsafe { libc::fork() };

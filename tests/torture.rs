@@ -14,67 +14,20 @@
 //! - after every worker is dead and one reap, the whole pool, and not one
 //!   address more, can be claimed again.
 
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
+
+mod checker;
+use checker::{checker, shared, Rng, Shared};
 use std::time::{Duration, Instant};
 
 use rasstatic::owner::Owner;
 use rasstatic::pool::Pool;
-use rasstatic::protocol::{ClaimOpts, EndedBy, Liveness};
+use rasstatic::protocol::{ClaimOpts, EndedBy};
 use rasstatic::table::{Policy, SessionInfo, Table};
 
 const WORKERS: usize = 40;
 const POOL: &str = "10.77.0.1-10.77.0.12";
 const RUN: Duration = Duration::from_secs(12);
-
-/// Shared between all processes: an anonymous MAP_SHARED region.
-#[repr(C)]
-struct Shared {
-    /// Per worker position: the worker's owner word.
-    who: [AtomicU64; 64],
-    /// Per worker position: `pid << 40 | generation << 16 | (slot + 1)`,
-    /// with the slot part 0 while it holds nothing. The generation grows at
-    /// every claim, so an unchanged word means an unbroken belief.
-    belief: [AtomicU64; 64],
-    violations: AtomicU64,
-    stolen: AtomicU64,
-    /// Leases a holder found missing from the current table and re-entered.
-    reentered: AtomicU64,
-    claims: AtomicU64,
-    refusals: AtomicU64,
-    checks: AtomicU64,
-    stop: AtomicU64,
-}
-
-fn shared() -> &'static Shared {
-    // SAFETY: a fresh anonymous shared mapping, zero-filled, big enough for
-    // Shared (atomics only, valid when zero); it is never unmapped.
-    unsafe {
-        let p = libc::mmap(
-            std::ptr::null_mut(),
-            std::mem::size_of::<Shared>(),
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        );
-        assert_ne!(p, libc::MAP_FAILED);
-        &*(p as *const Shared)
-    }
-}
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 fn spin_for(us: u64) {
     let t = Instant::now();
@@ -151,51 +104,6 @@ fn worker(t: &Table, sh: &Shared, idx: usize, seed: u64) {
     }
 }
 
-/// Scan beliefs until told to stop. Two passes: an entry unchanged between
-/// its pass-1 and pass-2 reads was believed throughout, and all such
-/// intervals overlap (every pass-1 read precedes every pass-2 read). Two of
-/// them on one slot, by processes still alive afterwards, are a violation.
-fn checker(sh: &Shared) {
-    let snap = || -> Vec<(u64, u64)> {
-        (0..WORKERS)
-            .map(|i| {
-                (
-                    sh.who[i].load(Ordering::SeqCst),
-                    sh.belief[i].load(Ordering::SeqCst),
-                )
-            })
-            .collect()
-    };
-    while sh.stop.load(Ordering::Relaxed) == 0 {
-        let a = snap();
-        let b = snap();
-        let held: Vec<(u64, u64)> = a
-            .iter()
-            .zip(&b)
-            // Unchanged, holding a slot, and written by the process that
-            // `who` names.
-            .filter(|(x, y)| {
-                x == y
-                    && x.1 & 0xffff != 0
-                    && Owner::from_word(x.0).map(|o| u64::from(o.pid())) == Some(x.1 >> 40)
-            })
-            .map(|(x, _)| (x.1 & 0xffff, x.0))
-            .collect();
-        for (i, &(s1, o1)) in held.iter().enumerate() {
-            for &(s2, o2) in &held[i + 1..] {
-                let alive = |w| Owner::from_word(w).is_some_and(|o| o.is_alive());
-                if s1 == s2 && alive(o1) && alive(o2) {
-                    sh.violations.fetch_add(1, Ordering::SeqCst);
-                    let msg = format!("violation: slot {} held by {o1:#x} and {o2:#x}\n", s1 - 1);
-                    // SAFETY: writing a buffer we own to stderr.
-                    unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
-                }
-            }
-        }
-        sh.checks.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
 /// The tests of this binary run one at a time, so that each forks from a
 /// process whose only other threads are idle harness threads.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -214,13 +122,6 @@ fn fork_into(f: impl FnOnce()) -> libc::pid_t {
     pid
 }
 
-struct AllAlive;
-impl Liveness for AllAlive {
-    fn is_alive(&self, _: Owner) -> bool {
-        true
-    }
-}
-
 #[test]
 fn forty_processes_with_sigkill_never_share_and_never_lose_an_address() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
@@ -231,7 +132,7 @@ fn forty_processes_with_sigkill_never_share_and_never_lose_an_address() {
     let sh = shared();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ u64::from(std::process::id()));
 
-    let checker_pid = fork_into(|| checker(sh));
+    let checker_pid = fork_into(|| checker(sh, WORKERS));
     let mut pids: Vec<libc::pid_t> = (0..WORKERS)
         .map(|i| {
             let seed = rng.next();
@@ -293,17 +194,7 @@ fn forty_processes_with_sigkill_never_share_and_never_lose_an_address() {
     eprintln!("final reap freed {} leases", reaped.len());
     assert_eq!(t.slots().leased(), 0, "leases survived a full reap");
     // The whole pool, and not one address more, can be claimed again.
-    let mut got = HashSet::new();
-    for k in 0..pool.size() + 1 {
-        let o = Owner::new(1, 1_000_000 + u64::from(k));
-        let out = t.slots().claim(o, ClaimOpts::default(), &AllAlive, 0);
-        match out.claimed {
-            Some(c) => assert!(got.insert(pool.addr(c.slot)), "slot handed out twice"),
-            None => assert_eq!(k, pool.size(), "refused before the pool was full"),
-        }
-    }
-    assert_eq!(got.len() as u32, pool.size());
-    assert!(got.iter().all(|a| pool.contains(*a)));
+    assert_eq!(checker::leaked(&t), Ok(0));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -426,7 +317,7 @@ fn table_deletions_and_pool_changes_while_processes_claim_and_die() {
     let (mut t, _) = Table::open(&dir, "torture", &pools[0], POOL_A).unwrap();
     let sh = shared();
     let mut rng = Rng(0x2545_f491_4f6c_dd1d ^ u64::from(std::process::id()));
-    let checker_pid = fork_into(|| checker(sh));
+    let checker_pid = fork_into(|| checker(sh, WORKERS));
     let spawn = |t: &mut Table, i: usize, seed: u64| {
         let d = dir.clone();
         fork_into(move || healing_worker(t, &d, sh, i, seed))
@@ -516,19 +407,7 @@ fn table_deletions_and_pool_changes_while_processes_claim_and_die() {
     refresh(&mut t, &dir, &newest(current));
     t.reap_all(EndedBy::ReapAdmin);
     assert_eq!(t.live_leases(), 0, "leases survived a full reap");
-    let pool = t.pool().clone();
-    let mut got = HashSet::new();
-    for k in 0..pool.size() + 1 {
-        let o = Owner::new(1, 1_000_000 + u64::from(k));
-        match t
-            .slots()
-            .claim(o, ClaimOpts::default(), &AllAlive, 0)
-            .claimed
-        {
-            Some(c) => assert!(got.insert(pool.addr(c.slot)), "slot handed out twice"),
-            None => assert_eq!(k, pool.size(), "refused before the pool was full"),
-        }
-    }
-    assert_eq!(got.len() as u32, pool.size());
+    // The whole current pool, and not one address more, can be claimed.
+    assert_eq!(checker::leaked(&t), Ok(0));
     let _ = std::fs::remove_dir_all(&dir);
 }

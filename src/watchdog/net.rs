@@ -121,12 +121,105 @@ fn attrs(payload: &[u8], fixed: usize) -> Vec<(u16, &[u8])> {
     out
 }
 
-/// The errno of an NLMSG_ERROR payload (0 is an ACK).
+/// The errno of an NLMSG_ERROR payload (0 is an ACK). A value the kernel
+/// never sends (`i32::MIN`, which has no negation) is a protocol error.
 fn nl_errno(payload: &[u8]) -> i32 {
     payload
         .get(..4)
-        .map(|b| -i32::from_ne_bytes(b.try_into().expect("4 bytes")))
+        .and_then(|b| i32::from_ne_bytes(b.try_into().expect("4 bytes")).checked_neg())
         .unwrap_or(libc::EPROTO)
+}
+
+/// The answer to request `seq` (sent with NLM_F_ACK) in one datagram: the
+/// kernel's errno (0: done), or `None` if the datagram does not hold it.
+fn ack_in(buf: &[u8], seq: u32) -> Option<i32> {
+    messages(buf)
+        .into_iter()
+        .find(|m| m.kind == NLMSG_ERROR && m.seq == seq)
+        .map(|m| nl_errno(m.payload))
+}
+
+/// The answer to RTM_GETLINK request `seq` in one datagram: the index, no
+/// such interface, or an error; `None` if the datagram does not hold it.
+fn link_in(buf: &[u8], seq: u32) -> Option<io::Result<Option<i32>>> {
+    for m in messages(buf) {
+        if m.seq != seq {
+            continue;
+        }
+        match m.kind {
+            RTM_NEWLINK if m.payload.len() >= 8 => {
+                return Some(Ok(Some(i32::from_ne_bytes(
+                    m.payload[4..8].try_into().expect("4"),
+                ))));
+            }
+            NLMSG_ERROR => {
+                return Some(match nl_errno(m.payload) {
+                    libc::ENODEV => Ok(None),
+                    e => Err(io::Error::from_raw_os_error(e)),
+                });
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// One datagram of the proxy-neighbour dump `seq`: the interface indexes of
+/// entries for `addr` go to `found`; `Some` once the dump is over (done, or
+/// an error). Only this dump's parts count: a late answer to an earlier
+/// request (one that timed out) is not part of it.
+fn neigh_in(buf: &[u8], seq: u32, addr: Ipv4Addr, found: &mut Vec<i32>) -> Option<io::Result<()>> {
+    for m in messages(buf).into_iter().filter(|m| m.seq == seq) {
+        match m.kind {
+            NLMSG_DONE => return Some(Ok(())),
+            NLMSG_ERROR => {
+                return Some(Err(io::Error::from_raw_os_error(nl_errno(m.payload))));
+            }
+            RTM_NEWNEIGH if m.payload.len() >= 12 => {
+                let family = m.payload[0];
+                let ifindex = i32::from_ne_bytes(m.payload[4..8].try_into().expect("4"));
+                let flags = m.payload[10];
+                let dst = attrs(m.payload, 12)
+                    .into_iter()
+                    .find(|(k, _)| *k == NDA_DST)
+                    .map(|(_, d)| d);
+                if family == libc::AF_INET as u8
+                    && flags & NTF_PROXY != 0
+                    && dst == Some(&addr.octets()[..])
+                {
+                    found.push(ifindex);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Every reading of a received datagram `buf`, as the watchdog reads its
+/// replies, for the fuzz targets and their tests: what each reader makes
+/// of it as the answer to request `seq` about `addr`. Panics only if a
+/// reader breaks its own bounds (more entries than messages).
+#[doc(hidden)]
+pub fn read_reply(buf: &[u8], seq: u32, addr: Ipv4Addr) -> String {
+    let n = messages(buf).len();
+    for m in messages(buf) {
+        let _ = attrs(m.payload, 12);
+        let _ = attrs(m.payload, 16);
+    }
+    let mut found = Vec::new();
+    let dump = neigh_in(buf, seq, addr, &mut found);
+    assert!(
+        found.len() <= n,
+        "{} entries from {n} messages",
+        found.len()
+    );
+    format!(
+        "{n} messages, ack {:?}, link {:?}, dump {:?} {found:?}",
+        ack_in(buf, seq),
+        link_in(buf, seq),
+        dump
+    )
 }
 
 /// struct ndmsg: family, pad, pad, ifindex, state, flags, type.
@@ -226,10 +319,8 @@ impl Netlink {
         let mut buf = vec![0u8; RECV_BUF];
         loop {
             let n = self.recv(&mut buf)?;
-            for m in messages(&buf[..n]) {
-                if m.kind == NLMSG_ERROR && m.seq == seq {
-                    return Ok(nl_errno(m.payload));
-                }
+            if let Some(e) = ack_in(&buf[..n], seq) {
+                return Ok(e);
             }
         }
     }
@@ -252,24 +343,8 @@ impl Netlink {
         let mut buf = vec![0u8; RECV_BUF];
         loop {
             let n = self.recv(&mut buf)?;
-            for m in messages(&buf[..n]) {
-                if m.seq != seq {
-                    continue;
-                }
-                match m.kind {
-                    RTM_NEWLINK if m.payload.len() >= 8 => {
-                        return Ok(Some(i32::from_ne_bytes(
-                            m.payload[4..8].try_into().expect("4"),
-                        )));
-                    }
-                    NLMSG_ERROR => {
-                        return match nl_errno(m.payload) {
-                            libc::ENODEV => Ok(None),
-                            e => Err(io::Error::from_raw_os_error(e)),
-                        };
-                    }
-                    _ => {}
-                }
+            if let Some(r) = link_in(&buf[..n], seq) {
+                return r;
             }
         }
     }
@@ -282,31 +357,8 @@ impl Netlink {
         let mut buf = vec![0u8; RECV_BUF];
         loop {
             let n = self.recv(&mut buf)?;
-            // Only this dump's parts: a late answer to an earlier request
-            // (one that timed out) is not part of it.
-            for m in messages(&buf[..n]).into_iter().filter(|m| m.seq == seq) {
-                match m.kind {
-                    NLMSG_DONE => return Ok(found),
-                    NLMSG_ERROR => {
-                        return Err(io::Error::from_raw_os_error(nl_errno(m.payload)));
-                    }
-                    RTM_NEWNEIGH if m.payload.len() >= 12 => {
-                        let family = m.payload[0];
-                        let ifindex = i32::from_ne_bytes(m.payload[4..8].try_into().expect("4"));
-                        let flags = m.payload[10];
-                        let dst = attrs(m.payload, 12)
-                            .into_iter()
-                            .find(|(k, _)| *k == NDA_DST)
-                            .map(|(_, d)| d);
-                        if family == libc::AF_INET as u8
-                            && flags & NTF_PROXY != 0
-                            && dst == Some(&addr.octets()[..])
-                        {
-                            found.push(ifindex);
-                        }
-                    }
-                    _ => {}
-                }
+            if let Some(r) = neigh_in(&buf[..n], seq, addr, &mut found) {
+                return r.map(|()| found);
             }
         }
     }
@@ -400,5 +452,19 @@ mod tests {
         m[0] = 200; // claims more than there is
         assert!(messages(&m).is_empty());
         assert!(attrs(&[3, 0, 1, 0], 0).is_empty());
+    }
+
+    #[test]
+    fn an_errno_without_a_negation_is_a_protocol_error() {
+        // i32::MIN has no negation: it must not overflow (a panic in the
+        // watchdog's debug builds), only read as EPROTO.
+        assert_eq!(nl_errno(&i32::MIN.to_ne_bytes()), libc::EPROTO);
+        assert_eq!(nl_errno(&(-libc::ENOENT).to_ne_bytes()), libc::ENOENT);
+        assert_eq!(nl_errno(&[1, 2]), libc::EPROTO);
+        let mut m = Msg::new(NLMSG_ERROR, 0, 5, &i32::MIN.to_ne_bytes()).finish();
+        m[8..12].copy_from_slice(&5u32.to_ne_bytes());
+        assert_eq!(ack_in(&m, 5), Some(libc::EPROTO));
+        assert!(matches!(link_in(&m, 5), Some(Err(_))));
+        assert!(neigh_in(&m, 5, Ipv4Addr::new(10, 0, 0, 1), &mut Vec::new()).is_some());
     }
 }

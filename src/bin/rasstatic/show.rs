@@ -16,7 +16,7 @@ use rasstatic::protocol::EndedBy;
 use rasstatic::protocol::Liveness;
 use rasstatic::table::{self, Lease, LeaseState, Reader, TableLiveness};
 
-use super::out::{escape, Failure, Out};
+use super::out::{escape, Failure};
 
 /// A lease's state as administrators see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -195,7 +195,7 @@ fn or_dash(s: &str) -> Cow<'_, str> {
     }
 }
 
-fn row(out: &mut Out, line: &mut String, cells: [&str; 9]) -> io::Result<()> {
+fn row(out: &mut impl Write, line: &mut String, cells: [&str; 9]) -> io::Result<()> {
     line.clear();
     for (c, w) in cells[..8].iter().zip(WIDTHS) {
         line.push_str(c);
@@ -214,7 +214,7 @@ pub fn show(
     wd: Option<u32>,
     json: bool,
     f: &Filter,
-    out: &mut Out,
+    out: &mut impl Write,
 ) -> Result<(), Failure> {
     let sel = match &f.select {
         Some(s) => Some(
@@ -335,13 +335,13 @@ pub fn show(
 }
 
 /// One element of the `leases` array, keys in the documented order.
-fn lease_json(
-    out: &mut Out,
+fn lease_json<W: Write>(
+    out: &mut W,
     l: &Lease,
     (st, owner): (State, Option<Owner>),
     now: u64,
 ) -> io::Result<()> {
-    let s = |out: &mut Out, v: &str| to_writer(&mut *out, v).map_err(io::Error::from);
+    let s = |out: &mut W, v: &str| to_writer(&mut *out, v).map_err(io::Error::from);
     write!(
         out,
         "{{\"address\":\"{}\",\"state\":\"{}\",\"pid\":",
@@ -394,12 +394,12 @@ fn lease_json(
     }
 }
 
-pub fn stats(
+pub fn stats<W: Write>(
     t: &Reader,
     name: &str,
     wd: Option<u32>,
     prometheus: bool,
-    out: &mut Out,
+    out: &mut W,
 ) -> Result<(), Failure> {
     // One pass over the slots.
     let live = t.liveness();
@@ -423,7 +423,7 @@ pub fn stats(
     .collect();
     if prometheus {
         let l = format!("pool=\"{name}\"");
-        let metric = |out: &mut Out, name: &str, kind: &str, help: &str| -> io::Result<()> {
+        let metric = |out: &mut W, name: &str, kind: &str, help: &str| -> io::Result<()> {
             writeln!(out, "# HELP rasstatic_{name} {help}")?;
             writeln!(out, "# TYPE rasstatic_{name} {kind}")
         };
