@@ -6,6 +6,9 @@ use super::*;
 
 /// How long `open` waits for a live resetter that lost its lock.
 const RESET_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a process that finds no table waits, while a watchdog runs
+/// for it, for the watchdog to make it again (it looks every second).
+const WATCHDOG_WAIT: std::time::Duration = std::time::Duration::from_millis(1500);
 /// How long a process whose table was superseded waits, when the name is
 /// gone, for a process mapping the successor to make it again (I6),
 /// before it makes one from the kernel's sessions: longer than the
@@ -107,6 +110,17 @@ impl Table {
             let Some(file) = open_path(&path)? else {
                 if !create {
                     return Ok(None);
+                }
+                // Deleted while a watchdog runs: it maps the table, and
+                // makes it again within its check if it held live leases
+                // (I6), which a table made here from the kernel alone
+                // would miss for calls still negotiating. Give it that
+                // long first.
+                if started.elapsed() < WATCHDOG_WAIT
+                    && crate::watchdog::running(dir, name).is_some()
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                    continue;
                 }
                 let seeds = kernel_seeds(pool, &[]);
                 let new = NewTable {

@@ -16,8 +16,14 @@
 //! with every holder dead, the whole pool and not one address more must be
 //! claimable.
 //!
-//! `--replace-table-every-ms N` also deletes or replaces the table file
-//! every N ms while holders use it (off by default).
+//! `--replace-table-every-ms N` also deletes the table file every N ms
+//! while holders use it (off by default); with `--fresh-file`, every other
+//! time a fresh table file is put in its place instead, as an
+//! administrator copying a table in would (then a process that still had
+//! a lease in the old file enters it into the new one when it notices,
+//! and a caller that claimed its address meanwhile is a conflict, which
+//! the younger call's hang-up settles: such duplicates are transient and
+//! counted).
 
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::net::Ipv4Addr;
@@ -54,6 +60,9 @@ struct Opts {
     kill_every_us: u64,
     watchdog_kill_every_ms: u64,
     replace_table_every_ms: u64,
+    /// With --replace-table-every-ms: also put a fresh table file in its
+    /// place every other time (an administrator copying a table in).
+    fresh_file: bool,
     hold_us: u64,
     spin: bool,
 }
@@ -71,6 +80,7 @@ fn opts() -> Opts {
         kill_every_us: 2000,
         watchdog_kill_every_ms: 2000,
         replace_table_every_ms: 0,
+        fresh_file: false,
         hold_us: 200,
         spin: false,
     };
@@ -88,6 +98,7 @@ fn opts() -> Opts {
             "--kill-every-us" => o.kill_every_us = num(v()),
             "--watchdog-kill-every-ms" => o.watchdog_kill_every_ms = num(v()),
             "--replace-table-every-ms" => o.replace_table_every_ms = num(v()),
+            "--fresh-file" => o.fresh_file = true,
             "--hold-us" => o.hold_us = num(v()),
             "--spin" => o.spin = true,
             _ => usage(a),
@@ -103,7 +114,7 @@ fn usage(at: &str) -> ! {
     eprintln!(
         "soak: bad argument at {at}\nusage: soak [--cycles N] [--holders N (1-64)] [--pool SPEC] [--so PATH] \
          [--dir DIR] [--kill-every-us N] [--watchdog-kill-every-ms N (0: never)] \
-         [--replace-table-every-ms N (0: never)] [--hold-us N] [--spin]"
+         [--replace-table-every-ms N (0: never)] [--fresh-file] [--hold-us N] [--spin]"
     );
     std::process::exit(2)
 }
@@ -329,9 +340,9 @@ fn ms(ns: u64) -> String {
 }
 
 /// Delete or replace the table file under its users (`--replace-table-every-ms`).
-fn replace_table(dir: &Path, pool: &Pool, spec: &str, n: u64) {
+fn replace_table(dir: &Path, pool: &Pool, spec: &str, n: u64, fresh_file: bool) {
     let path = dir.join(format!("{NAME}.table"));
-    if n.is_multiple_of(2) {
+    if !fresh_file || n.is_multiple_of(2) {
         let _ = std::fs::remove_file(&path);
     } else {
         let side = dir.join("side");
@@ -459,7 +470,7 @@ fn main() {
         if o.replace_table_every_ms > 0
             && last_replace.elapsed() >= Duration::from_millis(o.replace_table_every_ms)
         {
-            replace_table(&o.dir, &pool, &o.pool, replacements);
+            replace_table(&o.dir, &pool, &o.pool, replacements, o.fresh_file);
             replacements += 1;
             last_replace = Instant::now();
             if let Ok((n, _)) = Table::open(&o.dir, NAME, &pool, &o.pool) {
