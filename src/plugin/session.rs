@@ -365,10 +365,14 @@ impl Plugin {
                     // now; a SIGTERM makes pppd hang up and exit cleanly.
                     unsafe { libc::kill(other.pid() as libc::pid_t, libc::SIGTERM) };
                 } else {
+                    // It cannot be hung up: rather than keep a duplicate,
+                    // this call goes.
                     log::error!(
-                        "address conflict: {addr} is leased to pid {} too, which is not a pppd; left alone",
+                        "address conflict: {addr} is leased to pid {} too, which is not a pppd and cannot be hung up; hanging up this call",
                         other.pid()
                     );
+                    self.lease = None;
+                    self.effects.push(Effect::HangUp);
                 }
             }
         }

@@ -297,6 +297,9 @@ fn fork_into(f: impl FnOnce()) -> libc::pid_t {
 #[derive(Default)]
 struct Tally {
     self_kills: u64,
+    /// Holders the plugin hung up (SIGTERM to itself) on an address
+    /// conflict after a table was lost: its documented answer.
+    conflicts: u64,
     failures: u64,
 }
 
@@ -318,6 +321,8 @@ fn respawn(
                 if *pid != killed {
                     tally.self_kills += 1;
                 }
+            } else if libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGTERM {
+                tally.conflicts += 1;
             } else {
                 tally.failures += 1;
                 eprintln!("soak: holder {} ended with status {status:#x}", *pid);
@@ -534,6 +539,10 @@ fn main() {
     println!(
         "holders SIGKILLed: {kills} by the soak, {} by themselves after a claim",
         tally.self_kills
+    );
+    println!(
+        "holders the plugin hung up on an address conflict (SIGTERM): {}",
+        tally.conflicts
     );
     println!("holders that died otherwise: {}", tally.failures);
     println!(
