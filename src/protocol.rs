@@ -86,21 +86,26 @@
 //!   the name); if the table was replaced it releases again in the new
 //!   one, which may have carried its lease.
 //! - **I6 (a deleted table).** A process that still maps a table whose
-//!   name is gone (deleted by an administrator: nothing in the file
-//!   changes) makes the table again from it: after it saw the name gone,
-//!   it reads every owner word with a read-modify-write and writes a new
-//!   file carrying each live lease, then links it to the name (which
-//!   fails if another process made one first). A claimer pairs with it:
-//!   after its compare-and-swap it checks that the name still leads to
-//!   its file, and if not gives the address back and claims in the
-//!   current table. The unlink comes before the recreator's reads; so
-//!   either the claimer's check comes after the unlink and it gives the
-//!   address back, or its compare-and-swap came before the reads and the
-//!   lease is carried. A table made by a process that never mapped the
-//!   old one starts from the kernel's sessions instead
-//!   ([`crate::kernel`]); what neither covers (a call still negotiating,
-//!   not yet on an interface) is re-asserted by its own pppd within
-//!   seconds (re-assert, I2), the younger call hanging up on a conflict.
+//!   name no longer leads to it (deleted by an administrator: nothing in
+//!   the file changes), and that is not marked superseded, makes the table
+//!   again from it, as a reset does: under the file's exclusive lock it
+//!   sets the reset word (taking over a dead recreator's), reads every
+//!   owner word with a read-modify-write, writes a new file carrying each
+//!   live lease and links it to the name (if another process made a table
+//!   there first, it enters each lease into that one where it is free or
+//!   held by the dead), maps the new file before anyone could delete its
+//!   name again, and marks the old one superseded. A claim in the old
+//!   file pairs with it as with a reset (the reset word, I5), and also
+//!   checks after its compare-and-swap that the name still leads to its
+//!   file. A process whose table is superseded never makes a table from
+//!   nothing while the name is gone: it waits (4 s at most) for a process
+//!   that maps the successor to make it again. A process with no table
+//!   that finds none while a watchdog runs gives the watchdog 1.5 s (it
+//!   looks every second) first. A table made by a process that maps no
+//!   earlier one starts from the kernel's sessions ([`crate::kernel`]);
+//!   what that misses (a call still negotiating, not yet on an interface)
+//!   its own pppd re-asserts within seconds (re-assert, I2), the younger
+//!   call hanging up on a conflict.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
