@@ -746,3 +746,113 @@ pub fn s20_pool_grows_and_shrinks_with_calls_up(s: &Scenario) {
     no_address_on_two_interfaces(s, 4);
     all_free(s, "end");
 }
+
+/// The addresses in a space-separated list ("peers" events).
+fn words(v: &str) -> Vec<String> {
+    v.split_whitespace().map(String::from).collect()
+}
+
+/// Scenarios 21 and 22 (tests/pppd/pppoe.sh, `pppoe_sessions`): one
+/// pppoe-server, pool `base`..`base+2`, `kernel` for `-k`.
+fn pppoe_sessions(s: &Scenario, base: [u8; 4], kernel: bool) {
+    let last = base[3] + 2;
+    let addrs: Vec<String> = (1..=3).map(|n| s.ev(&format!("addr{n}"))).collect();
+    let distinct: HashSet<&String> = addrs.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        3,
+        "three sessions, three addresses: {addrs:?}"
+    );
+    for a in &addrs {
+        assert!(in_pool(a, base, last), "{a} is outside the pool");
+    }
+    // Each lease held by the pppd pppoe-server spawned for that session.
+    let up = s.snap("three-up");
+    let pppoes = s.ev("pppoes_pid");
+    for (n, a) in (1..=3).zip(&addrs) {
+        let l = lease(&up, a);
+        assert_eq!(l["state"], "leased");
+        assert_eq!(
+            l["pid"].as_u64().unwrap().to_string(),
+            s.ev(&format!("spid{n}"))
+        );
+        assert!(l["interface"].as_str().unwrap().starts_with("ppp"), "{l}");
+    }
+    assert_eq!(
+        s.ev("server_ppid"),
+        pppoes,
+        "the session's pppd is not pppoe-server's child"
+    );
+    // pppoe-server passes its own next address; the plugin overrides it.
+    let argv = s.ev("server_argv");
+    assert!(argv.contains(" 10.0.0.1:10.67.15."), "{argv}");
+    if kernel {
+        assert!(argv.contains("rp-pppoe.so nic-v0 rp_pppoe_sess "), "{argv}");
+        assert!(!argv.contains(" pty "), "{argv}");
+    } else {
+        assert!(argv.contains(" pty "), "{argv}");
+    }
+    let mut want = addrs.clone();
+    want.sort();
+    assert_eq!(
+        words(&s.ev("peers_three")),
+        want,
+        "the ppp interfaces' peers"
+    );
+    let ifs = s.ev("server_ifs");
+    assert!(
+        !ifs.contains("10.67.15."),
+        "pppoe-server's address reached an interface: {ifs}"
+    );
+
+    // The fourth caller: refused by its pppd, with the reason logged; the
+    // three leases stay with their sessions.
+    assert_ne!(s.ev("client4_status"), "0");
+    assert_ne!(s.ev("client4_status"), "running");
+    assert_ne!(s.ev("exhausted"), "0", "no \"pool exhausted\" line");
+    let r = s.snap("refused");
+    assert_eq!(r["leased"], 3);
+    let spids: Vec<String> = (1..=3).map(|n| s.ev(&format!("spid{n}"))).collect();
+    assert_eq!(
+        words(&s.ev("servers_after_refusal")),
+        spids,
+        "the refused pppd is still running"
+    );
+
+    // Caller 2 hangs up: released on ip-down; the address comes back.
+    let n = s.ev("hangup_notified");
+    assert!(n.contains("ip down"), "{n}");
+    let rel = s.ev("hangup_released");
+    assert!(rel.starts_with(&format!("{} (ip-down", addrs[1])), "{rel}");
+    let h = s.snap("after-hangup");
+    assert_eq!(lease(&h, &addrs[1])["state"], "free");
+    assert_eq!(h["leased"], 2);
+    assert_eq!(
+        s.ev("addr5"),
+        addrs[1],
+        "the freed address is not handed out again"
+    );
+
+    // The pppd of session 1 SIGKILLed: no notifier runs, the watchdog frees it.
+    freed_within_bound(s, "kill1");
+    let n = s.ev("kill_notified");
+    assert!(!n.contains("ip down") && !n.contains("exit"), "{n}");
+    assert!(s
+        .ev("kill_reaped")
+        .starts_with(&format!("reaped {}", addrs[0])));
+    assert_eq!(lease(&s.snap("after-kill"), &addrs[0])["state"], "free");
+    assert_ne!(s.ev("client1_status"), "running", "caller 1 never noticed");
+
+    // Everyone hung up: nothing leased, no pppd, no address on a ppp link.
+    all_free(s, "end");
+    assert_eq!(s.ev("peers_end"), "");
+    assert_eq!(s.ev("server_pppds_end"), "");
+}
+
+pub fn s21_pppoe_server_user_mode(s: &Scenario) {
+    pppoe_sessions(s, [10, 9, 21, 1], false);
+}
+
+pub fn s22_pppoe_server_kernel_mode(s: &Scenario) {
+    pppoe_sessions(s, [10, 9, 22, 1], true);
+}
