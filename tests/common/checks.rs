@@ -856,3 +856,71 @@ pub fn s21_pppoe_server_user_mode(s: &Scenario) {
 pub fn s22_pppoe_server_kernel_mode(s: &Scenario) {
     pppoe_sessions(s, [10, 9, 22, 1], true);
 }
+
+/// Scenarios 23 and 24 (tests/pppd/pppoe.sh, `pppoe_server_killed`).
+fn pppoe_server_killed(s: &Scenario, base: [u8; 4]) {
+    let last = base[3] + 3;
+    let a: Vec<String> = (1..=3).map(|n| s.ev(&format!("addr{n}"))).collect();
+    let distinct: HashSet<&String> = a.iter().collect();
+    assert_eq!(distinct.len(), 3, "an address handed out twice: {a:?}");
+    for x in &a {
+        assert!(in_pool(x, base, last), "{x} is outside the pool");
+    }
+    let (s1, s2) = (s.ev("spid1"), s.ev("spid2"));
+    // pppoe-server SIGKILLed: its sessions' pppds live on, orphaned, and
+    // keep their leases; no lease is held by a dead process.
+    assert_eq!(s.ev("pppoes1_status"), "137");
+    assert_eq!(
+        words(&s.ev("after_kill_servers")),
+        vec![s1.clone(), s2.clone()]
+    );
+    assert_eq!(
+        s.ev("after_kill_callers"),
+        "yes yes",
+        "a caller was cut off"
+    );
+    assert_eq!(s.ev("after_kill_ppid"), "1");
+    let k = s.snap("after-kill");
+    assert_eq!(k["leased"], 2);
+    assert_eq!(lease(&k, &a[0])["pid"].as_u64().unwrap().to_string(), s1);
+    assert_eq!(lease(&k, &a[1])["pid"].as_u64().unwrap().to_string(), s2);
+    assert_eq!(s.ev("after_kill_dead"), "", "leases held by dead processes");
+    // Started again: pppoe-server's own pool starts over and passes
+    // 10.67.15.1 a second time while the first session holding it lives;
+    // the plugin hands out a third pool address.
+    let sessions = s.ev("sessions");
+    assert_eq!(sessions.matches("(10.67.15.1)").count(), 2, "{sessions}");
+    let r = s.snap("restarted");
+    assert_eq!(r["leased"], 3);
+    assert_eq!(s.ev("restarted_dead"), "", "leases held by dead processes");
+    let mut want = a.clone();
+    want.sort();
+    assert_eq!(
+        words(&s.ev("restarted_peers")),
+        want,
+        "an address on two links"
+    );
+    assert_eq!(s.ev("restarted_callers"), "yes yes yes");
+    // A caller from the first callers' MAC address is given a session
+    // number a surviving session of that address still uses: its own
+    // kernel refuses it, and no address is claimed for it.
+    assert_ne!(s.ev("client4_status"), "0");
+    let l4 = s.ev("client4_log");
+    assert!(l4.contains("Operation already in progress"), "{l4}");
+    // Everyone hung up: every address back, no pppd left.
+    for n in 1..=2 {
+        let rel = s.ev(&format!("released{n}"));
+        assert!(rel.starts_with(&format!("{} (ip-down", a[n - 1])), "{rel}");
+    }
+    assert_eq!(s.ev("end_servers"), "");
+    all_free(s, "end");
+    assert_eq!(s.ev("end_peers"), "");
+}
+
+pub fn s23_pppoe_server_killed_and_restarted_user_mode(s: &Scenario) {
+    pppoe_server_killed(s, [10, 9, 23, 1]);
+}
+
+pub fn s24_pppoe_server_killed_and_restarted_kernel_mode(s: &Scenario) {
+    pppoe_server_killed(s, [10, 9, 24, 1]);
+}

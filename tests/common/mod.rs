@@ -63,10 +63,16 @@ impl Target {
             include: Some(t.join("root/usr/include/pppd")),
             target_dir: Some(t.join("build")),
             // Debian 13's rp-pppoe.so needs glibc 2.38; Debian 12 has 2.36.
-            blocked: &[(
-                "s22_pppoe_server_kernel_mode",
-                "version `GLIBC_2.38' not found",
-            )],
+            blocked: &[
+                (
+                    "s22_pppoe_server_kernel_mode",
+                    "version `GLIBC_2.38' not found",
+                ),
+                (
+                    "s24_pppoe_server_killed_and_restarted_kernel_mode",
+                    "version `GLIBC_2.38' not found",
+                ),
+            ],
         }
     }
 }
@@ -425,7 +431,9 @@ macro_rules! scenario_tests {
             s19_table_overwritten_with_garbage_heals_without_a_duplicate,
             s20_pool_grows_and_shrinks_with_calls_up,
             s21_pppoe_server_user_mode,
-            s22_pppoe_server_kernel_mode
+            s22_pppoe_server_kernel_mode,
+            s23_pppoe_server_killed_and_restarted_user_mode,
+            s24_pppoe_server_killed_and_restarted_kernel_mode
         );
     };
     (@tests $target:expr; $($check:ident),*) => {

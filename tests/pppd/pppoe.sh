@@ -85,11 +85,12 @@ pppoes_pid() { cat "$OUT/pppoes.$1.pid"; }
 # The callers' options: lib.sh's CLI without `local`, a tty option pppd
 # refuses on a PPPoE link.
 PPPOE_CLI="nodetach noauth noipv6 noipdefault lcp-restart 1 ipcp-restart 1 nodefaultroute"
-# caller N [OPTIONS...]: a PPPoE caller in namespace cli.
+# caller N [OPTIONS...]: a PPPoE caller in namespace cli, on v1 (or on
+# $NIC).
 caller() {
     n=$1; shift
     keep client $n
-    launch client $n ip netns exec cli "$CALLER_PPPD" plugin "$CALLER_PPPOE" nic-v1 $PPPOE_CLI \
+    launch client $n ip netns exec cli "$CALLER_PPPD" plugin "$CALLER_PPPOE" "nic-${NIC:-v1}" $PPPOE_CLI \
         logfile "$OUT/client.$n.log" "$@"
 }
 
@@ -115,7 +116,8 @@ lease_pid() {
 # outside namespace cli), sorted.
 server_pppds() {
     for p in $(pgrep -x pppd); do
-        [ "$(readlink /proc/$p/ns/net)" = "$(readlink /proc/self/ns/net)" ] && echo $p
+        [ "$(cut -d' ' -f3 /proc/$p/stat 2> /dev/null)" != Z ] &&
+            [ "$(readlink /proc/$p/ns/net)" = "$(readlink /proc/self/ns/net)" ] && echo $p
     done | sort -n | tr '\n' ' '
 }
 
@@ -201,4 +203,93 @@ pppoe_sessions() {
     ev "server_pppds_end $(server_pppds)"
     kill -TERM $(pppoes_pid 1)
     ev "pppoes_status $(ended pppoes 1)"
+}
+
+# dead_holders: leases whose holder is not a running process ("ADDR:PID"),
+# space-separated; empty when every lease is held by a live pppd.
+dead_holders() {
+    "$RASSTATIC" show --json --dir "$TDIR" | tr '{' '\n' | grep -a '"state":"leased"' |
+        sed 's/.*"address":"\([0-9.]*\)".*"pid":\([0-9]*\).*/\1 \2/' |
+        while read -r a p; do
+            st=$(cut -d' ' -f3 /proc/$p/stat 2> /dev/null)
+            [ -n "$st" ] && [ "$st" != Z ] || printf '%s:%s ' "$a" "$p"
+        done
+}
+# running ROLE N: "yes" while a launched process runs, else its status.
+running() {
+    if [ -s "$OUT/$1.$2.status" ]; then cat "$OUT/$1.$2.status"; else echo yes; fi
+}
+
+# pppoe_server_killed POOL [-k]: pppoe-server SIGKILLed with two sessions
+# up and started again; a caller with another MAC address and one with the
+# first callers' address dial the new one; then everyone hangs up. At each
+# step no lease may be held by a dead process and no address be on two
+# ppp interfaces.
+pppoe_server_killed() {
+    pool=$1; shift
+    pppoe_setup "$@"
+    # A second link into the callers' namespace: another MAC address.
+    ip link add v2 type veth peer name v3 netns cli || fail "no second veth pair"
+    ip link set v2 up
+    ip -n cli link set v3 up
+    pppoe_options "$pool"
+    set -- -I v2 -L 10.0.0.1 -R 10.67.15.1 -N 8 ${1:+-k -g "$RP_PPPOE"}
+    pppoe_server 1 "$@"
+    sleep 0.3
+    for n in 1 2; do
+        caller $n
+        a=$(caller_addr $n 30) || fail "caller $n got no address"
+        ev "addr$n $a"
+        eval "A$n=$a"
+        eval "S$n=$(lease_pid $a)"
+        eval "ev \"spid$n \$S$n\""
+    done
+    snap two-up
+
+    # pppoe-server SIGKILLed: its sessions' pppds are not its to end.
+    kill -9 $(pppoes_pid 1)
+    ev "pppoes1_status $(ended pppoes 1)"
+    # Longer than the LCP echo failure time (3 x 1 s).
+    sleep 5
+    ev "after_kill_servers $(server_pppds)"
+    ev "after_kill_callers $(running client 1) $(running client 2)"
+    ev "after_kill_ppid $(cut -d' ' -f4 /proc/$S1/stat 2> /dev/null || echo gone)"
+    snap after-kill
+    ev "after_kill_dead $(dead_holders)"
+    ev "after_kill_peers $(peers)"
+
+    # Started again: it knows none of the sessions and numbers from 1 again.
+    pppoe_server 2 "$@"
+    sleep 0.3
+    NIC=v3 caller 3
+    A3=$(caller_addr 3 30) || A3=none
+    ev "addr3 $A3"
+    ev "spid3 $(lease_pid $A3)"
+    # From the first callers' MAC address: its session number is one a
+    # surviving session of that address still uses.
+    caller 4
+    ev "client4_status $(ended client 4 40)"
+    ev "client4_log $(grep -aiE 'busy|already|fail|timeout|error' "$OUT/client.4.log" | head -3 | tr '\n' ';')"
+    # pppoe-server's own account (logged by its session children).
+    ev "sessions $(sed 's/<[0-9]\{1,3\}>/\n/g' "$OUT/syslog" | grep -ao 'Session [0-9]* created for client [0-9a-f:]* ([0-9.]*)' | tr '\n' ';')"
+    snap restarted
+    ev "restarted_dead $(dead_holders)"
+    ev "restarted_peers $(peers)"
+    ev "restarted_callers $(running client 1) $(running client 2) $(running client 3)"
+
+    # Everyone still connected hangs up.
+    for n in 1 2 3; do
+        [ "$(running client $n)" = yes ] && kill -TERM $(cpid $n)
+    done
+    for n in 1 2 3; do ended client $n > /dev/null; done
+    wait_no_server_pppds 20
+    ev "end_servers $(server_pppds)"
+    for n in 1 2; do
+        eval "ev \"released$n \$(released_by \$S$n)\""
+        eval "ev \"notified$n \$(notified \$S$n)\""
+    done
+    snap end
+    ev "end_peers $(peers)"
+    kill -TERM $(pppoes_pid 2)
+    ended pppoes 2 > /dev/null
 }
