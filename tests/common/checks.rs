@@ -924,3 +924,29 @@ pub fn s23_pppoe_server_killed_and_restarted_user_mode(s: &Scenario) {
 pub fn s24_pppoe_server_killed_and_restarted_kernel_mode(s: &Scenario) {
     pppoe_server_killed(s, [10, 9, 24, 1]);
 }
+
+pub fn s25_pppoe_misconfigured_options_are_caught_or_refused(s: &Scenario) {
+    // Options before the plugin line: `rasstatic check` fails the file,
+    // pppd refuses it, the caller gets no address and no table is made.
+    let c = s.ev("check_before");
+    assert!(c.starts_with("1 ") && c.contains("comes before"), "{c}");
+    assert_eq!(s.ev("addr_before"), "none");
+    assert_eq!(s.ev("peers_before"), "");
+    assert_ne!(s.ev("unrecognized"), "0");
+    assert_eq!(s.ev("table_before"), "");
+    // No plugin at all: pppd takes pppoe-server's address, with nothing of
+    // rasstatic in its log; `rasstatic check` says so of the file.
+    let c = s.ev("check_none");
+    assert!(c.contains("no rasstatic options"), "{c}");
+    assert_eq!(s.ev("addr_none"), "10.67.15.1");
+    assert_eq!(s.ev("loaded_none"), "0");
+    // The working file.
+    let c = s.ev("check_ok");
+    assert!(
+        c.starts_with("0 ") && c.contains(": ok: pool 10.9.25.1-10.9.25.2"),
+        "{c}"
+    );
+    assert_eq!(s.ev("addr_ok"), "10.9.25.1");
+    assert_eq!(s.ev("peers_ok"), "10.9.25.1");
+    all_free(s, "end");
+}

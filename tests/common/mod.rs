@@ -433,7 +433,8 @@ macro_rules! scenario_tests {
             s21_pppoe_server_user_mode,
             s22_pppoe_server_kernel_mode,
             s23_pppoe_server_killed_and_restarted_user_mode,
-            s24_pppoe_server_killed_and_restarted_kernel_mode
+            s24_pppoe_server_killed_and_restarted_kernel_mode,
+            s25_pppoe_misconfigured_options_are_caught_or_refused
         );
     };
     (@tests $target:expr; $($check:ident),*) => {

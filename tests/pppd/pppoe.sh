@@ -59,12 +59,19 @@ pppoe_teardown() {
     return 0
 }
 
+# plugin_as_installed: the plugin under the name it is installed as
+# (rasstatic.so, which `rasstatic check` looks for), a link to the build.
+plugin_as_installed() {
+    ln -sf "$PLUGIN" "$OUT/rasstatic.so"
+    echo "$OUT/rasstatic.so"
+}
+
 # pppoe_options POOL [OPTIONS...]: the options pppoe-server makes each
 # session's pppd read (its -O file), one per line.
 pppoe_options() {
     pool=$1; shift
     {
-        echo "plugin $PLUGIN"
+        echo "plugin $(plugin_as_installed)"
         echo "rasstatic-dir $TDIR"
         echo "rasstatic-pool $pool"
         for o in noauth noipv6 debug nodefaultroute "lcp-restart 1" "ipcp-restart 1" \
