@@ -128,14 +128,16 @@ server_pppds() {
     done | sort -n | tr '\n' ' '
 }
 
-# wait_no_server_pppds [SECONDS]: until no server pppd is left.
-wait_no_server_pppds() {
-    for _ in $(seq $((${1:-15} * 10))); do
-        [ -z "$(server_pppds)" ] && return 0
+# wait_server_pppds N [SECONDS]: until N server pppds are left.
+wait_server_pppds() {
+    for _ in $(seq $((${2:-15} * 10))); do
+        [ "$(server_pppds | wc -w)" = "$1" ] && return 0
         sleep 0.1
     done
-    log "server pppds still running: $(server_pppds)"; return 1
+    log "server pppds running: $(server_pppds)"; return 1
 }
+# wait_no_server_pppds [SECONDS]: until no server pppd is left.
+wait_no_server_pppds() { wait_server_pppds 0 "${1:-15}"; }
 
 # pppoe_sessions POOL [-k]: one pppoe-server (in kernel mode with -k) on a
 # three-address pool: three callers get distinct addresses, a fourth is
@@ -171,6 +173,9 @@ pppoe_sessions() {
     ev "client4_status $(ended client 4 40)"
     ev "exhausted $(sed 's/<[0-9]\{1,3\}>/\n/g' "$OUT/syslog" | grep -ac 'rasstatic: pool exhausted')"
     snap refused
+    # The refused pppd ends after its caller has gone (it waits for the
+    # LCP Terminate-Ack).
+    wait_server_pppds 3
     ev "servers_after_refusal $(server_pppds)"
 
     # Caller 2 hangs up; its address comes back and goes to the next one.
