@@ -7,6 +7,8 @@ cd "$(dirname "$0")"
 sh scripts/setup.sh
 # Debian 13's pppd 2.5.2 and headers, for the second matrix.
 sh scripts/fetch-pppd-2.5.sh
+# Debian 13's pppoe-server, for kernel-mode PPPoE (Debian 12's has none).
+sh scripts/fetch-pppoe-4.sh
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
 cargo test

@@ -746,3 +746,207 @@ pub fn s20_pool_grows_and_shrinks_with_calls_up(s: &Scenario) {
     no_address_on_two_interfaces(s, 4);
     all_free(s, "end");
 }
+
+/// The addresses in a space-separated list ("peers" events).
+fn words(v: &str) -> Vec<String> {
+    v.split_whitespace().map(String::from).collect()
+}
+
+/// Scenarios 21 and 22 (tests/pppd/pppoe.sh, `pppoe_sessions`): one
+/// pppoe-server, pool `base`..`base+2`, `kernel` for `-k`.
+fn pppoe_sessions(s: &Scenario, base: [u8; 4], kernel: bool) {
+    let last = base[3] + 2;
+    let addrs: Vec<String> = (1..=3).map(|n| s.ev(&format!("addr{n}"))).collect();
+    let distinct: HashSet<&String> = addrs.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        3,
+        "three sessions, three addresses: {addrs:?}"
+    );
+    for a in &addrs {
+        assert!(in_pool(a, base, last), "{a} is outside the pool");
+    }
+    // Each lease held by the pppd pppoe-server spawned for that session.
+    let up = s.snap("three-up");
+    let pppoes = s.ev("pppoes_pid");
+    for (n, a) in (1..=3).zip(&addrs) {
+        let l = lease(&up, a);
+        assert_eq!(l["state"], "leased");
+        assert_eq!(
+            l["pid"].as_u64().unwrap().to_string(),
+            s.ev(&format!("spid{n}"))
+        );
+        assert!(l["interface"].as_str().unwrap().starts_with("ppp"), "{l}");
+    }
+    assert_eq!(
+        s.ev("server_ppid"),
+        pppoes,
+        "the session's pppd is not pppoe-server's child"
+    );
+    // pppoe-server passes its own next address; the plugin overrides it.
+    let argv = s.ev("server_argv");
+    assert!(argv.contains(" 10.0.0.1:10.67.15."), "{argv}");
+    if kernel {
+        assert!(argv.contains("rp-pppoe.so nic-v0 rp_pppoe_sess "), "{argv}");
+        assert!(!argv.contains(" pty "), "{argv}");
+    } else {
+        assert!(argv.contains(" pty "), "{argv}");
+    }
+    let mut want = addrs.clone();
+    want.sort();
+    assert_eq!(
+        words(&s.ev("peers_three")),
+        want,
+        "the ppp interfaces' peers"
+    );
+    let ifs = s.ev("server_ifs");
+    assert!(
+        !ifs.contains("10.67.15."),
+        "pppoe-server's address reached an interface: {ifs}"
+    );
+
+    // The fourth caller: refused by its pppd, with the reason logged; the
+    // three leases stay with their sessions.
+    assert_ne!(s.ev("client4_status"), "0");
+    assert_ne!(s.ev("client4_status"), "running");
+    assert_ne!(s.ev("exhausted"), "0", "no \"pool exhausted\" line");
+    let r = s.snap("refused");
+    assert_eq!(r["leased"], 3);
+    let spids: Vec<String> = (1..=3).map(|n| s.ev(&format!("spid{n}"))).collect();
+    assert_eq!(
+        words(&s.ev("servers_after_refusal")),
+        spids,
+        "the refused pppd is still running"
+    );
+
+    // Caller 2 hangs up: released on ip-down; the address comes back.
+    let n = s.ev("hangup_notified");
+    assert!(n.contains("ip down"), "{n}");
+    let rel = s.ev("hangup_released");
+    assert!(rel.starts_with(&format!("{} (ip-down", addrs[1])), "{rel}");
+    let h = s.snap("after-hangup");
+    assert_eq!(lease(&h, &addrs[1])["state"], "free");
+    assert_eq!(h["leased"], 2);
+    assert_eq!(
+        s.ev("addr5"),
+        addrs[1],
+        "the freed address is not handed out again"
+    );
+
+    // The pppd of session 1 SIGKILLed: no notifier runs, the watchdog frees it.
+    freed_within_bound(s, "kill1");
+    let n = s.ev("kill_notified");
+    assert!(!n.contains("ip down") && !n.contains("exit"), "{n}");
+    assert!(s
+        .ev("kill_reaped")
+        .starts_with(&format!("reaped {}", addrs[0])));
+    assert_eq!(lease(&s.snap("after-kill"), &addrs[0])["state"], "free");
+    assert_ne!(s.ev("client1_status"), "running", "caller 1 never noticed");
+
+    // Everyone hung up: nothing leased, no pppd, no address on a ppp link.
+    all_free(s, "end");
+    assert_eq!(s.ev("peers_end"), "");
+    assert_eq!(s.ev("server_pppds_end"), "");
+}
+
+pub fn s21_pppoe_server_user_mode(s: &Scenario) {
+    pppoe_sessions(s, [10, 9, 21, 1], false);
+}
+
+pub fn s22_pppoe_server_kernel_mode(s: &Scenario) {
+    pppoe_sessions(s, [10, 9, 22, 1], true);
+}
+
+/// Scenarios 23 and 24 (tests/pppd/pppoe.sh, `pppoe_server_killed`).
+fn pppoe_server_killed(s: &Scenario, base: [u8; 4]) {
+    let last = base[3] + 3;
+    let a: Vec<String> = (1..=3).map(|n| s.ev(&format!("addr{n}"))).collect();
+    let distinct: HashSet<&String> = a.iter().collect();
+    assert_eq!(distinct.len(), 3, "an address handed out twice: {a:?}");
+    for x in &a {
+        assert!(in_pool(x, base, last), "{x} is outside the pool");
+    }
+    let (s1, s2) = (s.ev("spid1"), s.ev("spid2"));
+    // pppoe-server SIGKILLed: its sessions' pppds live on, orphaned, and
+    // keep their leases; no lease is held by a dead process.
+    assert_eq!(s.ev("pppoes1_status"), "137");
+    assert_eq!(
+        words(&s.ev("after_kill_servers")),
+        vec![s1.clone(), s2.clone()]
+    );
+    assert_eq!(
+        s.ev("after_kill_callers"),
+        "yes yes",
+        "a caller was cut off"
+    );
+    assert_eq!(s.ev("after_kill_ppid"), "1");
+    let k = s.snap("after-kill");
+    assert_eq!(k["leased"], 2);
+    assert_eq!(lease(&k, &a[0])["pid"].as_u64().unwrap().to_string(), s1);
+    assert_eq!(lease(&k, &a[1])["pid"].as_u64().unwrap().to_string(), s2);
+    assert_eq!(s.ev("after_kill_dead"), "", "leases held by dead processes");
+    // Started again: pppoe-server's own pool starts over and passes
+    // 10.67.15.1 a second time while the first session holding it lives;
+    // the plugin hands out a third pool address.
+    let sessions = s.ev("sessions");
+    assert_eq!(sessions.matches("(10.67.15.1)").count(), 2, "{sessions}");
+    let r = s.snap("restarted");
+    assert_eq!(r["leased"], 3);
+    assert_eq!(s.ev("restarted_dead"), "", "leases held by dead processes");
+    let mut want = a.clone();
+    want.sort();
+    assert_eq!(
+        words(&s.ev("restarted_peers")),
+        want,
+        "an address on two links"
+    );
+    assert_eq!(s.ev("restarted_callers"), "yes yes yes");
+    // A caller from the first callers' MAC address is given a session
+    // number a surviving session of that address still uses: its own
+    // kernel refuses it, and no address is claimed for it.
+    assert_ne!(s.ev("client4_status"), "0");
+    let l4 = s.ev("client4_log");
+    assert!(l4.contains("Operation already in progress"), "{l4}");
+    // Everyone hung up: every address back, no pppd left.
+    for n in 1..=2 {
+        let rel = s.ev(&format!("released{n}"));
+        assert!(rel.starts_with(&format!("{} (ip-down", a[n - 1])), "{rel}");
+    }
+    assert_eq!(s.ev("end_servers"), "");
+    all_free(s, "end");
+    assert_eq!(s.ev("end_peers"), "");
+}
+
+pub fn s23_pppoe_server_killed_and_restarted_user_mode(s: &Scenario) {
+    pppoe_server_killed(s, [10, 9, 23, 1]);
+}
+
+pub fn s24_pppoe_server_killed_and_restarted_kernel_mode(s: &Scenario) {
+    pppoe_server_killed(s, [10, 9, 24, 1]);
+}
+
+pub fn s25_pppoe_misconfigured_options_are_caught_or_refused(s: &Scenario) {
+    // Options before the plugin line: `rasstatic check` fails the file,
+    // pppd refuses it, the caller gets no address and no table is made.
+    let c = s.ev("check_before");
+    assert!(c.starts_with("1 ") && c.contains("comes before"), "{c}");
+    assert_eq!(s.ev("addr_before"), "none");
+    assert_eq!(s.ev("peers_before"), "");
+    assert_ne!(s.ev("unrecognized"), "0");
+    assert_eq!(s.ev("table_before"), "");
+    // No plugin at all: pppd takes pppoe-server's address, with nothing of
+    // rasstatic in its log; `rasstatic check` says so of the file.
+    let c = s.ev("check_none");
+    assert!(c.contains("no rasstatic options"), "{c}");
+    assert_eq!(s.ev("addr_none"), "10.67.15.1");
+    assert_eq!(s.ev("loaded_none"), "0");
+    // The working file.
+    let c = s.ev("check_ok");
+    assert!(
+        c.starts_with("0 ") && c.contains(": ok: pool 10.9.25.1-10.9.25.2"),
+        "{c}"
+    );
+    assert_eq!(s.ev("addr_ok"), "10.9.25.1");
+    assert_eq!(s.ev("peers_ok"), "10.9.25.1");
+    all_free(s, "end");
+}
