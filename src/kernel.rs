@@ -104,6 +104,14 @@ fn pppd_of(ifname: &str) -> Option<Owner> {
     })
 }
 
+/// The index of interface `name`, if it exists.
+pub fn ifindex(name: &str) -> Option<u32> {
+    let c = std::ffi::CString::new(name).ok()?;
+    // SAFETY: a NUL-terminated name; 0 means no such interface.
+    let i = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    (i != 0).then_some(i)
+}
+
 /// Whether `pid` is a live process named `pppd`.
 pub fn is_pppd(pid: u32) -> bool {
     pid != 0 && fs::read(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim_ascii() == b"pppd")

@@ -8,6 +8,7 @@
 
 use std::fs;
 use std::io;
+use std::os::fd::FromRawFd;
 
 use crate::word::START_MASK;
 pub use crate::word::{Owner, OWNED, PID_BITS};
@@ -51,6 +52,43 @@ impl Owner {
             Ok(None) => false,
             Err(_) => true,
         }
+    }
+}
+
+impl Owner {
+    /// Send `sig` to this exact process: through a pidfd opened before its
+    /// identity (PID and start time) is checked, so never to a process
+    /// that reused the PID.
+    pub fn signal(self, sig: libc::c_int) -> io::Result<()> {
+        if self.iface().is_some() {
+            return Err(io::Error::from(io::ErrorKind::InvalidInput));
+        }
+        // SAFETY: pidfd_open(pid, 0) takes no pointers; the result is
+        // checked.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, self.pid() as libc::pid_t, 0) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: a fresh descriptor that we own.
+        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) };
+        if !self.is_alive() {
+            return Err(io::Error::from_raw_os_error(libc::ESRCH));
+        }
+        use std::os::fd::AsRawFd;
+        // SAFETY: pidfd_send_signal(fd, sig, NULL, 0) on our descriptor.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                fd.as_raw_fd(),
+                sig,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            )
+        };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
     }
 }
 

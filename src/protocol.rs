@@ -33,11 +33,16 @@
 //!     interface but finds the table no longer records it (the table was
 //!     deleted, damaged or rebuilt under it), and only where `x` is
 //!     observed dead or is the interface lease ([`Owner::interface`]) a
-//!     rebuild entered for `me`'s own session. Where a live process holds
+//!     rebuild entered for `me`'s own interface. Where a live process holds
 //!     it, nothing is written: [`conflict_loser`] names the session that
 //!     must hang up.
 //!
-//!   Hence no address is ever leased to two processes: a word names one.
+//!   Hence no address is ever leased to two processes in one table: a
+//!   word names one. Across tables (one deleted, one made again), the
+//!   leases carried over keep that true (I5, I6); what neither a mapping
+//!   nor the kernel knew (a call still negotiating when a table was made
+//!   from nothing) is found by that call's own re-assert and settled by
+//!   a hang-up ([`conflict_loser`]).
 //! - **I3 (nothing lost).** A dying process leaves each word either free,
 //!   `OWNED(itself)` (dead, so reapable) or `OWNED(someone alive)`. No
 //!   intermediate state exists. The hints (bitmap, cursor) only make the

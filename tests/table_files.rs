@@ -179,7 +179,9 @@ fn pool_change_with_calls_up_keeps_live_leases_drains_removed_addresses_and_newe
     let me = Owner::current().unwrap();
     claim_at(&t, me, "10.3.0.1");
     claim_at(&t, parent(), "10.3.0.9");
-    // Shrink: 10.3.0.9 leaves the pool while its call is up.
+    // Shrink: 10.3.0.9 leaves the pool while its call is up. (Each new
+    // definition a few ms later: on a tie the table's definition wins.)
+    std::thread::sleep(std::time::Duration::from_millis(3));
     let (t2, how) = open(&d.0, "10.3.0.1-10.3.0.5").unwrap();
     assert_eq!(
         how,
@@ -235,6 +237,7 @@ fn pool_change_with_calls_up_keeps_live_leases_drains_removed_addresses_and_newe
     // The draining call ends; the pool grows. The dead test owners are not
     // carried over, the live one is.
     assert!(t2.release(drain, parent(), EndedBy::Api));
+    std::thread::sleep(std::time::Duration::from_millis(3));
     let (t3, how) = open(&d.0, "10.3.0.1-10.3.0.12").unwrap();
     assert_eq!(
         how,
@@ -578,6 +581,8 @@ fn sigkill_during_resets_never_poisons_the_table() {
     // Big enough that a reset takes a few milliseconds to write.
     let pools = ["10.64.0.0/14", "10.68.0.0/14"];
     drop(open(&d.0, pools[0]).unwrap());
+    // (A later definition: on a tie the table's wins.)
+    std::thread::sleep(std::time::Duration::from_millis(3));
     // How long an undisturbed reset takes.
     let t0 = std::time::Instant::now();
     let pid = fork_child(|| match open(&d.0, pools[1]) {
@@ -623,6 +628,7 @@ fn sigkill_during_resets_never_poisons_the_table() {
         "only {abandoned} kills landed inside a reset; the test proves nothing"
     );
     // One more reset, undisturbed, then every address is claimable.
+    std::thread::sleep(std::time::Duration::from_millis(3));
     let (t, _) = open(&d.0, pools[1 - current]).unwrap();
     let n = t.size();
     let mut seen = std::collections::HashSet::new();

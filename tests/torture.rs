@@ -274,7 +274,7 @@ fn healing_worker(t: &mut Table, dir: &std::path::Path, sh: &Shared, idx: usize,
         spin_for(rng.below(500));
         refresh(t, dir, &def);
         if let Some(slot) = t.any_slot_of(addr.into()) {
-            match t.reassert(slot, me) {
+            match t.reassert(slot, me, None) {
                 Ok(false) => {}
                 Ok(true) => {
                     sh.reentered.fetch_add(1, Ordering::SeqCst);

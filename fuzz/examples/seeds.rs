@@ -43,6 +43,34 @@ fn table_seed(dir: &Path, out: &Path, name: &str, spec: &str, exclude: &str, lea
     }
 }
 
+/// A table with a draining slot: a lease of a live process (this one's
+/// parent) on an address the pool was then redefined without.
+fn drain_seed(dir: &Path, out: &Path) {
+    let _ = fs::remove_file(dir.join("s.table"));
+    let a = Pool::parse("10.252.0.1-10.252.0.4", "").expect("a good pool");
+    let (t, _) = Table::open(dir, "s", &a, "10.252.0.1-10.252.0.4").expect("open");
+    // SAFETY: getppid has no preconditions.
+    let parent = Owner::of_pid(unsafe { libc::getppid() } as u32)
+        .expect("identity")
+        .expect("a parent");
+    for (o, slot) in [(Owner::current().expect("identity"), 0), (parent, 3)] {
+        let opts = ClaimOpts {
+            prefer: Some(slot),
+            avoid: None,
+        };
+        t.claim(o, opts, Policy::RoundRobin, &SessionInfo::default())
+            .expect("not retired")
+            .expect("a free address");
+    }
+    let b = Pool::parse("10.252.0.1-10.252.0.2", "").expect("a good pool");
+    let (t2, _) = Table::open(dir, "s", &b, "10.252.0.1-10.252.0.2").expect("rebuild");
+    assert_eq!(t2.total(), 3, "one draining slot");
+    let bytes = fs::read(dir.join("s.table")).expect("read");
+    let mut v = vec![3u8];
+    v.extend_from_slice(&bytes);
+    fs::write(out.join("draining"), v).expect("write");
+}
+
 fn main() {
     let dir = Path::new("/dev/shm/rasstatic-fuzz-seeds");
     let _ = fs::remove_dir_all(dir);
@@ -51,6 +79,7 @@ fn main() {
     table_seed(dir, &t, "one", "10.0.0.1", "", 1);
     table_seed(dir, &t, "three", "10.250.0.1-10.250.0.3", "", 2);
     table_seed(dir, &t, "ranges", "10.0.0.0/28,10.1.0.1", "10.0.0.5", 7);
+    drain_seed(dir, &t);
     let _ = fs::remove_dir_all(dir);
 
     // writers: name, selection, then per slot an owner word and a record.

@@ -393,9 +393,11 @@ fn release(t: &Table, a: &ArgMatches, out: &mut Out) -> Result<(), Failure> {
             );
             // A live pppd would re-enter its lease at its next check: hang
             // its call up, as pppd does on SIGTERM.
-            if o.iface().is_none() && rasstatic::kernel::is_pppd(o.pid()) {
-                // SAFETY: kill(2) of a live pppd just checked by name.
-                unsafe { libc::kill(o.pid() as libc::pid_t, libc::SIGTERM) };
+            if t.check_liveness().is_ok()
+                && o.iface().is_none()
+                && rasstatic::kernel::is_pppd(o.pid())
+                && o.signal(libc::SIGTERM).is_ok()
+            {
                 return say(
                     format!("released {addr}; hung up pppd pid {}", o.pid()),
                     &format!("released {addr}"),

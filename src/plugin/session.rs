@@ -63,6 +63,16 @@ pub struct Plugin {
     defined_ms: u64,
     /// Whether the tick is scheduled.
     ticking: bool,
+    /// The table's definition, when it is newer than this pppd's own and
+    /// followed: (pool, as written, when read).
+    followed: Option<(Pool, String, u64)>,
+    /// This session's interface (from ip-up), to tell its own interface
+    /// lease from another's.
+    ifname: Option<String>,
+    /// A holder of this session's address that is not a pppd, seen at the
+    /// last tick: acted on only if still there at the next (the watchdog
+    /// holds a dead session's address for a moment while it cleans up).
+    suspect: Option<Owner>,
 }
 
 pub struct Ready {
@@ -99,6 +109,9 @@ impl Plugin {
             effects: Vec::new(),
             defined_ms: crate::table::now_ms(),
             ticking: false,
+            followed: None,
+            ifname: None,
+            suspect: None,
         }
     }
 
@@ -153,6 +166,7 @@ impl Plugin {
             r.table.update_meta(slot, me, info);
         }
         log::info!("{addr} is up on {}", who(info));
+        self.ifname = (!info.ifname.is_empty()).then(|| info.ifname.clone());
         self.ensure_watchdog();
     }
 
@@ -222,11 +236,11 @@ impl Plugin {
             // What happened to the file (created, reset, rebuilt, followed)
             // the table logs itself, once; `install` says which pool and
             // table are in use.
-            let spec = self.cfg.spec();
+            let (pool, spec, defined_ms) = self.definition()?;
             let def = crate::table::Definition {
-                pool: &ours,
+                pool: &pool,
                 spec: &spec,
-                defined_ms: self.defined_ms,
+                defined_ms,
             };
             let (table, _) =
                 Table::open_as(&self.cfg.dir, &self.cfg.name, &def).map_err(|e| e.to_string())?;
@@ -238,6 +252,11 @@ impl Plugin {
     /// Use `table` from now on.
     fn install(&mut self, table: Table, local: Option<Ipv4Addr>) {
         let pool = table.pool().clone();
+        // Following a newer definition: open with it from now on.
+        self.followed = match self.cfg.resolve() {
+            Ok(ours) if ours != pool => Some((pool.clone(), table.spec(), table.defined_ms())),
+            _ => None,
+        };
         let avoid = local.and_then(|a| pool.index(a));
         if let Some(a) = local.filter(|_| avoid.is_some()) {
             log::info!("our own address {a} is in the pool; it is never handed out");
@@ -289,34 +308,45 @@ impl Plugin {
         let Some(r) = self.ready.as_ref() else {
             return Ok(());
         };
-        if r.table.replaced() {
-            log::warn!(
-                "table {} was replaced or removed; opening the current one",
-                r.table.path().display()
-            );
-            // Waits for whoever replaces it, or, if it was deleted, makes
-            // it again from this mapping with every live lease it held
-            // (protocol I6), before opening what the name leads to.
-            let ours = self.cfg.resolve()?;
-            let spec = self.cfg.spec();
-            let def = crate::table::Definition {
-                pool: &ours,
-                spec: &spec,
-                defined_ms: self.defined_ms,
-            };
-            let local = r.local;
-            match r.table.current(&self.cfg.dir, &self.cfg.name, &def) {
-                Ok(Some((t, _))) => self.install(t, local),
-                Ok(None) => {}
-                Err(e) => return Err(e.to_string()),
-            }
-            return Ok(());
-        }
+        // The file first, by fstat and pread: touching the mapping of a
+        // file truncated in place would raise SIGBUS.
         if let Err(e) = r.table.verify() {
             log::error!("{e}");
             return self.reopen();
         }
+        if !r.table.replaced() {
+            return Ok(());
+        }
+        log::warn!(
+            "table {} was replaced or removed; opening the current one",
+            r.table.path().display()
+        );
+        // Waits for whoever replaces it, or, if it was deleted, makes it
+        // again from this mapping with every live lease it held (protocol
+        // I6), before opening what the name leads to.
+        let (pool, spec, defined_ms) = self.definition()?;
+        let def = crate::table::Definition {
+            pool: &pool,
+            spec: &spec,
+            defined_ms,
+        };
+        let local = r.local;
+        match r.table.current(&self.cfg.dir, &self.cfg.name, &def) {
+            Ok(Some((t, _))) => self.install(t, local),
+            Ok(None) => {}
+            Err(e) => return Err(e.to_string()),
+        }
         Ok(())
+    }
+
+    /// The pool definition this pppd opens tables with: its own, or the
+    /// newer one it follows (so that a table it makes again is not of the
+    /// pool the administrator replaced).
+    fn definition(&self) -> Result<(Pool, String, u64), String> {
+        match &self.followed {
+            Some(f) => Ok(f.clone()),
+            None => Ok((self.cfg.resolve()?, self.cfg.spec(), self.defined_ms)),
+        }
     }
 
     /// Make sure the table records this session's lease; re-enter it if
@@ -325,57 +355,91 @@ impl Plugin {
     fn reassert(&mut self) {
         let Some(addr) = self.lease else { return };
         let Some(me) = self.identity() else { return };
-        let Some(r) = self.ready.as_ref() else { return };
-        let Some(slot) = r.table.any_slot_of(addr) else {
-            log::warn!(
-                "{addr} is outside the pool of table {}; it stays with this session until it ends",
-                r.table.path().display()
-            );
-            return;
-        };
-        let word = r.table.word(slot);
-        if crate::protocol::Free::from_word(word).is_some_and(|f| f.path == EndedBy::Forced) {
-            log::warn!(
-                "the administrator released this session's lease on {addr} (rasstatic release --force); hanging up"
-            );
-            self.lease = None;
-            self.effects.push(Effect::HangUp);
-            return;
-        }
-        match r.table.reassert(slot, me) {
-            Ok(false) => {}
-            Ok(true) => {
-                log::warn!("the table had lost this session's lease on {addr}; re-entered it")
+        let own_if = self.ifname.as_deref().and_then(crate::kernel::ifindex);
+        // A table replaced around the re-entry may not have carried it:
+        // enter it again in the new one (as a release is repeated).
+        for _ in 0..3 {
+            let Some(r) = self.ready.as_ref() else { return };
+            let Some(slot) = r.table.any_slot_of(addr) else {
+                log::warn!(
+                    "{addr} is outside the pool of table {}; it stays with this session until it ends",
+                    r.table.path().display()
+                );
+                return;
+            };
+            let word = r.table.word(slot);
+            if crate::protocol::Free::from_word(word)
+                .is_some_and(|f| f.path == EndedBy::Forced && f.last_pid == me.pid())
+            {
+                log::warn!(
+                    "the administrator released this session's lease on {addr} (rasstatic release --force); hanging up"
+                );
+                self.lease = None;
+                self.effects.push(Effect::HangUp);
+                return;
             }
-            Err(other) => {
-                let loser = crate::protocol::conflict_loser(me, other);
-                if loser == me {
-                    log::error!(
-                        "address conflict: {addr} is leased to pid {} too, a call up longer than this one; hanging up this one",
-                        other.pid()
-                    );
-                    self.lease = None;
-                    self.effects.push(Effect::HangUp);
-                } else if crate::kernel::is_pppd(other.pid()) {
-                    log::error!(
-                        "address conflict: {addr} is leased to pid {} too, a younger call; hanging it up",
-                        other.pid()
-                    );
-                    // SAFETY: kill(2) with a live pppd's PID, checked just
-                    // now; a SIGTERM makes pppd hang up and exit cleanly.
-                    unsafe { libc::kill(other.pid() as libc::pid_t, libc::SIGTERM) };
-                } else {
-                    // It cannot be hung up: rather than keep a duplicate,
-                    // this call goes.
-                    log::error!(
-                        "address conflict: {addr} is leased to pid {} too, which is not a pppd and cannot be hung up; hanging up this call",
-                        other.pid()
-                    );
-                    self.lease = None;
-                    self.effects.push(Effect::HangUp);
+            match r.table.reassert(slot, me, own_if) {
+                Ok(false) => {
+                    self.suspect = None;
+                    return;
+                }
+                Ok(true) => {
+                    log::warn!("the table had lost this session's lease on {addr}; re-entered it");
+                    self.suspect = None;
+                    if !r.table.replaced() {
+                        return;
+                    }
+                    if let Err(e) = self.refresh() {
+                        log::error!("{e}");
+                        return;
+                    }
+                }
+                Err(other) => {
+                    self.conflict(addr, me, other);
+                    return;
                 }
             }
         }
+    }
+
+    /// Another live holder has this session's address in the table.
+    fn conflict(&mut self, addr: Ipv4Addr, me: Owner, other: Owner) {
+        let pppd = other.iface().is_none() && crate::kernel::is_pppd(other.pid());
+        if !pppd && self.suspect != Some(other) {
+            // Perhaps the watchdog, for the moment it cleans up after a
+            // dead session: look again at the next tick.
+            self.suspect = Some(other);
+            return;
+        }
+        self.suspect = None;
+        if let Some((ifindex, _)) = other.iface() {
+            log::error!(
+                "address conflict: {addr} is on another interface (index {ifindex}) too, whose pppd cannot be named; hanging up this call"
+            );
+        } else if pppd && crate::protocol::conflict_loser(me, other) == other {
+            log::error!(
+                "address conflict: {addr} is leased to pid {} too, a younger call; hanging it up",
+                other.pid()
+            );
+            if let Err(e) = other.signal(libc::SIGTERM) {
+                log::error!("cannot hang up pid {}: {e}", other.pid());
+            }
+            return;
+        } else if pppd {
+            log::error!(
+                "address conflict: {addr} is leased to pid {} too, a call up longer than this one; hanging up this one",
+                other.pid()
+            );
+        } else {
+            // It cannot be hung up: rather than keep a duplicate, this
+            // call goes.
+            log::error!(
+                "address conflict: {addr} is leased to pid {} too, which is not a pppd and cannot be hung up; hanging up this call",
+                other.pid()
+            );
+        }
+        self.lease = None;
+        self.effects.push(Effect::HangUp);
     }
 
     /// This process's identity. After pppd's detach fork the PID differs

@@ -172,7 +172,9 @@ impl Table {
                 ResetState::InUse | ResetState::Abandoned(_) => {}
             }
             let foreign = !t.liveness_known;
-            let follow = t.pool != *pool && t.defined_ms() > def.defined_ms;
+            // The newer definition wins; on a tie, the table's (the first
+            // written), so that two pppds cannot take turns.
+            let follow = t.pool != *pool && t.defined_ms() >= def.defined_ms;
             let fits = t.pool == *pool || follow;
             if state == ResetState::InUse && !stale_boot && fits && !foreign {
                 flock(&t._file, libc::LOCK_UN, &path)?;
@@ -359,7 +361,11 @@ impl Table {
         if !self.liveness_known || self.superseded() {
             return Ok(None);
         }
-        flock(&self._file, libc::LOCK_EX, &self.path)?;
+        // Never wait for the lock in pppd's main loop: whoever holds it
+        // is at this very work.
+        if cutil::flock(&self._file, libc::LOCK_EX | libc::LOCK_NB).is_err() {
+            return Ok(None);
+        }
         let r = self.recreate_locked();
         flock(&self._file, libc::LOCK_UN, &self.path)?;
         r
@@ -401,22 +407,23 @@ impl Table {
                 return Err(e);
             }
         };
-        let made = match made {
+        if made.is_none() {
+            self.merge_into_named(&seeds);
+        }
+        // The successor has the name: superseded, before anything else can
+        // fail.
+        self.live().superseded.store(1, Ordering::SeqCst);
+        match made {
             Some(f) => {
                 log::warn!(
                     "{} was deleted; made it again with the {} live lease(s) it held and the kernel's sessions",
                     self.path.display(),
                     seeds.len()
                 );
-                Some(Table::map_new(f, self.path.clone())?)
+                Table::map_new(f, self.path.clone()).map(Some)
             }
-            None => {
-                self.merge_into_named(&seeds);
-                None
-            }
-        };
-        self.live().superseded.store(1, Ordering::SeqCst);
-        Ok(made)
+            None => Ok(None),
+        }
     }
 
     /// Enter `seeds` into the table the name leads to now, each where its
@@ -496,6 +503,17 @@ impl Table {
                     _ if !self.still_named() => {
                         if let Some(t) = self.recreate()? {
                             return Ok(Some((t, Opened::Existing)));
+                        }
+                        if !self.superseded() {
+                            // Another process holds the lock, at this work.
+                            if started.elapsed() > RESET_WAIT {
+                                return Err(TableError::Busy {
+                                    path: self.path.clone(),
+                                    resetter: None,
+                                });
+                            }
+                            std::thread::sleep(std::time::Duration::from_millis(5));
+                            continue;
                         }
                     }
                     // A dead resetter's: `open_as` rolls it back.
@@ -738,7 +756,16 @@ fn kernel_seeds_with(pool: &Pool, have: &[Seed], also: &dyn Fn(u32) -> bool) -> 
             }
             continue;
         }
-        if out.iter().any(|s| s.addr == a) || p.ifindex >= 1 << crate::word::PID_BITS {
+        if out.iter().any(|s| s.addr == a) {
+            continue;
+        }
+        if p.pppd.is_none() && p.ifindex >= 1 << crate::word::PID_BITS {
+            log::warn!(
+                "{} is on {} but no live pppd is named by its pid file, and its interface index {} is too large to record: not entered; its pppd re-enters it",
+                p.peer,
+                p.ifname,
+                p.ifindex
+            );
             continue;
         }
         if p.pppd.is_none() {
