@@ -202,6 +202,18 @@ const FORBIDDEN: &[(u32, u32, &str)] = &[
     ),
 ];
 
+/// The error for a range that holds an address pppd or the kernel would
+/// not give a peer, if it does.
+pub fn forbidden(r: Range) -> Option<PoolError> {
+    FORBIDDEN.iter().find_map(|&(lo, hi, why)| {
+        (r.first <= hi && r.last >= lo).then(|| PoolError::Forbidden {
+            item: r.to_string(),
+            addr: Ipv4Addr::from(r.first.max(lo)),
+            why,
+        })
+    })
+}
+
 /// Split a comma-separated list into trimmed items, rejecting empty ones.
 fn items(spec: &str) -> Result<Vec<&str>, PoolError> {
     if spec.trim().is_empty() {
@@ -329,8 +341,15 @@ impl Pool {
 
     /// Build a pool from ranges already in canonical form (as stored in a
     /// table file). Refuses anything not sorted, disjoint and in bounds:
-    /// at most [`MAX_POOL`] addresses in at most [`MAX_RANGES`] ranges.
+    /// at most [`MAX_POOL`] addresses in at most [`MAX_RANGES`] ranges,
+    /// none of them an address the grammar refuses (a table's pool may be
+    /// followed by every pppd, so it is held to the same rules).
     pub fn from_ranges(ranges: Vec<Range>) -> Result<Pool, PoolError> {
+        for r in &ranges {
+            if let Some(e) = forbidden(*r) {
+                return Err(e);
+            }
+        }
         if ranges.len() > MAX_RANGES as usize {
             return Err(PoolError::TooManyRanges {
                 ranges: ranges.len(),

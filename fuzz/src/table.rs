@@ -78,9 +78,17 @@ fn exercise(t: &Table) {
     for slot in 0..n {
         let l = t.lease(slot);
         assert_eq!(t.slot_of(l.addr), Some(slot));
+        assert!(!l.draining);
+    }
+    // Draining slots: outside the pool, found by address, never claimed.
+    for slot in n..t.total() {
+        let l = t.lease(slot);
+        assert!(l.draining);
+        assert_eq!(t.slot_of(l.addr), None);
+        assert_eq!(t.any_slot_of(l.addr), Some(slot));
     }
     let _ = t.counters();
-    assert!(t.live_leases() <= n);
+    assert!(t.live_leases() <= t.total());
     let _ = t.verify();
     let me = Owner::current().expect("this process's identity");
     let info = SessionInfo {
@@ -119,15 +127,27 @@ pub fn run(data: &[u8]) {
                 Err(_) => break,
             }
         }
-        assert!(seen <= u64::from(r.size()));
+        assert!(seen <= u64::from(r.total()));
         let _ = r.counters();
     }
     if flags & 4 != 0 {
         let spec = "10.250.0.1-10.250.0.3";
         let pool = Pool::parse(spec, "").expect("a good pool");
         match Table::open(dir, NAME, &pool, spec) {
-            Ok((t, _)) => {
-                assert_eq!(t.pool(), &pool, "opened a table for another pool");
+            Ok((t, how)) => {
+                // Another pool only when the table's definition is newer
+                // (and not from the future): followed.
+                if t.pool() != &pool {
+                    assert!(
+                        matches!(how, rasstatic::table::Opened::Following { .. }),
+                        "opened a table for another pool: {how:?}"
+                    );
+                    let now = rasstatic::table::now_ms();
+                    assert!(
+                        t.defined_ms() <= now + 60_000,
+                        "followed a definition from the future"
+                    );
+                }
                 exercise(&t);
             }
             Err(e) => assert!(!e.to_string().is_empty()),

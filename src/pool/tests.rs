@@ -95,13 +95,28 @@ fn largest_pool_is_accepted() {
 }
 
 #[test]
-fn from_ranges_refuses_unsorted_or_overlapping() {
-    let r = |f: u32, l: u32| Range { first: f, last: l };
+fn from_ranges_refuses_unsorted_or_overlapping_or_forbidden() {
+    const B: u32 = 0x0a00_0000; // 10.0.0.0
+    let r = |f: u32, l: u32| Range {
+        first: B + f,
+        last: B + l,
+    };
     assert!(Pool::from_ranges(vec![r(10, 20), r(5, 6)]).is_err());
     assert!(Pool::from_ranges(vec![r(10, 20), r(21, 22)]).is_err());
     assert!(Pool::from_ranges(vec![r(10, 9)]).is_err());
     assert!(Pool::from_ranges(vec![]).is_err());
     assert!(Pool::from_ranges(vec![r(10, 20), r(22, 22)]).is_ok());
+    // What the grammar refuses, a table file cannot bring in either.
+    let raw = |f: u32, l: u32| Range { first: f, last: l };
+    for bad in [
+        raw(0, 0),
+        raw(5, 9),
+        raw(0x7f00_0001, 0x7f00_0001),
+        raw(0xe000_0001, 0xe000_0002),
+    ] {
+        let e = Pool::from_ranges(vec![bad]).unwrap_err();
+        assert!(matches!(e, PoolError::Forbidden { .. }), "{e}");
+    }
 }
 
 #[test]

@@ -174,6 +174,12 @@ pub(super) fn read_and_validate(file: &File, path: &Path) -> Result<Shape, Table
         .chunks_exact(4)
         .map(|c| u32::from_ne_bytes(c.try_into().unwrap()))
         .collect();
+    if let Some(e) = drain
+        .iter()
+        .find_map(|&a| crate::pool::forbidden(Range { first: a, last: a }))
+    {
+        return Err(corrupt(format!("draining address: {e}")));
+    }
     if drain.windows(2).any(|w| w[0] >= w[1]) {
         return Err(corrupt("draining addresses out of order".into()));
     }

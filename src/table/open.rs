@@ -6,6 +6,9 @@ use super::*;
 
 /// How long `open` waits for a live resetter that lost its lock.
 const RESET_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How far in the future a table's definition time may be and still be
+/// followed.
+const FUTURE_SLACK_MS: u64 = 60_000;
 /// How long a process that finds no table waits, while a watchdog runs
 /// for it, for the watchdog to make it again (it looks every second).
 const WATCHDOG_WAIT: std::time::Duration = std::time::Duration::from_millis(1500);
@@ -174,7 +177,11 @@ impl Table {
             let foreign = !t.liveness_known;
             // The newer definition wins; on a tie, the table's (the first
             // written), so that two pppds cannot take turns.
-            let follow = t.pool != *pool && t.defined_ms() >= def.defined_ms;
+            // A definition from the future (a clock stepped back, a file
+            // not written by a pppd) is not followed.
+            let follow = t.pool != *pool
+                && t.defined_ms() >= def.defined_ms
+                && t.defined_ms() <= now_ms().saturating_add(FUTURE_SLACK_MS);
             let fits = t.pool == *pool || follow;
             if state == ResetState::InUse && !stale_boot && fits && !foreign {
                 flock(&t._file, libc::LOCK_UN, &path)?;
