@@ -315,9 +315,9 @@ impl Table {
     /// This table's live leases (pool and draining slots), as seeds for
     /// the table that replaces it. Every owner word is read with a
     /// read-modify-write, after the reset word was set: the resetter's
-    /// half of the Dekker pair with claims (I5). Empty when liveness
-    /// cannot be judged here... except that then every lease counts as
-    /// live (a foreign table), which the caller refuses.
+    /// half of the Dekker pair with claims (I5). Where liveness cannot be
+    /// judged here (another PID namespace's table) every lease counts as
+    /// live, and the caller refuses to replace the table.
     pub(super) fn carry(&self) -> Vec<Seed> {
         let live = self.liveness();
         let mut out = Vec::new();
@@ -362,8 +362,9 @@ impl Table {
     /// holder there is a conflict, settled by the sessions' own checks).
     /// Then this table is marked superseded. Nothing is done when a
     /// successor exists already, a live process is at it, or this process
-    /// cannot judge the holders (another PID namespace). `Ok(true)` when
-    /// this process made the table.
+    /// cannot judge the holders (another PID namespace), or another
+    /// process holds the lock (it never waits for it). `Ok(Some(t))`: this
+    /// process made the table, mapped as `t`.
     pub fn recreate(&self) -> Result<Option<Table>, TableError> {
         if !self.liveness_known || self.superseded() {
             return Ok(None);
