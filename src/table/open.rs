@@ -401,14 +401,7 @@ impl Table {
         seeds.extend(kernel_seeds_with(&self.pool, &seeds, &ours));
         // Made even with no lease to carry: whoever maps this table now
         // waits for its successor's name (see `current`).
-        let spec = self.spec();
-        let new = NewTable {
-            pool: &self.pool,
-            spec: &spec,
-            defined_ms: self.defined_ms(),
-            seeds: &seeds,
-        };
-        let made = match create_file(&self.path, &new, false) {
+        let made = match self.make_successor(&seeds) {
             Ok(m) => m,
             Err(e) => {
                 protocol::roll_back_reset(reset, me.word());
@@ -556,16 +549,21 @@ impl Table {
         let Some(aside) = set_aside(&self.path, why)? else {
             return Ok(None);
         };
-        let seeds = kernel_seeds(&self.pool, &[]);
+        self.make_successor(&kernel_seeds(&self.pool, &[]))?;
+        Ok(Some(aside))
+    }
+
+    /// A new table at this table's name, if the name is free, of this
+    /// table's definition and starting with `seeds` (see `create_file`).
+    fn make_successor(&self, seeds: &[Seed]) -> Result<Option<File>, TableError> {
         let spec = self.spec();
         let new = NewTable {
             pool: &self.pool,
             spec: &spec,
             defined_ms: self.defined_ms(),
-            seeds: &seeds,
+            seeds,
         };
-        create_file(&self.path, &new, false)?;
-        Ok(Some(aside))
+        create_file(&self.path, &new, false)
     }
 
     /// Open an existing table as it is, for inspection and administration.
