@@ -549,7 +549,11 @@ fn a_table_damaged_in_place_is_moved_aside_and_rebuilt_and_a_writable_one_stops_
         // the watchdog goes on with it.
         let aside = dir.join("default.table.damaged");
         let t0 = Instant::now();
-        while !aside.exists() && t0.elapsed() < Duration::from_secs(5) {
+        // The file is moved aside first, then the new table is linked in
+        // its place: wait for both.
+        while !(aside.exists() && dir.join("default.table").exists())
+            && t0.elapsed() < Duration::from_secs(5)
+        {
             std::thread::sleep(Duration::from_millis(10));
         }
         let got = fs::read(&aside).unwrap_or_else(|e| panic!("{tag}: nothing moved aside: {e}"));
