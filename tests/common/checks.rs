@@ -950,3 +950,55 @@ pub fn s25_pppoe_misconfigured_options_are_caught_or_refused(s: &Scenario) {
     assert_eq!(s.ev("peers_ok"), "10.9.25.1");
     all_free(s, "end");
 }
+
+/// Scenarios 34 and 35 (tests/pppd/storm.sh, `pppoe_storm`): `n` callers
+/// at once on a pool of exactly `n` addresses from `base`, then all of
+/// them gone at once.
+fn pppoe_storm(s: &Scenario, base: [u8; 4], n: usize) {
+    let last = base[3] + n as u8 - 1;
+    // Every caller came up, each with its own pool address.
+    assert_eq!(s.ev("up"), n.to_string(), "not every caller came up");
+    let addrs = words(&s.ev("addrs"));
+    assert_eq!(addrs.len(), n);
+    let distinct: HashSet<&String> = addrs.iter().collect();
+    assert_eq!(distinct.len(), n, "an address handed out twice: {addrs:?}");
+    for a in &addrs {
+        assert!(in_pool(a, base, last), "{a} is outside the pool");
+    }
+    // On the dial-in side's interfaces: each of them once, nothing else.
+    assert_eq!(words(&s.ev("peers")), addrs, "the ppp interfaces differ");
+    assert_eq!(s.ev("servers"), n.to_string());
+    assert_eq!(s.ev("callers"), n.to_string());
+    // The table: each address leased to a live pppd.
+    let up = s.snap("up");
+    assert_eq!(up["leased"], n);
+    let mut leased: Vec<String> = held(&up).into_iter().map(|(a, _, _)| a).collect();
+    leased.sort();
+    assert_eq!(leased, addrs);
+    assert_eq!(s.ev("dead"), "", "leases held by dead processes");
+    // All gone at once: every address back, by its own pppd (ip-down, or
+    // whatever path it ended by) or by the watchdog, and no pppd left.
+    assert_ne!(s.ev("back_ms"), "never", "addresses never came back");
+    assert_ne!(s.ev("no_pppd_ms"), "never", "server pppds left");
+    let mut back: Vec<String> = s
+        .ev("released")
+        .split(';')
+        .filter(|r| !r.is_empty())
+        .map(|r| r.split(' ').next().unwrap().to_string())
+        .chain(words(&s.ev("reaped")))
+        .collect();
+    back.sort();
+    back.dedup();
+    assert_eq!(back, addrs, "addresses that never came back");
+    all_free(s, "end");
+    assert_eq!(s.ev("peers_end"), "");
+    assert_eq!(s.ev("servers_end"), "");
+}
+
+pub fn s34_pppoe_storm_kernel_mode(s: &Scenario) {
+    pppoe_storm(s, [10, 9, 34, 1], 30);
+}
+
+pub fn s35_pppoe_storm_user_mode(s: &Scenario) {
+    pppoe_storm(s, [10, 9, 35, 1], 30);
+}

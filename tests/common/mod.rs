@@ -72,6 +72,10 @@ impl Target {
                     "s24_pppoe_server_killed_and_restarted_kernel_mode",
                     "version `GLIBC_2.38' not found",
                 ),
+                (
+                    "s34_pppoe_storm_kernel_mode",
+                    "version `GLIBC_2.38' not found",
+                ),
             ],
         }
     }
@@ -434,7 +438,9 @@ macro_rules! scenario_tests {
             s22_pppoe_server_kernel_mode,
             s23_pppoe_server_killed_and_restarted_user_mode,
             s24_pppoe_server_killed_and_restarted_kernel_mode,
-            s25_pppoe_misconfigured_options_are_caught_or_refused
+            s25_pppoe_misconfigured_options_are_caught_or_refused,
+            s34_pppoe_storm_kernel_mode,
+            s35_pppoe_storm_user_mode
         );
     };
     (@tests $target:expr; $($check:ident),*) => {

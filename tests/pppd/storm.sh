@@ -1,0 +1,148 @@
+# The login storm, sourced after lib.sh and pppoe.sh: N PPPoE callers in
+# namespace cli dial one pppoe-server at once, then all hang up at once
+# (everything in the namespace is SIGKILLed and the namespace deleted,
+# which takes the veth pair, and with it every session's link, away).
+# Scenarios 34 and 35 run it with 30 callers, bench/storm with hundreds.
+#
+# Each server pppd runs $OUT/storm/ip-up when IPCP is up (the
+# `ip-up-script` option in its options file): one line per session,
+# "<epoch seconds> <interface> <peer address>", appended in one write.
+ST=$OUT/storm
+mkdir -p "$ST"
+
+# storm_ip_up: the ip-up script, and the options line that runs it.
+storm_ip_up() {
+    cat > "$ST/ip-up" <<'S'
+#!/bin/sh
+echo "$(date +%s.%N) $1 $5" >> "${0%/*}/up"
+S
+    chmod 755 "$ST/ip-up"
+    : > "$ST/up"
+    echo "ip-up-script $ST/ip-up"
+}
+
+# now: seconds since the epoch, to the nanosecond.
+now() { date +%s.%N; }
+# elapsed_ms FROM TO
+elapsed_ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%d", (b - a) * 1000 }'; }
+
+# Options for the callers (pppoe_storm gives the server pppds the same):
+# LCP and IPCP keep asking for two minutes, echoes tolerate a minute of
+# silence, PADIs go on for 50 s.
+STORM_PATIENCE="lcp-max-configure 120 ipcp-max-configure 120 lcp-echo-failure 60"
+
+# storm_dial N [CALLER-OPTIONS...]: N callers started at once by one shell
+# in namespace cli (each its own pppd with rp-pppoe.so, logging to
+# $ST/c.I.log). Sets STORM_T0, the moment before the first one starts.
+storm_dial() {
+    callers=$1; shift
+    STORM_T0=$(now)
+    ip netns exec cli sh -c '
+        n=$1; st=$2; pppd=$3; rp=$4; shift 4
+        i=0
+        while [ $i -lt $n ]; do
+            i=$((i + 1))
+            "$pppd" plugin "$rp" nic-v1 "$@" logfile "$st/c.$i.log" < /dev/null > /dev/null 2>&1 &
+        done
+        wait' storm "$callers" "$ST" "$CALLER_PPPD" "$CALLER_PPPOE" $PPPOE_CLI \
+        pppoe-padi-timeout 5 pppoe-padi-attempts 10 $STORM_PATIENCE "$@" > /dev/null 2>&1 &
+}
+
+# ups: how many sessions have run ip-up.
+ups() { wc -l < "$ST/up"; }
+# callers_running: the pppds left in namespace cli.
+callers_running() {
+    n=0
+    for p in $(ip netns pids cli 2> /dev/null); do
+        [ "$(cat /proc/$p/comm 2> /dev/null)" = pppd ] && n=$((n + 1))
+    done
+    echo $n
+}
+
+# storm_wait_up N SECONDS: until N sessions are up, or none has come up
+# for SECONDS. Prints the sessions up.
+storm_wait_up() {
+    last=0; since=$(date +%s)
+    while [ "$(ups)" -lt "$1" ]; do
+        u=$(ups)
+        [ "$u" != "$last" ] && { last=$u; since=$(date +%s); }
+        [ $(( $(date +%s) - since )) -ge "$2" ] && break
+        sleep 0.2
+    done
+    ups
+}
+
+# storm_first_up, storm_last_up: the first and last ip-up moments.
+storm_first_up() { sort -n "$ST/up" | head -1 | cut -d' ' -f1; }
+storm_last_up() { sort -n "$ST/up" | tail -1 | cut -d' ' -f1; }
+# storm_addrs: the peer addresses the sessions came up with, sorted.
+storm_addrs() { cut -d' ' -f3 "$ST/up" | sort; }
+# pss_kb PID...: their proportional set sizes added up, in KiB.
+pss_kb() {
+    for p in "$@"; do
+        awk '/^Pss:/ { print $2 }' /proc/$p/smaps_rollup 2> /dev/null
+    done | awk '{ s += $1 } END { print s + 0 }'
+}
+
+# storm_hang_up: every process in namespace cli SIGKILLed and the
+# namespace deleted. Sets STORM_T1, the moment before.
+storm_hang_up() {
+    STORM_T1=$(now)
+    ip netns pids cli | xargs -r kill -9
+    ip netns del cli
+}
+
+# storm_wait SECONDS CMD...: until CMD prints 0, or SECONDS pass; prints
+# the milliseconds since STORM_T1 at which it did, or "never".
+storm_wait() {
+    end=$(( $(date +%s) + $1 )); shift
+    while [ "$(date +%s)" -lt $end ]; do
+        [ "$("$@")" = 0 ] && { elapsed_ms "$STORM_T1" "$(now)"; return 0; }
+        sleep 0.05
+    done
+    echo never
+}
+# leased: the table's leased addresses.
+leased() {
+    "$RASSTATIC" show --json --dir "$TDIR" | grep -o '"leased":[0-9]*' | cut -d: -f2
+}
+# server_pppd_count: the server pppds still running.
+server_pppd_count() { server_pppds | wc -w; }
+
+# pppoe_storm N POOL: the storm through a kernel-mode pppoe-server (-k),
+# or a user-space one with STORM_MODE=user (pppoe_server and others set
+# n: the count is kept in sessions), serving pool POOL (exactly N
+# addresses, so that every one must go out once). Records what the
+# scenarios' checks assert.
+pppoe_storm() {
+    sessions=$1; pool=$2
+    if [ "${STORM_MODE:-kernel}" = kernel ]; then pppoe_setup -k; else pppoe_setup; fi
+    # Patience on both ends: under User-Mode Linux, dozens of pppds
+    # starting at once on one CPU take seconds each to reach LCP.
+    pppoe_options "$pool" "$(storm_ip_up)" \
+        "lcp-max-configure 120" "ipcp-max-configure 120" "lcp-echo-failure 60"
+    pppoe_server 1 -L 10.0.0.1 -N $((sessions + 8)) \
+        $([ "${STORM_MODE:-kernel}" = kernel ] && echo "-k -g $RP_PPPOE")
+    sleep 0.3
+    storm_dial $sessions
+    ev "up $(storm_wait_up $sessions 30)"
+    ev "first_up_ms $(elapsed_ms "$STORM_T0" "$(storm_first_up)")"
+    ev "last_up_ms $(elapsed_ms "$STORM_T0" "$(storm_last_up)")"
+    ev "addrs $(storm_addrs | tr '\n' ' ')"
+    ev "peers $(peers)"
+    ev "servers $(server_pppd_count)"
+    ev "callers $(callers_running)"
+    ev "dead $(dead_holders)"
+    ev "server_pss_kb $(pss_kb $(server_pppds))"
+    snap up
+    storm_hang_up
+    ev "back_ms $(storm_wait 60 leased)"
+    ev "no_pppd_ms $(storm_wait 60 server_pppd_count)"
+    ev "released $(sed 's/<[0-9]\{1,3\}>/\n/g' "$OUT/syslog" | sed -n 's/.*rasstatic: released \([0-9.]*\) (\([a-z-]*\).*/\1 \2/p' | sort | uniq | tr '\n' ';')"
+    ev "reaped $(sed 's/<[0-9]\{1,3\}>/\n/g' "$OUT/syslog" | sed -n 's/.*: reaped \([0-9.]*\) from pid.*/\1/p' | sort | tr '\n' ' ')"
+    snap end
+    ev "peers_end $(peers)"
+    ev "servers_end $(server_pppds)"
+    kill -TERM $(pppoes_pid 1)
+    ev "pppoes_status $(ended pppoes 1)"
+}
