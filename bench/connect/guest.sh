@@ -5,49 +5,7 @@
 # otherwise. Writes $OUT/connect.md.
 . "$LIB"
 CALLS=${CALLS:-15}
-mkdir -p /run/freeradius /etc/ppp/radius
-chown freerad:freerad /run/freeradius
-# The database on the guest's tmpfs, as the table is (and off hostfs).
-cp -a "$BENCHDIR/db" /run/rbench-db
-mount -t tmpfs tmpfs "$BENCHDIR/db"
-cp -a /run/rbench-db/. "$BENCHDIR/db/"
-chown -R freerad:freerad "$BENCHDIR/db"
-# The configuration too, without the PostgreSQL back end (no PostgreSQL
-# server runs in the guest; the setup measured here is SQLite's).
-RADDB=/run/rbench-raddb
-cp -a "$BENCHDIR/raddb" $RADDB
-rm -f $RADDB/mods-enabled/sql_pg $RADDB/mods-enabled/sqlippool_pg $RADDB/sites-enabled/bench_pg
-sed -i "s|^raddbdir = .*|raddbdir = $RADDB|" $RADDB/radiusd.conf
-freeradius -d $RADDB -f -l stdout > "$OUT/radius.log" 2>&1 &
-wait_for "$OUT/radius.log" "Ready to process requests" 30
-R=/etc/ppp/radius
-# radiusclient takes the NAS address from the host name; the guest has
-# none until given one that resolves (to 127.0.0.1, via /etc/hosts).
-hostname localhost
-cp "$BENCH_SRC/dictionary" $R/dictionary
-echo "127.0.0.1 testing123" > $R/servers
-chmod 600 $R/servers
-cat > $R/radiusclient.conf <<CONF
-auth_order	radius
-login_tries	4
-login_timeout	60
-nologin	/etc/nologin
-issue	$R/issue
-authserver	127.0.0.1:18120
-acctserver	127.0.0.1:18121
-servers	$R/servers
-dictionary	$R/dictionary
-login_radius	/usr/sbin/login.radius
-seqfile	/run/radius.seq
-mapfile	$R/port-id-map
-default_realm
-bindaddr	127.0.0.1
-radius_timeout	10
-radius_retries	3
-login_local	/bin/login
-CONF
-: > $R/issue; : > $R/port-id-map
-printf 'u1 * x *\n' > /etc/ppp/pap-secrets; chmod 600 /etc/ppp/pap-secrets
+. "$BENCH_SRC/../freeradius/guest.sh"
 LINK="nodetach lcp-restart 1 ipcp-restart 1 noipv6 local nodefaultroute debug"
 stamp() { perl -MTime::HiRes=time -ne '$|=1; printf "%.6f %s", time, $_'; }
 # call KIND N PLUGIN-ARGS...: one call; prints the ms from LCP up to IPCP
