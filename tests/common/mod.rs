@@ -434,7 +434,11 @@ macro_rules! scenario_tests {
             s22_pppoe_server_kernel_mode,
             s23_pppoe_server_killed_and_restarted_user_mode,
             s24_pppoe_server_killed_and_restarted_kernel_mode,
-            s25_pppoe_misconfigured_options_are_caught_or_refused
+            s25_pppoe_misconfigured_options_are_caught_or_refused,
+            s30_pptpd_sessions,
+            s31_pptpd_killed_and_restarted,
+            s32_pptpd_own_addresses_are_replaced_or_turned_off,
+            s33_pptpd_misconfigured_files_are_caught_or_refused
         );
     };
     (@tests $target:expr; $($check:ident),*) => {
