@@ -131,7 +131,7 @@ fn cli() -> Command {
         ))
         .subcommand(
             Command::new("check")
-                .about("Check the rasstatic options in pppd option files")
+                .about("Check the rasstatic options in pppd option files (and pptpd.conf files)")
                 .arg(
                     Arg::new("files")
                         .required(true)

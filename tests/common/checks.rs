@@ -951,6 +951,361 @@ pub fn s25_pppoe_misconfigured_options_are_caught_or_refused(s: &Scenario) {
     all_free(s, "end");
 }
 
+/// The code blocks of the README's section `title`, in order.
+fn readme_blocks(title: &str) -> Vec<String> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let start = readme
+        .find(&format!("\n## {title}\n"))
+        .unwrap_or_else(|| panic!("README.md has no section \"{title}\""));
+    let section = &readme[start + 1..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |e| e + 3)];
+    section
+        .split("```")
+        .skip(1)
+        .step_by(2)
+        .map(|b| {
+            b.trim_start_matches(|c: char| c.is_ascii_alphabetic())
+                .trim()
+                .to_string()
+        })
+        .collect()
+}
+
+/// The first words of a file's lines (pptpd's keywords), sorted.
+fn keywords(text: &str, leave_out: &[&str]) -> Vec<String> {
+    let mut k: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| !w.starts_with('#') && !leave_out.contains(w))
+        .map(String::from)
+        .collect();
+    k.sort();
+    k
+}
+
+/// The scenario's pptpd.conf and options file have the shape of the
+/// README's example: the same pptpd.conf keywords (but for `ppp`,
+/// `listen` and `pidfile`, which only point pptpd at the test's pppd and
+/// places), and an options file that loads the plugin first and gives the
+/// pool and the server's end of every call.
+fn pptpd_files_as_in_the_readme(s: &Scenario) {
+    let blocks = readme_blocks("PPTP servers (pptpd)");
+    let (conf, opts) = (&blocks[0], &blocks[1]);
+    assert_eq!(
+        keywords(&s.read("pptpd.conf"), &["ppp", "listen", "pidfile"]),
+        keywords(conf, &[]),
+        "the scenario's pptpd.conf is not the README's:\n{}",
+        s.read("pptpd.conf")
+    );
+    assert!(keywords(conf, &[]).contains(&"delegate".to_string()));
+    for o in [opts.as_str(), &s.read("pptpd-options")] {
+        let l: Vec<&str> = o.lines().collect();
+        assert!(
+            l[0].starts_with("plugin ") && l[0].ends_with("/rasstatic.so")
+                || l[0] == "plugin rasstatic.so",
+            "{o}"
+        );
+        assert!(l.iter().any(|x| x.starts_with("rasstatic-pool ")), "{o}");
+        assert!(l.iter().any(|x| x.ends_with(':') && x[..x.len() - 1].parse::<std::net::Ipv4Addr>().is_ok()), "{o}");
+    }
+}
+
+/// The pppd a server started is the pppd under test ("pppd version X").
+fn server_is_the_pppd_under_test(s: &Scenario) {
+    let v = s.ev("pppd_under_test");
+    let v = v
+        .strip_prefix("pppd version ")
+        .unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(s.ev("server_started"), format!("pppd {v} started"));
+}
+
+pub fn s30_pptpd_sessions(s: &Scenario) {
+    let base = [10, 9, 30, 1];
+    pptpd_files_as_in_the_readme(s);
+    let c = s.ev("check_conf");
+    assert!(
+        c.starts_with("0 ")
+            && c.contains(": ok: pppd options ")
+            && c.contains("pool 10.9.30.1-10.9.30.3"),
+        "{c}"
+    );
+    assert!(!c.contains(" note: "), "{c}");
+    let addrs: Vec<String> = (1..=3).map(|n| s.ev(&format!("addr{n}"))).collect();
+    let distinct: HashSet<&String> = addrs.iter().collect();
+    assert_eq!(distinct.len(), 3, "three calls, three addresses: {addrs:?}");
+    for a in &addrs {
+        assert!(in_pool(a, base, 3), "{a} is outside the pool");
+    }
+    let up = s.snap("three-up");
+    for (n, a) in (1..=3).zip(&addrs) {
+        let l = lease(&up, a);
+        assert_eq!(l["state"], "leased");
+        assert_eq!(
+            l["pid"].as_u64().unwrap().to_string(),
+            s.ev(&format!("spid{n}"))
+        );
+        assert!(l["interface"].as_str().unwrap().starts_with("ppp"), "{l}");
+    }
+    // pptpd -> pptpctrl -> pppd; with delegate, no LOCAL:REMOTE word.
+    assert_eq!(
+        s.ev("server_parent"),
+        format!("pptpctrl {}", s.ev("pptpd_pid"))
+    );
+    let argv = s.ev("server_argv");
+    assert!(
+        argv.contains(" local file ")
+            && argv.contains(" ipparam 172.30.0.11 remotenumber 172.30.0.11"),
+        "{argv}"
+    );
+    assert!(
+        !argv.split_whitespace().any(|w| w.contains(':')),
+        "pptpd passed an address: {argv}"
+    );
+    server_is_the_pppd_under_test(s);
+    let mut want = addrs.clone();
+    want.sort();
+    assert_eq!(words(&s.ev("peers_three")), want);
+    for i in words(&s.ev("server_ifs")) {
+        let (_, rest) = i.split_once('=').unwrap();
+        let (local, peer) = rest.split_once('=').unwrap();
+        assert_eq!(local, "10.0.0.1", "{i}");
+        assert!(in_pool(peer.trim_end_matches("/32"), base, 3), "{i}");
+    }
+    // The fourth caller: refused by its pppd, with the reason logged.
+    let st = s.ev("client4_status");
+    assert!(st != "0" && st != "running", "{st}");
+    assert_ne!(s.ev("exhausted"), "0", "no \"pool exhausted\" line");
+    assert_eq!(s.snap("refused")["leased"], 3);
+    let spids: Vec<String> = (1..=3).map(|n| s.ev(&format!("spid{n}"))).collect();
+    assert_eq!(words(&s.ev("servers_after_refusal")), spids);
+    // Caller 2 hangs up: released on ip-down; the address comes back.
+    let n = s.ev("hangup_notified");
+    assert!(
+        n.contains("ip down") && n.ends_with("exit (status 16)"),
+        "{n}"
+    );
+    let rel = s.ev("hangup_released");
+    assert!(rel.starts_with(&format!("{} (ip-down", addrs[1])), "{rel}");
+    let h = s.snap("after-hangup");
+    assert_eq!(lease(&h, &addrs[1])["state"], "free");
+    assert_eq!(h["leased"], 2);
+    assert_eq!(
+        s.ev("addr5"),
+        addrs[1],
+        "the freed address is not handed out again"
+    );
+    // The pppd of call 1 SIGKILLed: nothing runs in it, the watchdog frees
+    // the address, pptpctrl ends the call.
+    freed_within_bound(s, "kill1");
+    let n = s.ev("kill_notified");
+    assert!(n.ends_with("ip up"), "{n}");
+    assert!(s
+        .ev("kill_reaped")
+        .starts_with(&format!("reaped {} from pid {}", addrs[0], spids[0])));
+    assert_eq!(lease(&s.snap("after-kill"), &addrs[0])["state"], "free");
+    let st = s.ev("client1_status");
+    assert!(st != "0" && st != "running", "caller 1: {st}");
+    assert!(s.ev("client1_end").contains("Modem hangup"));
+    assert!(s
+        .ev("ctrl1_end")
+        .starts_with("PTY read or GRE write failed"));
+    let mut want = vec![addrs[1].clone(), addrs[2].clone()];
+    want.sort();
+    assert_eq!(words(&s.ev("peers_after_kill")), want);
+    // Everyone hung up: nothing leased, no pppd, no pptpctrl, no address.
+    let n = s.ev("notified3");
+    assert!(n.contains("ip down"), "{n}");
+    all_free(s, "end");
+    assert_eq!(s.ev("peers_end"), "");
+    assert_eq!(s.ev("server_pppds_end"), "");
+    assert_eq!(s.ev("pptpctrls_end"), "");
+}
+
+pub fn s31_pptpd_killed_and_restarted(s: &Scenario) {
+    let base = [10, 9, 31, 1];
+    let a: Vec<String> = (1..=3).map(|n| s.ev(&format!("addr{n}"))).collect();
+    let distinct: HashSet<&String> = a.iter().collect();
+    assert_eq!(distinct.len(), 3, "an address handed out twice: {a:?}");
+    for x in &a {
+        assert!(in_pool(x, base, 4), "{x} is outside the pool");
+    }
+    let (s1, s2) = (s.ev("spid1"), s.ev("spid2"));
+    let ctrls = s.ev("ctrls");
+    let pptpd = s.ev("pptpd_pid");
+    assert_eq!(s.ev("ctrl_parents"), format!("{pptpd} {pptpd}"));
+    // pptpd SIGKILLed: each call's pptpctrl is adopted by init and keeps
+    // its pppd, which keeps its lease; no lease is held by the dead.
+    assert_eq!(s.ev("pptpd1_status"), "137");
+    assert_eq!(
+        words(&s.ev("after_kill_servers")),
+        vec![s1.clone(), s2.clone()]
+    );
+    assert_eq!(s.ev("after_kill_ctrls"), ctrls);
+    assert_eq!(s.ev("after_kill_ctrl_parents"), "1 1");
+    assert_eq!(s.ev("after_kill_server_parents"), ctrls);
+    assert_eq!(
+        s.ev("after_kill_callers"),
+        "yes yes",
+        "a caller was cut off"
+    );
+    let k = s.snap("after-kill");
+    assert_eq!(k["leased"], 2);
+    assert_eq!(lease(&k, &a[0])["pid"].as_u64().unwrap().to_string(), s1);
+    assert_eq!(lease(&k, &a[1])["pid"].as_u64().unwrap().to_string(), s2);
+    assert_eq!(s.ev("after_kill_dead"), "", "leases held by dead processes");
+    let mut two = a[..2].to_vec();
+    two.sort();
+    assert_eq!(words(&s.ev("after_kill_peers")), two);
+    // Started again: it listens at once; a new call gets a free address.
+    assert_eq!(s.ev("pptpd2_listens"), "1");
+    assert_eq!(s.ev("ctrl3_parent"), s.ev("pptpd2_pid"));
+    let r = s.snap("restarted");
+    assert_eq!(r["leased"], 3);
+    assert_eq!(
+        lease(&r, &a[2])["pid"].as_u64().unwrap().to_string(),
+        s.ev("spid3")
+    );
+    assert_eq!(s.ev("restarted_dead"), "", "leases held by dead processes");
+    let mut want = a.clone();
+    want.sort();
+    assert_eq!(
+        words(&s.ev("restarted_peers")),
+        want,
+        "an address on two links"
+    );
+    assert_eq!(s.ev("restarted_callers"), "yes yes yes");
+    // The orphaned calls end as any call does.
+    let rel = s.ev("released1");
+    assert!(rel.starts_with(&format!("{} (ip-down", a[0])), "{rel}");
+    assert!(s.ev("notified1").contains("ip down"));
+    freed_within_bound(s, "kill2");
+    assert_ne!(s.ev("client2_status"), "running", "caller 2 never noticed");
+    let rel = s.ev("released3");
+    assert!(rel.starts_with(&format!("{} (ip-down", a[2])), "{rel}");
+    assert_eq!(s.ev("end_servers"), "");
+    assert_eq!(s.ev("end_ctrls"), "");
+    all_free(s, "end");
+    assert_eq!(s.ev("end_peers"), "");
+}
+
+pub fn s32_pptpd_own_addresses_are_replaced_or_turned_off(s: &Scenario) {
+    let base = [10, 9, 32, 1];
+    // remoteip without delegate: `check` passes it with a note.
+    let c = s.ev("check_remoteip");
+    assert!(
+        c.starts_with("0 ")
+            && c.contains(": note: remoteip without delegate")
+            && c.contains(": ok: "),
+        "{c}"
+    );
+    // pptpd passes LOCAL:REMOTE from its lists; the plugin replaces REMOTE.
+    for (n, remote) in [(1, "10.67.32.1"), (2, "10.67.32.2"), (4, "10.67.32.1")] {
+        let argv = s.ev(&format!("argv{n}"));
+        assert!(argv.contains(&format!(" 10.0.0.1:{remote} ")), "{argv}");
+        assert!(in_pool(&s.ev(&format!("addr{n}")), base, 3));
+    }
+    for k in ["ifs_two", "ifs_again"] {
+        let ifs = s.ev(k);
+        assert!(
+            !ifs.contains("10.67.32."),
+            "pptpd's address on an interface: {ifs}"
+        );
+        assert_eq!(words(&ifs).len(), 2, "{ifs}");
+    }
+    // A third caller with the pool not full: pptpd's list is, and pptpd
+    // resets its connection before any pptpctrl or pppd runs.
+    let st = s.ev("client3_status");
+    assert!(st != "0" && st != "running", "{st}");
+    assert_eq!(s.ev("ctrl_for_3"), "0");
+    assert!(s.ev("caller3_said").contains("Connection reset by peer"));
+    assert!(s
+        .ev("pptpd_said")
+        .contains("Maximum of 8 connections reduced to 2, not enough IP addresses given"));
+    let r = s.snap("third-refused");
+    assert_eq!(
+        (r["leased"].as_u64(), r["free"].as_u64()),
+        (Some(2), Some(1)),
+        "{r}"
+    );
+    assert_eq!(s.snap("again")["leased"], 2);
+    // Neither delegate nor lists: pptpd's built-in ones; the plugin
+    // replaces the remote address, the local one stays pptpd's.
+    let c = s.ev("check_defaults");
+    assert!(
+        c.starts_with("0 ") && c.contains(": note: neither delegate nor remoteip"),
+        "{c}"
+    );
+    let argv = s.ev("argv5");
+    assert!(argv.contains(" 192.168.0.1:192.168.1.1 "), "{argv}");
+    let a5 = s.ev("addr5");
+    assert!(in_pool(&a5, base, 3), "{a5}");
+    assert_eq!(s.ev("ifs_defaults"), format!("ppp0=192.168.0.1={a5}/32"));
+    all_free(s, "end");
+}
+
+pub fn s33_pptpd_misconfigured_files_are_caught_or_refused(s: &Scenario) {
+    // Options before the plugin line: `check` fails pptpd.conf for its
+    // options file, pppd refuses it, the caller gets nothing.
+    let c = s.ev("check_before");
+    assert!(
+        c.starts_with("1 ") && c.contains("rasstatic-dir comes before"),
+        "{c}"
+    );
+    assert_eq!(s.ev("addr_before"), "none");
+    assert_eq!(s.ev("peers_before"), "");
+    assert_ne!(s.ev("unrecognized"), "0");
+    assert_eq!(s.ev("table_before"), "");
+    // No plugin, delegate: pppd's own fallback address, which the caller
+    // (asking for 0.0.0.0) does not take; `check` names it.
+    let c = s.ev("check_none_delegate");
+    assert!(
+        c.starts_with("1 ")
+            && c.contains("has no rasstatic options: callers would get pppd's own default address"),
+        "{c}"
+    );
+    assert_eq!(s.ev("addr_none_delegate"), "none");
+    assert_ne!(s.ev("default_none_delegate"), "0");
+    // No plugin, remoteip: pptpd's address goes out; `check` names it.
+    let c = s.ev("check_none_remoteip");
+    assert!(
+        c.starts_with("1 ") && c.contains("callers would get pptpd's remoteip list, not the pool"),
+        "{c}"
+    );
+    assert_eq!(s.ev("addr_none_remoteip"), "10.67.33.1");
+    assert_eq!(s.ev("peers_none_remoteip").trim(), "10.67.33.1");
+    assert_eq!(s.ev("loaded_none"), "0");
+    // logwtmp: pptpd's own plugin is Debian 12's, for pppd 2.4.9 only.
+    let c = s.ev("check_logwtmp");
+    assert!(
+        c.starts_with("0 ") && c.contains(": note: logwtmp makes pptpctrl load"),
+        "{c}"
+    );
+    let load = s.ev("logwtmp_load");
+    if s.ev("pppd_under_test") == "pppd version 2.4.9" {
+        assert!(
+            load.contains("Plugin /usr/lib/pptpd/pptpd-logwtmp.so loaded."),
+            "{load}"
+        );
+        assert!(in_pool(&s.ev("addr_logwtmp"), [10, 9, 33, 1], 2));
+    } else {
+        assert!(load.contains("undefined symbol: add_options"), "{load}");
+        assert_eq!(s.ev("addr_logwtmp"), "none");
+        assert_eq!(s.ev("peers_logwtmp"), "");
+    }
+    // The right files.
+    let c = s.ev("check_ok");
+    assert!(
+        c.starts_with("0 ")
+            && c.contains(": ok: pppd options ")
+            && c.contains("pool 10.9.33.1-10.9.33.2"),
+        "{c}"
+    );
+    let a = s.ev("addr_ok");
+    assert!(in_pool(&a, [10, 9, 33, 1], 2), "{a}");
+    assert_eq!(s.ev("peers_ok").trim(), a);
+    all_free(s, "end");
+
 /// Scenarios 34 and 35 (tests/pppd/storm.sh, `pppoe_storm`): `n` callers
 /// at once on a pool of exactly `n` addresses from `base`, then all of
 /// them gone at once.

@@ -439,6 +439,10 @@ macro_rules! scenario_tests {
             s23_pppoe_server_killed_and_restarted_user_mode,
             s24_pppoe_server_killed_and_restarted_kernel_mode,
             s25_pppoe_misconfigured_options_are_caught_or_refused,
+            s30_pptpd_sessions,
+            s31_pptpd_killed_and_restarted,
+            s32_pptpd_own_addresses_are_replaced_or_turned_off,
+            s33_pptpd_misconfigured_files_are_caught_or_refused,
             s34_pppoe_storm_kernel_mode,
             s35_pppoe_storm_user_mode
         );

@@ -97,6 +97,7 @@ for s in $SCENARIOS; do
     # Whatever a scenario left running must not disturb the next one (the
     # syslog listener is a socat too).
     pkill -9 -x pppoe-server; pkill -9 -x pppd; pkill -9 -x pppoe; pkill -9 -x socat; pkill -9 -f pppeer; pkill -9 -x rasstatic-wd
+    pkill -9 -x pptpd; pkill -9 -x pptpctrl; pkill -9 -x pptp
     sleep 0.3
 done >> "$RUN/guest.log" 2>&1
 echo finished > "$RUN/finished"

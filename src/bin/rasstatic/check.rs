@@ -1,5 +1,6 @@
 //! `check`: the rasstatic options of pppd option files
-//! ([`rasstatic::check`]), one verdict per file.
+//! ([`rasstatic::check`]), and pptpd.conf files with the options file each
+//! names ([`rasstatic::check::pptpd`]), one verdict per file.
 //!
 //! Each file gets its problems, one a line as `FILE:LINE: ...`, then one
 //! verdict line: `FILE: ok: ...`, `FILE: FAILED: N problem(s)`, or `FILE:
@@ -8,8 +9,18 @@
 use std::io::Write;
 
 use rasstatic::check::check_file;
+use rasstatic::check::pptpd;
 
 use super::out::{escape, Failure, Out};
+
+/// A pptpd.conf, with the options file it names read from disk.
+fn pptpd_conf(shown: &str, bytes: &[u8], notes: &mut Vec<String>) -> Result<String, Vec<String>> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |p: &str| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    pptpd::check_pptpd_conf(shown, bytes, notes, &|p| std::fs::read(p), &executable)
+}
 
 /// Check each file on its own, as the options of one line.
 pub fn check(files: &[String], out: &mut Out) -> Result<(), Failure> {
@@ -19,6 +30,9 @@ pub fn check(files: &[String], out: &mut Out) -> Result<(), Failure> {
         let mut notes = Vec::new();
         let verdict = match std::fs::read(f) {
             Err(e) => Err(vec![format!("{shown}: cannot read it: {e}")]),
+            Ok(bytes) if pptpd::is_pptpd_conf(f, &bytes) => {
+                pptpd_conf(&shown, &bytes, &mut notes).map(Some)
+            }
             Ok(bytes) => check_file(&shown, &bytes, &mut notes),
         };
         for n in &notes {
