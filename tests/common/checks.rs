@@ -1305,6 +1305,7 @@ pub fn s33_pptpd_misconfigured_files_are_caught_or_refused(s: &Scenario) {
     assert!(in_pool(&a, [10, 9, 33, 1], 2), "{a}");
     assert_eq!(s.ev("peers_ok").trim(), a);
     all_free(s, "end");
+}
 
 /// Scenarios 34 and 35 (tests/pppd/storm.sh, `pppoe_storm`): `n` callers
 /// at once on a pool of exactly `n` addresses from `base`, then all of

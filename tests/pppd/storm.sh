@@ -109,22 +109,26 @@ leased() {
 # server_pppd_count: the server pppds still running.
 server_pppd_count() { server_pppds | wc -w; }
 
-# pppoe_storm N POOL: the storm through a kernel-mode pppoe-server (-k),
-# or a user-space one with STORM_MODE=user (pppoe_server and others set
-# n: the count is kept in sessions), serving pool POOL (exactly N
-# addresses, so that every one must go out once). Records what the
-# scenarios' checks assert.
-pppoe_storm() {
-    sessions=$1; pool=$2
-    if [ "${STORM_MODE:-kernel}" = kernel ]; then pppoe_setup -k; else pppoe_setup; fi
-    # Patience on both ends: under User-Mode Linux, dozens of pppds
-    # starting at once on one CPU take seconds each to reach LCP.
-    pppoe_options "$pool" "$(storm_ip_up)" \
-        "lcp-max-configure 120" "ipcp-max-configure 120" "lcp-echo-failure 60"
-    pppoe_server 1 -L 10.0.0.1 -N $((sessions + 8)) \
-        $([ "${STORM_MODE:-kernel}" = kernel ] && echo "-k -g $RP_PPPOE")
+# storm_server_args: pppoe-server's mode arguments (kernel mode unless
+# STORM_MODE=user).
+storm_server_args() {
+    [ "${STORM_MODE:-kernel}" = kernel ] && echo "-k -g $RP_PPPOE"
+}
+
+# storm_run N SERVER LEASED [CALLER-OPTIONS...]: with pppoe_setup done and
+# $OUT/pppoe-server-options written (with storm_ip_up's line), pppoe-server
+# (launched as pppoes SERVER) serves N callers dialling at once, then they
+# all go at once. LEASED is a command printing how many addresses the pool
+# still has leased. Records: up, first_up_ms and last_up_ms (from the
+# first caller's start), addrs, peers, servers, callers, server_pss_kb and
+# pppoes_pss_kb (while all are up), back_ms (until LEASED prints 0) and
+# no_pppd_ms (until no server pppd is left), both from the hang-up. Runs
+# STORM_UP_HOOK, if set, while all are up.
+storm_run() {
+    sessions=$1; srv=$2; leased_cmd=$3; shift 3
+    pppoe_server $srv -L 10.0.0.1 -N $((sessions + 8)) $(storm_server_args)
     sleep 0.3
-    storm_dial $sessions
+    storm_dial $sessions "$@"
     ev "up $(storm_wait_up $sessions 30)"
     ev "first_up_ms $(elapsed_ms "$STORM_T0" "$(storm_first_up)")"
     ev "last_up_ms $(elapsed_ms "$STORM_T0" "$(storm_last_up)")"
@@ -132,17 +136,34 @@ pppoe_storm() {
     ev "peers $(peers)"
     ev "servers $(server_pppd_count)"
     ev "callers $(callers_running)"
-    ev "dead $(dead_holders)"
     ev "server_pss_kb $(pss_kb $(server_pppds))"
-    snap up
+    ev "pppoes_pss_kb $(pss_kb $(pppoes_pid $srv))"
+    ${STORM_UP_HOOK:-}
     storm_hang_up
-    ev "back_ms $(storm_wait 60 leased)"
-    ev "no_pppd_ms $(storm_wait 60 server_pppd_count)"
+    ev "back_ms $(storm_wait 120 $leased_cmd)"
+    ev "no_pppd_ms $(storm_wait 120 server_pppd_count)"
+    kill -TERM $(pppoes_pid $srv)
+    ev "pppoes_status $(ended pppoes $srv)"
+}
+
+# pppoe_storm N POOL: the storm with the plugin, serving pool POOL (exactly
+# N addresses, so that every one must go out once), as scenarios 34 and
+# 35 run it. Records storm_run's facts and the table's.
+pppoe_storm() {
+    if [ "${STORM_MODE:-kernel}" = kernel ]; then pppoe_setup -k; else pppoe_setup; fi
+    # Patience on both ends: under User-Mode Linux, dozens of pppds
+    # starting at once on one CPU take seconds each to reach LCP.
+    pppoe_options "$2" "$(storm_ip_up)" \
+        "lcp-max-configure 120" "ipcp-max-configure 120" "lcp-echo-failure 60"
+    STORM_UP_HOOK=storm_table_up storm_run "$1" 1 leased
     ev "released $(sed 's/<[0-9]\{1,3\}>/\n/g' "$OUT/syslog" | sed -n 's/.*rasstatic: released \([0-9.]*\) (\([a-z-]*\).*/\1 \2/p' | sort | uniq | tr '\n' ';')"
     ev "reaped $(sed 's/<[0-9]\{1,3\}>/\n/g' "$OUT/syslog" | sed -n 's/.*: reaped \([0-9.]*\) from pid.*/\1/p' | sort | tr '\n' ' ')"
     snap end
     ev "peers_end $(peers)"
     ev "servers_end $(server_pppds)"
-    kill -TERM $(pppoes_pid 1)
-    ev "pppoes_status $(ended pppoes 1)"
+}
+# storm_table_up: the table while every session is up.
+storm_table_up() {
+    ev "dead $(dead_holders)"
+    snap up
 }
