@@ -33,7 +33,9 @@ STORM_PATIENCE="lcp-max-configure 120 ipcp-max-configure 120 lcp-echo-failure 60
 
 # storm_dial N [CALLER-OPTIONS...]: N callers started at once by one shell
 # in namespace cli (each its own pppd with rp-pppoe.so, logging to
-# $ST/c.I.log). Sets STORM_T0, the moment before the first one starts.
+# $ST/c.I.log). They share one MAC address, so each has its own Host-Uniq
+# tag: without one, a caller takes any PADO or PADS sent to that address,
+# another caller's too, and discovery fails for both. Sets STORM_T0, the moment before the first one starts.
 storm_dial() {
     callers=$1; shift
     STORM_T0=$(now)
@@ -42,7 +44,8 @@ storm_dial() {
         i=0
         while [ $i -lt $n ]; do
             i=$((i + 1))
-            "$pppd" plugin "$rp" nic-v1 "$@" logfile "$st/c.$i.log" < /dev/null > /dev/null 2>&1 &
+            "$pppd" plugin "$rp" nic-v1 pppoe-host-uniq "$(printf %08x $i)" "$@" \
+                logfile "$st/c.$i.log" < /dev/null > /dev/null 2>&1 &
         done
         wait' storm "$callers" "$ST" "$CALLER_PPPD" "$CALLER_PPPOE" $PPPOE_CLI \
         pppoe-padi-timeout 5 pppoe-padi-attempts 10 $STORM_PATIENCE "$@" > /dev/null 2>&1 &
@@ -123,13 +126,14 @@ storm_server_args() {
 # first caller's start), addrs, peers, servers, callers, server_pss_kb and
 # pppoes_pss_kb (while all are up), back_ms (until LEASED prints 0) and
 # no_pppd_ms (until no server pppd is left), both from the hang-up. Runs
-# STORM_UP_HOOK, if set, while all are up.
+# STORM_UP_HOOK, if set, while all are up. Waits for the sessions until
+# none has come up for STORM_STALL_S seconds (default 30).
 storm_run() {
     sessions=$1; srv=$2; leased_cmd=$3; shift 3
     pppoe_server $srv -L 10.0.0.1 -N $((sessions + 8)) $(storm_server_args)
     sleep 0.3
     storm_dial $sessions "$@"
-    ev "up $(storm_wait_up $sessions 30)"
+    ev "up $(storm_wait_up $sessions ${STORM_STALL_S:-30})"
     ev "first_up_ms $(elapsed_ms "$STORM_T0" "$(storm_first_up)")"
     ev "last_up_ms $(elapsed_ms "$STORM_T0" "$(storm_last_up)")"
     ev "addrs $(storm_addrs | tr '\n' ' ')"
