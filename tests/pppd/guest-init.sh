@@ -65,7 +65,7 @@ setup() {
     echo "mode $MODE, kernel $(uname -r)"
     if [ "$MODE" = uml ]; then
         echo "modules from $M"
-        for m in ppp_async dummy veth pppoe; do load $m; done
+        for m in ppp_async dummy veth pppoe l2tp_ppp; do load $m; done
         ip link set lo up
     fi
     [ -c /dev/ppp ] || echo "no /dev/ppp"
