@@ -12,6 +12,7 @@ use crate::table::{self, layout::Sections, Table, TableError};
 use crate::text::escape;
 
 pub mod pptpd;
+pub mod xl2tpd;
 
 /// pppd options whose value is free text (a name, a command), so that a
 /// value looking like an option is not taken for a misspelt one.

@@ -1358,3 +1358,275 @@ pub fn s34_pppoe_storm_kernel_mode(s: &Scenario) {
 pub fn s35_pppoe_storm_user_mode(s: &Scenario) {
     pppoe_storm(s, [10, 9, 35, 1], 30);
 }
+
+/// Scenarios 26 and 27 (tests/pppd/l2tp.sh, `l2tp_sessions`): one xl2tpd
+/// LNS, pool `base`..`base+2`, `kernel` for kernel L2TP.
+fn l2tp_sessions(s: &Scenario, base: [u8; 4], kernel: bool) {
+    let last = base[3] + 2;
+    let pool = |a: &str| in_pool(a, base, last);
+    let a: Vec<String> = (1..=3).map(|n| s.ev(&format!("addr{n}"))).collect();
+    let distinct: HashSet<&String> = a.iter().collect();
+    assert_eq!(distinct.len(), 3, "three sessions, three addresses: {a:?}");
+    assert!(a.iter().all(|x| pool(x)), "outside the pool: {a:?}");
+    // Each lease held by the pppd the LNS spawned for that session, and
+    // that pppd is the one under test.
+    let up = s.snap("three-up");
+    for (n, x) in (1..=3).zip(&a) {
+        let l = lease(&up, x);
+        assert_eq!(l["state"], "leased");
+        assert_eq!(
+            l["pid"].as_u64().unwrap().to_string(),
+            s.ev(&format!("spid{n}"))
+        );
+        assert!(l["interface"].as_str().unwrap().starts_with("ppp"), "{l}");
+    }
+    assert_eq!(s.ev("server_ppid"), s.ev("lns_pid"), "not the LNS's child");
+    assert_eq!(
+        s.ev("server_version"),
+        format!("pppd {} started", s.ev("pppd_version")),
+        "the LNS ran another pppd than the one under test"
+    );
+    assert_eq!(s.ev("lns_mode"), if kernel { "kernel" } else { "user" });
+    // With `assign ip = no` xl2tpd passes no remote address.
+    let argv = s.ev("server_argv");
+    assert!(
+        argv.contains(" passive nodetach 10.0.0.1:0.0.0.0 file "),
+        "{argv}"
+    );
+    if kernel {
+        assert!(argv.contains(" plugin pppol2tp.so pppol2tp "), "{argv}");
+        assert!(argv.contains(" pppol2tp_lns_mode "), "{argv}");
+    } else {
+        assert!(argv.contains("/usr/sbin/pppd /dev/pts/"), "{argv}");
+        assert!(!argv.contains("pppol2tp"), "{argv}");
+    }
+    let mut want = a.clone();
+    want.sort();
+    assert_eq!(words(&s.ev("peers_three")), want);
+    for i in words(&s.ev("server_ifs")) {
+        let (_, peer) = i.rsplit_once('=').unwrap();
+        assert!(
+            i.contains("=10.0.0.1=") && pool(peer.trim_end_matches("/32")),
+            "a ppp interface with another address: {i}"
+        );
+    }
+
+    // The fourth caller: refused by its pppd (the caller is given no
+    // address), with the reason logged; the three leases stay.
+    assert_eq!(
+        s.ev("client4_status"),
+        "Could not determine local IP address"
+    );
+    assert_eq!(s.ev("client4_addr"), "none");
+    assert_ne!(s.ev("exhausted"), "0", "no \"pool exhausted\" line");
+    assert_eq!(s.snap("refused")["leased"], 3);
+    let spids: Vec<String> = (1..=3).map(|n| s.ev(&format!("spid{n}"))).collect();
+    assert_eq!(words(&s.ev("servers_after_refusal")), spids);
+
+    // Caller 2 hangs up: released on ip-down; the address comes back.
+    assert_eq!(s.ev("client2_status"), "Terminating on signal 15");
+    let n = s.ev("hangup_notified");
+    assert!(
+        n.contains("ip down") && n.ends_with("exit (status 16)"),
+        "{n}"
+    );
+    let rel = s.ev("hangup_released");
+    assert!(rel.starts_with(&format!("{} (ip-down", a[1])), "{rel}");
+    let h = s.snap("after-hangup");
+    assert_eq!(lease(&h, &a[1])["state"], "free");
+    assert_eq!(h["leased"], 2);
+    assert_eq!(
+        s.ev("addr5"),
+        a[1],
+        "the freed address is not handed out again"
+    );
+
+    // Session 1's pppd SIGKILLed: nothing fires, the watchdog frees it; the
+    // LNS closes the call and the caller's LAC ends its pppd.
+    freed_within_bound(s, "kill1");
+    let n = s.ev("kill_notified");
+    assert!(!n.contains("ip down") && !n.contains("exit"), "{n}");
+    assert!(s.ev("kill_reaped").starts_with(&format!("reaped {}", a[0])));
+    assert_eq!(lease(&s.snap("after-kill"), &a[0])["state"], "free");
+    assert!(
+        s.ev("lns_on_kill").ends_with("by signal 9"),
+        "{}",
+        s.ev("lns_on_kill")
+    );
+    assert_eq!(s.ev("client1_status"), "Terminating on signal 15");
+    let mut want = vec![a[1].clone(), a[2].clone()];
+    want.sort();
+    assert_eq!(words(&s.ev("peers_after_kill")), want);
+
+    // Caller 3's LAC closes its tunnel: the LNS ends the session's pppd,
+    // which releases on ip-down.
+    assert_eq!(s.ev("client3_status"), "Terminating on signal 15");
+    let n = s.ev("lac_hangup_notified");
+    assert!(
+        n.contains("ip down") && n.ends_with("exit (status 16)"),
+        "{n}"
+    );
+    let rel = s.ev("lac_hangup_released");
+    assert!(rel.starts_with(&format!("{} (ip-down", a[2])), "{rel}");
+    let a6 = s.ev("addr6");
+    assert!(pool(&a6) && a6 != a[1], "{a6}");
+    let two = s.snap("two-up");
+    assert_eq!(two["leased"], 2);
+
+    // The LNS SIGKILLed and started again at once: a new caller gets an
+    // address no live session holds; no lease is ever held by a dead
+    // process, no address is on two links.
+    assert_eq!(s.ev("lns1_status"), "137");
+    assert_eq!(s.ev("lns2_mode"), s.ev("lns_mode"));
+    let a7 = s.ev("addr7");
+    assert!(pool(&a7), "{a7}");
+    let r = s.snap("restarted");
+    assert_eq!(
+        lease(&r, &a7)["pid"].as_u64().unwrap().to_string(),
+        s.ev("spid7")
+    );
+    assert_eq!(s.ev("restarted_dead"), "", "leases held by dead processes");
+    let peers = words(&s.ev("restarted_peers"));
+    let distinct: HashSet<&String> = peers.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        peers.len(),
+        "an address on two links: {peers:?}"
+    );
+    assert!(peers.contains(&a7));
+    // Sessions 5 and 6: in kernel mode their L2TP session went with the
+    // LNS's tunnel socket, and each pppd ends on its own LCP echo failure;
+    // in user-space mode their ptys are hung up at once. The restarted LNS
+    // ends none of them, and their LACs do not call again.
+    let how = if kernel {
+        "No response to 3 echo-requests"
+    } else {
+        "Hangup (SIGHUP)"
+    };
+    for (n, x) in [(5, &a[1]), (6, &a6)] {
+        assert_eq!(s.ev(&format!("old_end{n}")), how, "session {n}");
+        let rel = s.ev(&format!("old_released{n}"));
+        assert!(rel.starts_with(&format!("{x} (ip-down")), "{rel}");
+        let n_ = s.ev(&format!("old_notified{n}"));
+        assert!(n_.ends_with("exit (status 16)"), "{n_}");
+        assert_eq!(
+            s.ev(&format!("old_client{n}")),
+            "No response to 3 echo-requests"
+        );
+    }
+    if kernel {
+        // They were still up when the new LNS started.
+        let r = words(&s.ev("restart_servers"));
+        assert!(
+            r.contains(&s.ev("spid5")) && r.contains(&s.ev("spid6")),
+            "{r:?}"
+        );
+    }
+    assert_eq!(s.ev("lns2_terminating"), "0");
+    assert_eq!(s.ev("old_lac_calls"), "1 1");
+    let g = s.snap("old-gone");
+    assert_eq!(g["leased"], 1);
+    assert_eq!(words(&s.ev("old_gone_servers")), vec![s.ev("spid7")]);
+    assert_eq!(s.ev("old_gone_dead"), "");
+    assert_eq!(s.ev("old_gone_peers"), a7);
+
+    // The last caller hangs up: nothing leased, no pppd, no ppp address.
+    assert_eq!(s.ev("client7_status"), "Terminating on signal 15");
+    all_free(s, "end");
+    assert_eq!(s.ev("peers_end"), "");
+    assert_eq!(s.ev("server_pppds_end"), "");
+}
+
+pub fn s26_xl2tpd_kernel_mode_sessions_and_lns_killed(s: &Scenario) {
+    l2tp_sessions(s, [10, 9, 26, 1], true);
+}
+
+pub fn s27_xl2tpd_user_mode_sessions_and_lns_killed(s: &Scenario) {
+    l2tp_sessions(s, [10, 9, 27, 1], false);
+}
+
+pub fn s28_xl2tpd_own_address_assignment_next_to_the_pool(s: &Scenario) {
+    let pool = |a: &str| in_pool(a, [10, 9, 28, 1], 3);
+    // `ip range` with `assign ip` yes: `rasstatic check` fails the file;
+    // pppd is given xl2tpd's address and takes the pool's instead; a second
+    // caller is refused by xl2tpd itself, with two pool addresses free.
+    let c = s.ev("check_range");
+    assert!(
+        c.starts_with("1 ") && c.contains("Out of IP addresses"),
+        "{c}"
+    );
+    let a = s.ev("addr_range");
+    assert!(pool(&a), "{a}");
+    assert_eq!(s.ev("pair_range"), "10.0.0.1:10.67.15.1");
+    assert_eq!(s.ev("peers_range"), a);
+    assert_eq!(s.ev("addr_range2"), "none");
+    assert_eq!(s.ev("range_servers"), "1", "xl2tpd started a pppd for it");
+    assert_ne!(s.ev("range_refused"), "0", "no \"Out of IP addresses\"");
+    let r = s.snap("range");
+    assert_eq!(
+        (r["leased"].as_u64(), r["free"].as_u64()),
+        (Some(1), Some(2)),
+        "{r}"
+    );
+    // Neither `ip range` nor `assign ip = no`: every call refused.
+    let c = s.ev("check_default");
+    assert!(
+        c.starts_with("1 ") && c.contains("xl2tpd refuses every call"),
+        "{c}"
+    );
+    assert_eq!(s.ev("addr_default"), "none");
+    assert_ne!(s.ev("default_refused"), "0");
+    assert_eq!(s.ev("default_servers"), "0");
+    // The recommended section.
+    let c = s.ev("check_ok");
+    assert!(
+        c.starts_with("0 ")
+            && c.contains(": ok: [lns default]: ")
+            && c.contains("pool 10.9.28.1-10.9.28.3"),
+        "{c}"
+    );
+    let a = s.ev("addr_ok");
+    assert!(pool(&a), "{a}");
+    assert_eq!(s.ev("pair_ok"), "10.0.0.1:0.0.0.0");
+    all_free(s, "end");
+}
+
+pub fn s29_xl2tpd_misconfigured_options_are_caught_or_refused(s: &Scenario) {
+    // Options before the plugin line: `rasstatic check` follows pppoptfile
+    // and fails it; pppd refuses the file; no address, no table.
+    let c = s.ev("check_before");
+    assert!(c.starts_with("1 ") && c.contains("comes before"), "{c}");
+    assert_eq!(s.ev("addr_before"), "none");
+    assert_eq!(s.ev("peers_before"), "");
+    assert_ne!(s.ev("unrecognized"), "0");
+    assert_eq!(s.ev("table_before"), "");
+    // No plugin: pppd has no address for the caller and accepts the one it
+    // asks for, a pool address outside the table; `check` fails the file.
+    let c = s.ev("check_none");
+    assert!(
+        c.starts_with("1 ") && c.contains("has no rasstatic options"),
+        "{c}"
+    );
+    assert_eq!(s.ev("addr_none"), "10.9.29.2");
+    assert_eq!(s.ev("pair_none"), "10.0.0.1:0.0.0.0");
+    // No plugin and xl2tpd's `ip range`: pppd hands out xl2tpd's address.
+    let c = s.ev("check_none_range");
+    assert!(
+        c.starts_with("1 ")
+            && c.contains("has no rasstatic options")
+            && c.contains("FAILED: 2 problem(s)"),
+        "{c}"
+    );
+    assert_eq!(s.ev("addr_none_range"), "10.67.15.1");
+    assert_eq!(s.ev("peers_none_range"), "10.67.15.1");
+    assert_eq!(s.ev("loaded_none"), "0");
+    // The working file.
+    let c = s.ev("check_ok");
+    assert!(
+        c.starts_with("0 ") && c.contains(": ok: [lns default]: "),
+        "{c}"
+    );
+    assert_eq!(s.ev("addr_ok"), "10.9.29.1");
+    assert_eq!(s.ev("peers_ok"), "10.9.29.1");
+    all_free(s, "end");
+}

@@ -62,7 +62,8 @@ impl Target {
             pppd: t.join("root/usr/sbin/pppd"),
             include: Some(t.join("root/usr/include/pppd")),
             target_dir: Some(t.join("build")),
-            // Debian 13's rp-pppoe.so needs glibc 2.38; Debian 12 has 2.36.
+            // Debian 13's rp-pppoe.so and pppol2tp.so need glibc 2.38;
+            // Debian 12 has 2.36.
             blocked: &[
                 (
                     "s22_pppoe_server_kernel_mode",
@@ -70,6 +71,10 @@ impl Target {
                 ),
                 (
                     "s24_pppoe_server_killed_and_restarted_kernel_mode",
+                    "version `GLIBC_2.38' not found",
+                ),
+                (
+                    "s26_xl2tpd_kernel_mode_sessions_and_lns_killed",
                     "version `GLIBC_2.38' not found",
                 ),
                 (
@@ -439,6 +444,10 @@ macro_rules! scenario_tests {
             s23_pppoe_server_killed_and_restarted_user_mode,
             s24_pppoe_server_killed_and_restarted_kernel_mode,
             s25_pppoe_misconfigured_options_are_caught_or_refused,
+            s26_xl2tpd_kernel_mode_sessions_and_lns_killed,
+            s27_xl2tpd_user_mode_sessions_and_lns_killed,
+            s28_xl2tpd_own_address_assignment_next_to_the_pool,
+            s29_xl2tpd_misconfigured_options_are_caught_or_refused,
             s30_pptpd_sessions,
             s31_pptpd_killed_and_restarted,
             s32_pptpd_own_addresses_are_replaced_or_turned_off,

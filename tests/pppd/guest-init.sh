@@ -65,7 +65,7 @@ setup() {
     echo "mode $MODE, kernel $(uname -r)"
     if [ "$MODE" = uml ]; then
         echo "modules from $M"
-        for m in ppp_async dummy veth pppoe; do load $m; done
+        for m in ppp_async dummy veth pppoe l2tp_ppp; do load $m; done
         ip link set lo up
     fi
     [ -c /dev/ppp ] || echo "no /dev/ppp"
@@ -97,7 +97,7 @@ for s in $SCENARIOS; do
     # Whatever a scenario left running must not disturb the next one (the
     # syslog listener is a socat too).
     pkill -9 -x pppoe-server; pkill -9 -x pppd; pkill -9 -x pppoe; pkill -9 -x socat; pkill -9 -f pppeer; pkill -9 -x rasstatic-wd
-    pkill -9 -x pptpd; pkill -9 -x pptpctrl; pkill -9 -x pptp
+    pkill -9 -x pptpd; pkill -9 -x pptpctrl; pkill -9 -x pptp; pkill -9 -x xl2tpd
     sleep 0.3
 done >> "$RUN/guest.log" 2>&1
 echo finished > "$RUN/finished"

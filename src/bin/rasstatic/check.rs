@@ -1,6 +1,8 @@
 //! `check`: the rasstatic options of pppd option files
-//! ([`rasstatic::check`]), and pptpd.conf files with the options file each
-//! names ([`rasstatic::check::pptpd`]), one verdict per file.
+//! ([`rasstatic::check`]), the LNS sections of an xl2tpd.conf with the
+//! options files they name ([`rasstatic::check::xl2tpd`]), and pptpd.conf
+//! files with the options file each names ([`rasstatic::check::pptpd`]),
+//! one verdict per file.
 //!
 //! Each file gets its problems, one a line as `FILE:LINE: ...`, then one
 //! verdict line: `FILE: ok: ...`, `FILE: FAILED: N problem(s)`, or `FILE:
@@ -10,6 +12,7 @@ use std::io::Write;
 
 use rasstatic::check::check_file;
 use rasstatic::check::pptpd;
+use rasstatic::check::xl2tpd::{check_xl2tpd_conf, is_xl2tpd_conf};
 
 use super::out::{escape, Failure, Out};
 
@@ -30,6 +33,9 @@ pub fn check(files: &[String], out: &mut Out) -> Result<(), Failure> {
         let mut notes = Vec::new();
         let verdict = match std::fs::read(f) {
             Err(e) => Err(vec![format!("{shown}: cannot read it: {e}")]),
+            Ok(bytes) if is_xl2tpd_conf(&bytes) => {
+                check_xl2tpd_conf(&shown, &bytes, &|p| std::fs::read(p), &mut notes)
+            }
             Ok(bytes) if pptpd::is_pptpd_conf(f, &bytes) => {
                 pptpd_conf(&shown, &bytes, &mut notes).map(Some)
             }
