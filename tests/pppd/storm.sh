@@ -28,7 +28,7 @@ elapsed_ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%d", (b - a) * 1000 }'; 
 
 # Options for the callers (pppoe_storm gives the server pppds the same):
 # LCP and IPCP keep asking for two minutes, echoes tolerate a minute of
-# silence, PADIs go on for 50 s.
+# silence, discovery goes on for minutes (30 tries, 10 s apart at first).
 STORM_PATIENCE="lcp-max-configure 120 ipcp-max-configure 120 lcp-echo-failure 60"
 
 # storm_dial N [CALLER-OPTIONS...]: N callers started at once by one shell
@@ -48,7 +48,7 @@ storm_dial() {
                 logfile "$st/c.$i.log" < /dev/null > /dev/null 2>&1 &
         done
         wait' storm "$callers" "$ST" "$CALLER_PPPD" "$CALLER_PPPOE" $PPPOE_CLI \
-        pppoe-padi-timeout 5 pppoe-padi-attempts 10 $STORM_PATIENCE "$@" > /dev/null 2>&1 &
+        pppoe-padi-timeout 10 pppoe-padi-attempts 30 $STORM_PATIENCE "$@" > /dev/null 2>&1 &
 }
 
 # ups: how many sessions have run ip-up.
