@@ -52,7 +52,7 @@ echo "Machine: $(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | 
 echo "Dial-in: Debian 13's pppoe-server (rp-pppoe 4.0) in kernel mode, Debian 12's pppd $(pppd --version 2>&1 | awk '{print $3}'), PAP. Peer: $(freeradius -v | sed -n 1p | sed 's/^radiusd: //'), rlm_sqlippool on SQLite."
 echo "Command: \`sh bench/storm/run.sh $SESSIONS${2:+ \"$SIDES\"}\` ($(( $(date +%s) - start )) s for the boot)."
 echo
-echo "| dial-in pppd with | sessions | up | refused | distinct addresses | first PADI to last IPCP up | sessions/s | all addresses back after the mass hang-up | last server pppd gone | server pppd PSS per session | pppoe-server PSS | pool store |"
+echo "| dial-in pppd with | sessions | up | refused | distinct addresses | first caller started to last IPCP up | sessions/s over that time | all addresses back after the mass hang-up | last server pppd gone | server pppd PSS per session | pppoe-server PSS | pool store |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 awk '
     { delete f; for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] } }
@@ -61,11 +61,13 @@ awk '
         store = $1 == "rasstatic" ? sprintf("table file %d B", f["store_bytes"]) : sprintf("FreeRADIUS PSS %.1f MiB; SQLite file %d B (holds the bench'"'"'s three pools, 65,791 addresses)", f["store_pss_kb"] / 1024, f["store_bytes"])
         refused = f["refused"] + 0 ? f["refused"] (f["db_locked"] + 0 ? sprintf(" (%d \"database is locked\")", f["db_locked"]) : "") : 0
         printf "| %s | %d | %d | %s | %d | %.1f s | %.2f | %s | %s | %.0f KiB | %.0f KiB | %s |\n", name, f["sessions"], f["up"], refused, f["distinct"],
-            f["last_up_ms"] / 1000, f["up"] / (f["last_up_ms"] / 1000),
+            f["last_up_ms"] / 1000, f["last_up_ms"] > 0 ? f["up"] / (f["last_up_ms"] / 1000) : 0,
             f["back_ms"] == "never" ? "never" : sprintf("%.2f s", f["back_ms"] / 1000),
             f["no_pppd_ms"] == "never" ? "never" : sprintf("%.2f s", f["no_pppd_ms"] / 1000),
             f["up"] ? f["server_pss_kb"] / f["up"] : 0, f["pppoes_pss_kb"], store
     }' "$RUN/storm.raw"
+echo
+echo "The clock starts just before one shell in the callers' namespace starts every caller's pppd (each sends its first PADI once it has loaded rp-pppoe.so), and stops at the last session's ip-up script. Both ends of every session share the guest's one CPU, so the times are mostly pppd starting up under User-Mode Linux; the two sides are timed alike. \"All addresses back\": until the pool has nothing leased, stale or draining (rasstatic) or no unexpired lease (sqlippool)."
 echo
 echo "Raw facts per side (from $RUN/storm.raw):"
 echo

@@ -32,6 +32,9 @@ const KEYWORDS: &[&str] = &[
     "bcrelay",
     "pidfile",
     "ppp",
+    "logwtmp",
+    "listen",
+    "vrf",
 ];
 
 /// One line pptpd reads: its keyword and value, 1-based line number.
@@ -47,8 +50,10 @@ struct Line {
 fn lines(bytes: &[u8]) -> (Vec<Line>, Vec<usize>) {
     let text = String::from_utf8_lossy(bytes);
     let (mut read, mut indented) = (Vec::new(), Vec::new());
-    for (i, l) in text.lines().enumerate() {
-        let l = l.trim_end_matches([' ', '\t', '\r']);
+    for (i, l) in text.split('\n').enumerate() {
+        // pptpd trims spaces and tabs only: a CRLF line keeps its '\r' in
+        // the keyword or value, as here.
+        let l = l.trim_end_matches([' ', '\t']);
         if l.is_empty() || l.starts_with('#') {
             continue;
         }
@@ -108,6 +113,17 @@ pub fn check_pptpd_conf(
         .iter()
         .map(|n| format!("{f}:{n}: starts with a space or a tab: pptpd ignores the line"))
         .collect();
+    errors.extend(
+        lines
+            .iter()
+            .filter(|l| l.value.ends_with('\r') || l.keyword.ends_with('\r'))
+            .map(|l| {
+                format!(
+            "{f}:{}: ends with a carriage return (a CRLF file): pptpd takes it as part of the line",
+            l.line
+        )
+            }),
+    );
     let delegate = first(&lines, "delegate");
     let remote = first(&lines, "remoteip");
     let local = first(&lines, "localip");
@@ -238,6 +254,29 @@ mod tests {
         assert!(!is_pptpd_conf("/etc/ppp/pptpd-options", OPTS));
         // An indented keyword is no keyword to pptpd.
         assert!(!is_pptpd_conf("/x/conf", b" delegate\n"));
+        // Keywords of pptpd's that a file may carry alone.
+        for k in ["logwtmp\n", "listen 10.0.0.1\n", "vrf red\n"] {
+            assert!(is_pptpd_conf("/x/conf", k.as_bytes()), "{k}");
+        }
+    }
+
+    #[test]
+    fn a_crlf_line_fails_as_pptpd_would_misread_it() {
+        let (r, _) = run("option /o\r\ndelegate\r\n", Some(OPTS));
+        let e = r.unwrap_err();
+        assert!(
+            e.iter()
+                .any(|p| p.starts_with("C:1: ends with a carriage return")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter()
+                .any(|p| p.starts_with("C:2: ends with a carriage return")),
+            "{e:?}"
+        );
+        // pptpd does not see "delegate" there.
+        let (l, _) = lines(b"delegate\r\n");
+        assert_eq!(first(&l, "delegate"), None);
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub fn is_xl2tpd_conf(bytes: &[u8]) -> bool {
 /// The lines that carry something, numbered from 1: comments (from `;`)
 /// and surrounding white space removed.
 fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, String)> + '_ {
+    // A leading UTF-8 byte-order mark: xl2tpd skips it as it skips white
+    // space (bytes above 127 are below 33 as its signed chars).
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     bytes
         .split(|&b| b == b'\n')
         .enumerate()
@@ -174,6 +177,8 @@ mod tests {
         assert!(!is_xl2tpd_conf(b"plugin rasstatic.so\n[not a section]\n"));
         assert!(!is_xl2tpd_conf(b"# [global]\nnoauth\n"));
         assert!(!is_xl2tpd_conf(b""));
+        // A byte-order mark before the first section, which xl2tpd skips.
+        assert!(is_xl2tpd_conf(b"\xef\xbb\xbf[global]\n"));
     }
 
     #[test]

@@ -217,12 +217,17 @@ pppoe_sessions() {
     ev "pppoes_status $(ended pppoes 1)"
 }
 
-# dead_holders: leases whose holder is not a running process ("ADDR:PID"),
-# space-separated; empty when every lease is held by a live pppd.
+# dead_holders: leases held by no running process ("ADDR:PID"; a lease
+# `show` calls stale, its holder dead and not yet reaped, as
+# "ADDR:PID(stale)"), space-separated; empty when every lease is held by a
+# live pppd (or by the interface of a session whose pid file is gone,
+# which lives while the interface does).
 dead_holders() {
-    "$RASSTATIC" show --json --dir "$TDIR" | tr '{' '\n' | grep -a '"state":"leased"' |
-        sed 's/.*"address":"\([0-9.]*\)".*"pid":\([0-9]*\).*/\1 \2/' |
-        while read -r a p; do
+    "$RASSTATIC" show --json --dir "$TDIR" | tr '{' '\n' | grep -a '"state":"\(leased\|stale\)"' |
+        sed 's/.*"address":"\([0-9.]*\)","state":"\([a-z]*\)","pid":\([0-9a-z]*\).*/\1 \2 \3/' |
+        while read -r a s p; do
+            if [ "$s" = stale ]; then printf '%s:%s(stale) ' "$a" "$p"; continue; fi
+            [ "$p" = null ] && continue
             st=$(cut -d' ' -f3 /proc/$p/stat 2> /dev/null)
             [ -n "$st" ] && [ "$st" != Z ] || printf '%s:%s ' "$a" "$p"
         done

@@ -105,9 +105,11 @@ storm_wait() {
     done
     echo never
 }
-# leased: the table's leased addresses.
+# leased: the table's addresses not free: leased, stale (held by a dead
+# process the watchdog has not reaped yet) or draining.
 leased() {
-    "$RASSTATIC" show --json --dir "$TDIR" | grep -o '"leased":[0-9]*' | cut -d: -f2
+    "$RASSTATIC" show --json --dir "$TDIR" |
+        grep -o '"\(leased\|stale\|draining\)":[0-9]*' | cut -d: -f2 | awk '{ s += $1 } END { print s + 0 }'
 }
 # server_pppd_count: the server pppds still running.
 server_pppd_count() { server_pppds | wc -w; }
