@@ -102,3 +102,75 @@ fn the_options_file_s_own_problems_are_reported_under_its_name() {
         )
     );
 }
+
+/// The code blocks of the README's xl2tpd section.
+fn readme_blocks() -> Vec<String> {
+    let readme =
+        fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    let start = readme
+        .find("\n## L2TP servers (xl2tpd)\n")
+        .expect("the README's xl2tpd section");
+    let section = &readme[start + 1..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |e| e + 3)];
+    section
+        .split("```")
+        .skip(1)
+        .step_by(2)
+        .map(|b| {
+            b.trim_start_matches(|c: char| c.is_ascii_alphabetic())
+                .trim()
+                .to_string()
+                + "\n"
+        })
+        .collect()
+}
+
+#[test]
+fn the_readme_example_passes_and_is_what_the_scenarios_use() {
+    let b = readme_blocks();
+    let (conf, opts) = (&b[0], &b[1]);
+    // Checked as it is, its options file at the test's path and its table
+    // directory one that does not exist.
+    let d = dir("readme");
+    let conf = conf.replace("/etc/ppp/options.xl2tpd", "{OPTS}");
+    let (code, out, err, c, o) = check(
+        &d,
+        &conf,
+        &format!("{opts}rasstatic-dir /nonexistent/rasstatic-xl2tpd\n"),
+    );
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.starts_with(&format!(
+            "{c}: ok: [lns default]: {o}: pool 192.168.60.10-192.168.60.200 (191 addresses)"
+        )),
+        "{out}"
+    );
+    // The scenarios' LNS section (tests/pppd/l2tp.sh) sets the same keys
+    // as the README's, in the same order.
+    let keys = |text: &str| -> Vec<String> {
+        text.lines()
+            .map(|l| l.split(';').next().unwrap().trim())
+            .filter(|l| l.contains(" = "))
+            .map(|l| l.split(" = ").next().unwrap().to_string())
+            .collect()
+    };
+    let readme_lns = &conf[conf.find("[lns default]").unwrap()..];
+    let l2tp = fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pppd/l2tp.sh"),
+    )
+    .unwrap();
+    let line = l2tp
+        .lines()
+        .find(|l| l.contains("set -- \"local ip = "))
+        .expect("the scenarios' LNS section in tests/pppd/l2tp.sh");
+    let scen: Vec<String> = line
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .map(|kv| kv.split(" = ").next().unwrap().to_string())
+        .collect();
+    assert_eq!(scen, keys(readme_lns));
+    assert_eq!(scen, ["local ip", "assign ip", "pppoptfile"]);
+    assert!(line.contains("\"assign ip = no\""), "{line}");
+}
