@@ -5,8 +5,11 @@
 //! README's example passes as it is.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
+
+#[path = "readme/mod.rs"]
+mod readme;
 
 struct Dir(PathBuf);
 
@@ -53,32 +56,10 @@ fn good_opts() -> String {
     format!("plugin rasstatic.so\nrasstatic-pool 10.5.0.10-10.5.0.19\n10.5.0.1:\n{DIR_OPT}")
 }
 
-/// The code blocks of the README's pptpd section.
-fn readme_blocks() -> Vec<String> {
-    let readme =
-        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let start = readme
-        .find("\n## PPTP servers (pptpd)\n")
-        .expect("the README's pptpd section");
-    let section = &readme[start + 1..];
-    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |e| e + 3)];
-    section
-        .split("```")
-        .skip(1)
-        .step_by(2)
-        .map(|b| {
-            b.trim_start_matches(|c: char| c.is_ascii_alphabetic())
-                .trim()
-                .to_string()
-                + "\n"
-        })
-        .collect()
-}
-
 #[test]
 fn the_readme_example_passes_without_a_note() {
     let d = dir("readme");
-    let b = readme_blocks();
+    let b = readme::blocks("PPTP servers (pptpd)");
     let (conf, opts) = (&b[0], &b[1]);
     let first = conf.lines().next().unwrap();
     assert_eq!(first, "option /etc/ppp/pptpd-options");

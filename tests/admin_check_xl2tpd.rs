@@ -6,6 +6,9 @@ use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
 
+#[path = "readme/mod.rs"]
+mod readme;
+
 struct Dir(PathBuf);
 
 impl Drop for Dir {
@@ -103,32 +106,9 @@ fn the_options_file_s_own_problems_are_reported_under_its_name() {
     );
 }
 
-/// The code blocks of the README's xl2tpd section.
-fn readme_blocks() -> Vec<String> {
-    let readme =
-        fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-            .unwrap();
-    let start = readme
-        .find("\n## L2TP servers (xl2tpd)\n")
-        .expect("the README's xl2tpd section");
-    let section = &readme[start + 1..];
-    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |e| e + 3)];
-    section
-        .split("```")
-        .skip(1)
-        .step_by(2)
-        .map(|b| {
-            b.trim_start_matches(|c: char| c.is_ascii_alphabetic())
-                .trim()
-                .to_string()
-                + "\n"
-        })
-        .collect()
-}
-
 #[test]
 fn the_readme_example_passes_and_is_what_the_scenarios_use() {
-    let b = readme_blocks();
+    let b = readme::blocks("L2TP servers (xl2tpd)");
     let (conf, opts) = (&b[0], &b[1]);
     // Checked as it is, its options file at the test's path and its table
     // directory one that does not exist.

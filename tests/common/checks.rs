@@ -951,27 +951,6 @@ pub fn s25_pppoe_misconfigured_options_are_caught_or_refused(s: &Scenario) {
     all_free(s, "end");
 }
 
-/// The code blocks of the README's section `title`, in order.
-fn readme_blocks(title: &str) -> Vec<String> {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .expect("README.md");
-    let start = readme
-        .find(&format!("\n## {title}\n"))
-        .unwrap_or_else(|| panic!("README.md has no section \"{title}\""));
-    let section = &readme[start + 1..];
-    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |e| e + 3)];
-    section
-        .split("```")
-        .skip(1)
-        .step_by(2)
-        .map(|b| {
-            b.trim_start_matches(|c: char| c.is_ascii_alphabetic())
-                .trim()
-                .to_string()
-        })
-        .collect()
-}
-
 /// The first words of a file's lines (pptpd's keywords), sorted.
 fn keywords(text: &str, leave_out: &[&str]) -> Vec<String> {
     let mut k: Vec<String> = text
@@ -990,7 +969,7 @@ fn keywords(text: &str, leave_out: &[&str]) -> Vec<String> {
 /// places), and an options file that loads the plugin first and gives the
 /// pool and the server's end of every call.
 fn pptpd_files_as_in_the_readme(s: &Scenario) {
-    let blocks = readme_blocks("PPTP servers (pptpd)");
+    let blocks = super::readme::blocks("PPTP servers (pptpd)");
     let (conf, opts) = (&blocks[0], &blocks[1]);
     assert_eq!(
         keywords(&s.read("pptpd.conf"), &["ppp", "listen", "pidfile"]),

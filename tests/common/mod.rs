@@ -7,6 +7,8 @@
 #![allow(dead_code)]
 
 pub mod checks;
+#[path = "../readme/mod.rs"]
+pub mod readme;
 
 use std::collections::HashMap;
 use std::fs;
