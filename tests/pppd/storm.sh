@@ -5,8 +5,10 @@
 # Scenarios 34 and 35 run it with 30 callers, bench/storm with hundreds.
 #
 # Each server pppd runs $OUT/storm/ip-up when IPCP is up (the
-# `ip-up-script` option in its options file): one line per session,
-# "<epoch seconds> <interface> <peer address>", appended in one write.
+# `ip-up-script` option in its options file): one line each time,
+# "<epoch seconds> <interface> <peer address> <pppd's PID>", appended in
+# one write. A session whose IPCP is renegotiated (as a caller starved of
+# CPU may make it) runs it again: a session is a PID.
 ST=$OUT/storm
 mkdir -p "$ST"
 
@@ -14,7 +16,7 @@ mkdir -p "$ST"
 storm_ip_up() {
     cat > "$ST/ip-up" <<'S'
 #!/bin/sh
-echo "$(date +%s.%N) $1 $5" >> "${0%/*}/up"
+echo "$(date +%s.%N) $1 $5 $PPPD_PID" >> "${0%/*}/up"
 S
     chmod 755 "$ST/ip-up"
     : > "$ST/up"
@@ -52,7 +54,7 @@ storm_dial() {
 }
 
 # ups: how many sessions have run ip-up.
-ups() { wc -l < "$ST/up"; }
+ups() { cut -d' ' -f4 "$ST/up" | sort -u | grep -c .; }
 # callers_running: the pppds left in namespace cli.
 callers_running() {
     n=0
@@ -75,11 +77,12 @@ storm_wait_up() {
     ups
 }
 
-# storm_first_up, storm_last_up: the first and last ip-up moments.
+# storm_first_up, storm_last_up: the moment the first session came up,
+# and the moment the last one did (its first ip-up).
 storm_first_up() { sort -n "$ST/up" | head -1 | cut -d' ' -f1; }
-storm_last_up() { sort -n "$ST/up" | tail -1 | cut -d' ' -f1; }
-# storm_addrs: the peer addresses the sessions came up with, sorted.
-storm_addrs() { cut -d' ' -f3 "$ST/up" | sort; }
+storm_last_up() { sort -n "$ST/up" | awk '!seen[$4]++ { t = $1 } END { print t }'; }
+# storm_addrs: each session's peer address (at its latest ip-up), sorted.
+storm_addrs() { sort -n "$ST/up" | awk '{ a[$4] = $3 } END { for (p in a) print a[p] }' | sort; }
 # pss_kb PID...: their proportional set sizes added up, in KiB.
 pss_kb() {
     for p in "$@"; do
@@ -132,7 +135,10 @@ storm_server_args() {
 # none has come up for STORM_STALL_S seconds (default 30).
 storm_run() {
     sessions=$1; srv=$2; leased_cmd=$3; shift 3
-    pppoe_server $srv -L 10.0.0.1 -N $((sessions + 8)) $(storm_server_args)
+    # -N with room: a caller that resends its PADR while pppoe-server is
+    # slow to answer gets a session per PADR, and the one it does not take
+    # holds its slot until that pppd gives up on LCP.
+    pppoe_server $srv -L 10.0.0.1 -N $((sessions * 3)) $(storm_server_args)
     sleep 0.3
     storm_dial $sessions "$@"
     ev "up $(storm_wait_up $sessions ${STORM_STALL_S:-30})"
