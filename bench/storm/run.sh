@@ -19,6 +19,10 @@ cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 SESSIONS=${1:-200}
 SIDES=${2:-rasstatic radius}
+RUN=$ROOT/target/bench-storm
+# STORM_REPORT_ONLY=1: only write the report again from the last run's
+# $RUN/storm.raw.
+if [ -z "${STORM_REPORT_ONLY:-}" ]; then
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q > /dev/null
 apt-get install -y -q freeradius freeradius-utils sqlite3 perl > /dev/null
@@ -27,7 +31,6 @@ sh scripts/fetch-pppoe-4.sh
 cargo build --release -q
 B=/var/lib/rasstatic-bench
 WITH_PG=0 sh bench/freeradius/setup.sh "$B" > /dev/null
-RUN=$ROOT/target/bench-storm
 . "$ROOT/tests/pppd/release-env.sh"
 release_env "$RUN" "$ROOT/bench/storm/guest.sh"
 cat >> "$RUN/env" <<E
@@ -41,7 +44,9 @@ E
 MEM=$(( 1024 + SESSIONS * 12 ))M
 start=$(date +%s)
 sh "$ROOT/tests/pppd/boot.sh" "$RUN" 3600 "$MEM" > "$RUN/console.log" 2>&1 || true
+fi
 [ -f "$RUN/storm.done" ] || { echo "storm run failed; see $RUN/boot.log, $RUN/console.log, $RUN/guest.log and $RUN/storm.raw" >&2; exit 1; }
+MEM=$(( 1024 + SESSIONS * 12 ))M
 mkdir -p bench/results
 OUT=bench/results/storm-$(date +%F).md
 kernel=$(sed -n 's/^mode uml, kernel //p' "$RUN/guest.log")
@@ -50,7 +55,7 @@ echo "# Login storm, $(date -u '+%F %H:%M UTC')"
 echo
 echo "Machine: $(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)), $(free -g | awk '/Mem:/ {print $2}') GiB, Linux $(uname -r); the storm runs in one User-Mode Linux guest (kernel ${kernel:-?}, one virtual CPU, mem=$MEM) holding both ends of every session."
 echo "Dial-in: Debian 13's pppoe-server (rp-pppoe 4.0) in kernel mode, Debian 12's pppd $(pppd --version 2>&1 | awk '{print $3}'), PAP. Peer: $(freeradius -v | sed -n 1p | sed 's/^radiusd: //'), rlm_sqlippool on SQLite."
-echo "Command: \`sh bench/storm/run.sh $SESSIONS${2:+ \"$SIDES\"}\` ($(( $(date +%s) - start )) s for the boot)."
+echo "Command: \`sh bench/storm/run.sh $SESSIONS${2:+ \"$SIDES\"}\` ($(stat -c %Y "$RUN/storm.done" | awk -v s="$(stat -c %Y "$RUN/env")" '{ print $1 - s }') s from start to end of the storms)."
 echo
 echo "| dial-in pppd with | sessions | up | refused | distinct addresses | first caller started to last IPCP up | sessions/s over that time | all addresses back after the mass hang-up | last server pppd gone | server pppd PSS per session | pppoe-server PSS | pool store |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
@@ -59,9 +64,10 @@ awk '
     {
         name = $1 == "rasstatic" ? "rasstatic.so" : "radius.so + sqlippool"
         store = $1 == "rasstatic" ? sprintf("table file %d B", f["store_bytes"]) : sprintf("FreeRADIUS PSS %.1f MiB; SQLite file %d B (holds the bench'"'"'s three pools, 65,791 addresses)", f["store_pss_kb"] / 1024, f["store_bytes"])
-        refused = f["refused"] + 0 ? f["refused"] (f["db_locked"] + 0 ? sprintf(" (%d \"database is locked\")", f["db_locked"]) : "") : 0
+        refused = f["refused"] + 0
+        if (refused && f["db_locked"] + 0) refused = refused sprintf(" (%d \"database is locked\" in FreeRADIUS'"'"'s log)", f["db_locked"])
         printf "| %s | %d | %d | %s | %d | %.1f s | %.2f | %s | %s | %.0f KiB | %.0f KiB | %s |\n", name, f["sessions"], f["up"], refused, f["distinct"],
-            f["last_up_ms"] / 1000, f["last_up_ms"] > 0 ? f["up"] / (f["last_up_ms"] / 1000) : 0,
+            f["last_up_ms"] / 1000, (f["last_up_ms"] > 0 ? f["up"] / (f["last_up_ms"] / 1000) : 0),
             f["back_ms"] == "never" ? "never" : sprintf("%.2f s", f["back_ms"] / 1000),
             f["no_pppd_ms"] == "never" ? "never" : sprintf("%.2f s", f["no_pppd_ms"] / 1000),
             f["up"] ? f["server_pss_kb"] / f["up"] : 0, f["pppoes_pss_kb"], store
