@@ -3,7 +3,6 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
 use std::process::Command;
 
 use rasstatic::owner::Owner;
@@ -11,19 +10,12 @@ use rasstatic::pool::{Pool, MAX_RANGES};
 use rasstatic::protocol::ClaimOpts;
 use rasstatic::table::{Policy, SessionInfo, Table};
 
-struct Dir(PathBuf);
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
+#[path = "scratch/mod.rs"]
+mod scratch;
+use scratch::Dir;
 
 fn dir(tag: &str) -> Dir {
-    let d = std::env::temp_dir().join(format!("rasstatic-check-{tag}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&d);
-    fs::create_dir_all(&d).unwrap();
-    Dir(d)
+    scratch::dir("check", tag)
 }
 
 /// Check one file with these contents: (exit code, stdout, stderr, the

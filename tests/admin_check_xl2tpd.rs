@@ -3,25 +3,17 @@
 //! and one verdict for the file.
 
 use std::fs;
-use std::path::PathBuf;
 use std::process::Command;
 
 #[path = "readme/mod.rs"]
 mod readme;
 
-struct Dir(PathBuf);
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
+#[path = "scratch/mod.rs"]
+mod scratch;
+use scratch::Dir;
 
 fn dir(tag: &str) -> Dir {
-    let d = std::env::temp_dir().join(format!("rasstatic-xl2tpd-{tag}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&d);
-    fs::create_dir_all(&d).unwrap();
-    Dir(d)
+    scratch::dir("xl2tpd", tag)
 }
 
 /// Write the options file and the xl2tpd.conf (`{OPTS}` in it names the
