@@ -20,6 +20,8 @@ ROOT=$(pwd)
 SESSIONS=${1:-200}
 SIDES=${2:-rasstatic radius}
 RUN=$ROOT/target/bench-storm
+# Memory for the guest: both ends of every session run in it.
+MEM=$(( 1024 + SESSIONS * 12 ))M
 # STORM_REPORT_ONLY=1: only write the report again from the last run's
 # $RUN/storm.raw.
 if [ -z "${STORM_REPORT_ONLY:-}" ]; then
@@ -40,13 +42,9 @@ SESSIONS=$SESSIONS
 SIDES="$SIDES"
 export BENCHDIR BENCH_SRC SESSIONS SIDES
 E
-# Memory for the guest: both ends of every session run in it.
-MEM=$(( 1024 + SESSIONS * 12 ))M
-start=$(date +%s)
 sh "$ROOT/tests/pppd/boot.sh" "$RUN" 3600 "$MEM" > "$RUN/console.log" 2>&1 || true
 fi
 [ -f "$RUN/storm.done" ] || { echo "storm run failed; see $RUN/boot.log, $RUN/console.log, $RUN/guest.log and $RUN/storm.raw" >&2; exit 1; }
-MEM=$(( 1024 + SESSIONS * 12 ))M
 mkdir -p bench/results
 OUT=bench/results/storm-$(date +%F).md
 kernel=$(sed -n 's/^mode uml, kernel //p' "$RUN/guest.log")
