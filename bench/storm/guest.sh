@@ -23,6 +23,14 @@ DB=$BENCHDIR/db/radius.db
 
 # The pools: the same size for both sides up to 254 sessions.
 if [ "$SESSIONS" -le 254 ]; then POOL=10.61.0.1-10.61.0.254; else POOL=10.61.0.0/20; fi
+# The callers dial again when a call fails or ends, as a subscriber's
+# router does: 2 s after, for as long as the storm lasts. A caller that
+# lost its session to the guest's starved CPU (discovery or LCP timing
+# out) is then counted by the session it has at the end.
+REDIAL="persist maxfail 0 holdoff 2"
+# created: the sessions pppoe-server has created so far (each a server
+# pppd; with redials, more than the callers).
+created() { sed 's/<[0-9]\{1,3\}>/\n/g' "$OUT/syslog" | grep -c 'pppoe-server.*Session [0-9]* created for client'; }
 # Server pppd options shared by both sides.
 common_options() {
     # No `debug`, and echoes every 10 s (as a concentrator would run them):
@@ -52,17 +60,19 @@ for side in $SIDES; do
     mkdir -p "$ST"
     rm -f "$OUT/events"
     pppoe_setup -k
+    created0=$(created)
     case $side in
     rasstatic)
         { echo "plugin $PLUGIN"; echo "rasstatic-dir $TDIR"; echo "rasstatic-pool $POOL"
           common_options; } > "$OUT/pppoe-server-options"
-        STORM_UP_HOOK=table_up storm_run "$SESSIONS" 1 leased user u1 password x ;;
+        STORM_UP_HOOK=table_up storm_run "$SESSIONS" 1 leased user u1 password x $REDIAL ;;
     radius)
         { echo "plugin radius.so"; echo "radius-config-file $R/radiusclient.conf"
           common_options; } > "$OUT/pppoe-server-options"
-        STORM_UP_HOOK=radius_up storm_run "$SESSIONS" 2 sql_leased user u1 password x ;;
+        STORM_UP_HOOK=radius_up storm_run "$SESSIONS" 2 sql_leased user u1 password x $REDIAL ;;
     esac
-    ev "refused $(( SESSIONS - $(ups) ))"
+    ev "refused $(( SESSIONS - $(sed -n 's/^up //p' "$OUT/events") ))"
+    ev "created $(( $(created) - created0 ))"
     [ $side = radius ] && ev "db_locked $(grep -c 'database is locked' "$OUT/radius.log")"
     ev "left_leased $($( [ $side = radius ] && echo sql_leased || echo leased))"
     ev "left_pppds $(pgrep -x pppd | wc -l)"

@@ -53,8 +53,18 @@ storm_dial() {
         pppoe-padi-timeout 10 pppoe-padi-attempts 30 $STORM_PATIENCE "$@" > /dev/null 2>&1 &
 }
 
-# ups: how many sessions have run ip-up.
-ups() { cut -d' ' -f4 "$ST/up" | sort -u | grep -c .; }
+# live_ups: the PIDs of the sessions that ran ip-up and whose server
+# pppd still runs (a session that came up and then ended, and the caller
+# that dialled again, count once, by the session that is up now).
+live_ups() {
+    live=" $(server_pppds) "
+    cut -d' ' -f4 "$ST/up" | sort -u | while read -r p; do
+        case "$live" in *" $p "*) echo "$p" ;; esac
+    done
+}
+# ups: how many sessions are up now; ups_ever: how many ever ran ip-up.
+ups() { live_ups | grep -c .; }
+ups_ever() { cut -d' ' -f4 "$ST/up" | sort -u | grep -c .; }
 # callers_running: the pppds left in namespace cli.
 callers_running() {
     n=0
@@ -64,25 +74,33 @@ callers_running() {
     echo $n
 }
 
-# storm_wait_up N SECONDS: until N sessions are up, or none has come up
-# for SECONDS. Prints the sessions up.
+# storm_wait_up N SECONDS: until N sessions are up at once, or neither
+# the sessions up nor those ever up have changed for SECONDS, or
+# STORM_MAX_S (default 900) seconds have passed. Prints the sessions up.
 storm_wait_up() {
-    last=0; since=$(date +%s)
+    last=; since=$(date +%s); end=$(( since + ${STORM_MAX_S:-900} ))
     while [ "$(ups)" -lt "$1" ]; do
-        u=$(ups)
+        u="$(ups) $(ups_ever)"
         [ "$u" != "$last" ] && { last=$u; since=$(date +%s); }
         [ $(( $(date +%s) - since )) -ge "$2" ] && break
-        sleep 0.2
+        [ "$(date +%s)" -ge $end ] && break
+        sleep 0.5
     done
     ups
 }
-
 # storm_first_up, storm_last_up: the moment the first session came up,
-# and the moment the last one did (its first ip-up).
+# and the moment the last of the sessions up now did (its first ip-up).
 storm_first_up() { sort -n "$ST/up" | head -1 | cut -d' ' -f1; }
-storm_last_up() { sort -n "$ST/up" | awk '!seen[$4]++ { t = $1 } END { print t }'; }
-# storm_addrs: each session's peer address (at its latest ip-up), sorted.
-storm_addrs() { sort -n "$ST/up" | awk '{ a[$4] = $3 } END { for (p in a) print a[p] }' | sort; }
+storm_last_up() {
+    sort -n "$ST/up" | awk -v live=" $(live_ups | tr '\n' ' ') " '
+        index(live, " " $4 " ") && !seen[$4]++ { t = $1 } END { print t }'
+}
+# storm_addrs: each session's peer address (at its latest ip-up), for the
+# sessions up now, sorted.
+storm_addrs() {
+    sort -n "$ST/up" | awk -v live=" $(live_ups | tr '\n' ' ') " '
+        index(live, " " $4 " ") { a[$4] = $3 } END { for (p in a) print a[p] }' | sort
+}
 # pss_kb PID...: their proportional set sizes added up, in KiB.
 pss_kb() {
     for p in "$@"; do
@@ -142,6 +160,9 @@ storm_run() {
     sleep 0.3
     storm_dial $sessions "$@"
     ev "up $(storm_wait_up $sessions ${STORM_STALL_S:-30})"
+    # Sessions that came up and ended before the count (a caller with
+    # `persist` dials again, and is counted by its session up now).
+    ev "up_ever $(ups_ever)"
     ev "first_up_ms $(elapsed_ms "$STORM_T0" "$(storm_first_up)")"
     ev "last_up_ms $(elapsed_ms "$STORM_T0" "$(storm_last_up)")"
     ev "addrs $(storm_addrs | tr '\n' ' ')"
