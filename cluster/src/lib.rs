@@ -8,9 +8,11 @@
 //!
 //! - [`spec`]: the pool and its block size, which every server must agree on;
 //! - [`ledger`]: the blocks in etcd, and the transactions that move them;
+//! - [`agent`]: the loop that joins the ledger to the machine's table;
 //! - [`deadline`]: the lease renewals and the deadlines they set, after which
 //!   a server cut off from etcd stops claiming and hangs its sessions up.
 
+pub mod agent;
 pub mod deadline;
 pub mod ledger;
 pub mod spec;
