@@ -17,7 +17,7 @@ use std::collections::BTreeSet;
 use rasstatic::table::Table;
 
 use crate::deadline::{Renewer, Timing};
-use crate::ledger::{Ledger, Registration, Result};
+use crate::ledger::{Ledger, LedgerError, Registration, Result};
 
 /// What one step did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -32,7 +32,9 @@ pub struct Agent {
     table: Table,
     timing: Timing,
     reg: Registration,
-    renewer: Renewer,
+    /// The keepalive stream; None after it failed (reopened at the next
+    /// step: a stream ends with the member it ran to, or on a timeout).
+    renewer: Option<Renewer>,
     held: BTreeSet<u32>,
     /// Claimable addresses below which a block is fetched.
     pub low_water: u32,
@@ -62,7 +64,7 @@ impl Agent {
             table,
             timing,
             reg,
-            renewer,
+            renewer: Some(renewer),
             held,
             low_water: (block / 4).max(4),
             high_water: block * 3,
@@ -90,6 +92,58 @@ impl Agent {
                 );
             }
         }
+    }
+
+    /// After [`crate::ledger::LedgerError::Lost`]: register again (a new
+    /// token), take back what the old registration still holds in the
+    /// ledger (nobody reclaimed it), and seal the rest. Claims stay
+    /// stopped until this succeeds: the deadlines are raised only by a
+    /// verified renewal of the new registration.
+    pub async fn rejoin(&mut self, about: &str) -> Result<()> {
+        let reg = self
+            .ledger
+            .register(self.timing.ttl.as_secs() as i64, about)
+            .await?;
+        let mut renewer = Renewer::new(&self.ledger, &reg).await?;
+        let sent = renewer.renew(&mut self.ledger, &reg).await?;
+        self.reg = reg;
+        self.renewer = Some(renewer);
+        self.held = self.ledger.readopt(&reg).await?.into_iter().collect();
+        self.held.extend(self.ledger.held(&reg).await?);
+        self.reconcile();
+        self.table.set_deadlines(
+            self.timing.claim_deadline(sent),
+            self.timing.hang_deadline(sent),
+        );
+        Ok(())
+    }
+
+    /// Renew once, reopening the keepalive stream if the last one failed.
+    async fn renew(&mut self) -> Result<u64> {
+        let attempt = async {
+            let mut renewer = match self.renewer.take() {
+                Some(r) => r,
+                None => Renewer::new(&self.ledger, &self.reg).await?,
+            };
+            let sent = renewer.renew(&mut self.ledger, &self.reg).await?;
+            self.renewer = Some(renewer);
+            Ok(sent)
+        };
+        match attempt.await {
+            Ok(sent) => Ok(sent),
+            // etcd reports a lease it no longer has as a keepalive error:
+            // ask the ledger (linearizable) whether the registration
+            // lives, and say Lost if it does not.
+            Err(LedgerError::Etcd(e)) => match self.ledger.verify(&self.reg).await {
+                Err(lost @ LedgerError::Lost { .. }) => Err(lost),
+                _ => Err(LedgerError::Etcd(e)),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn timing(&self) -> Timing {
+        self.timing
     }
 
     pub fn registration(&self) -> Registration {
@@ -127,7 +181,7 @@ impl Agent {
     /// (etcd unreachable, registration lost) leaves the deadlines where
     /// they were: the table fences itself when they pass.
     pub async fn step(&mut self) -> Result<Step> {
-        let sent = self.renewer.renew(&mut self.ledger, &self.reg).await?;
+        let sent = self.renew().await?;
         self.table.set_deadlines(
             self.timing.claim_deadline(sent),
             self.timing.hang_deadline(sent),

@@ -1,10 +1,10 @@
 //! A real 3-member etcd cluster on loopback, for the cluster tests:
 //! Debian's `etcd-server` (`/usr/bin/etcd`), each member started and
 //! stopped by PID, its data on /dev/shm (a tmpfs: fsync costs nothing, and
-//! nothing is left on disk). Every port is on 127.0.0.1.
+//! nothing is left on disk). Every port is on 127.0.0.1, or on an address
+//! inside a network namespace the test made.
 #![allow(dead_code)]
 
-use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -23,6 +23,10 @@ pub struct Etcd {
     pub dir: PathBuf,
     pub members: Vec<Member>,
     initial: String,
+    /// The network namespace the members run in (None: this one).
+    pub netns: Option<String>,
+    /// The address they listen on.
+    pub addr: String,
 }
 
 static NEXT: AtomicU16 = AtomicU16::new(0);
@@ -32,6 +36,12 @@ impl Etcd {
     /// with a leader. Panics (the test fails) if etcd is not installed or
     /// does not come up.
     pub fn start() -> Etcd {
+        Etcd::start_in(None, "127.0.0.1")
+    }
+
+    /// As [`Etcd::start`], in network namespace `netns` (made by the
+    /// test), listening on `addr` there.
+    pub fn start_in(netns: Option<&str>, addr: &str) -> Etcd {
         assert!(
             std::path::Path::new(ETCD).exists(),
             "{ETCD} is missing: install Debian's etcd-server (scripts/setup.sh does)"
@@ -56,13 +66,15 @@ impl Etcd {
             .collect();
         let initial = members
             .iter()
-            .map(|m| format!("{}=http://127.0.0.1:{}", m.name, m.peer_port))
+            .map(|m| format!("{}=http://{addr}:{}", m.name, m.peer_port))
             .collect::<Vec<_>>()
             .join(",");
         let mut e = Etcd {
             dir,
             members,
             initial,
+            netns: netns.map(str::to_string),
+            addr: addr.to_string(),
         };
         for i in 0..3 {
             e.spawn(i, "new");
@@ -75,19 +87,21 @@ impl Etcd {
         let m = &self.members[i];
         let data = self.dir.join(&m.name);
         let log = std::fs::File::create(self.dir.join(format!("{}.log", m.name))).unwrap();
-        let child = Command::new(ETCD)
+        let a = &self.addr;
+        let child = self
+            .command(ETCD)
             .args(["--name", &m.name])
             .arg("--data-dir")
             .arg(&data)
             .args([
                 "--listen-client-urls",
-                &format!("http://127.0.0.1:{}", m.client_port),
+                &format!("http://{a}:{}", m.client_port),
                 "--advertise-client-urls",
-                &format!("http://127.0.0.1:{}", m.client_port),
+                &format!("http://{a}:{}", m.client_port),
                 "--listen-peer-urls",
-                &format!("http://127.0.0.1:{}", m.peer_port),
+                &format!("http://{a}:{}", m.peer_port),
                 "--initial-advertise-peer-urls",
-                &format!("http://127.0.0.1:{}", m.peer_port),
+                &format!("http://{a}:{}", m.peer_port),
                 "--initial-cluster",
                 &self.initial,
                 "--initial-cluster-token",
@@ -107,27 +121,53 @@ impl Etcd {
         self.members[i].child = Some(child);
     }
 
+    /// `prog`, run in the members' network namespace.
+    pub fn command(&self, prog: &str) -> Command {
+        match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, prog]);
+                c
+            }
+            None => Command::new(prog),
+        }
+    }
+
     pub fn endpoints(&self) -> Vec<String> {
         self.members
             .iter()
-            .map(|m| format!("http://127.0.0.1:{}", m.client_port))
+            .map(|m| format!("http://{}:{}", self.addr, m.client_port))
             .collect()
     }
 
-    /// Until every running member answers and the cluster has a leader.
+    /// `etcdctl get --prefix PREFIX`, as key/value pairs.
+    pub fn get_prefix(&self, prefix: &str) -> Vec<(String, String)> {
+        let out = self
+            .command("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .args([
+                "--endpoints",
+                &self.endpoints().join(","),
+                "get",
+                "--prefix",
+                prefix,
+            ])
+            .output()
+            .expect("etcdctl");
+        assert!(out.status.success(), "etcdctl get: {out:?}");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let lines: Vec<&str> = text.lines().collect();
+        lines
+            .chunks(2)
+            .filter(|c| c.len() == 2)
+            .map(|c| (c[0].to_string(), c[1].to_string()))
+            .collect()
+    }
+
+    /// Until the cluster has a leader that every running member knows.
     pub fn wait_ready(&self, limit: Duration) {
         let t0 = Instant::now();
-        loop {
-            let up = self.members.iter().filter(|m| m.child.is_some()).all(|m| {
-                TcpStream::connect_timeout(
-                    &format!("127.0.0.1:{}", m.client_port).parse().unwrap(),
-                    Duration::from_millis(200),
-                )
-                .is_ok()
-            });
-            if up && self.leader().is_some() {
-                return;
-            }
+        while self.leader().is_none() {
             assert!(
                 t0.elapsed() < limit,
                 "etcd did not come up in {limit:?}; logs in {}",
@@ -141,11 +181,12 @@ impl Etcd {
     /// member (`etcdctl endpoint status`).
     pub fn leader(&self) -> Option<usize> {
         for m in self.members.iter().filter(|m| m.child.is_some()) {
-            let out = Command::new("etcdctl")
+            let out = self
+                .command("etcdctl")
                 .env("ETCDCTL_API", "3")
                 .args([
                     "--endpoints",
-                    &format!("http://127.0.0.1:{}", m.client_port),
+                    &format!("http://{}:{}", self.addr, m.client_port),
                     "--command-timeout=1s",
                     "endpoint",
                     "status",
@@ -183,11 +224,12 @@ impl Etcd {
     }
 
     fn member_id(&self, m: &Member) -> Option<String> {
-        let out = Command::new("etcdctl")
+        let out = self
+            .command("etcdctl")
             .env("ETCDCTL_API", "3")
             .args([
                 "--endpoints",
-                &format!("http://127.0.0.1:{}", m.client_port),
+                &format!("http://{}:{}", self.addr, m.client_port),
                 "--command-timeout=1s",
                 "endpoint",
                 "status",
