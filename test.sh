@@ -9,6 +9,8 @@ sh scripts/setup.sh
 sh scripts/fetch-pppd-2.5.sh
 # Debian 13's pppoe-server, for kernel-mode PPPoE (Debian 12's has none).
 sh scripts/fetch-pppoe-4.sh
-cargo fmt --check
-cargo clippy --all-targets -- -D warnings
-cargo test
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+# The workspace: the plugin and admin command, and cluster/ (the cluster
+# mode's etcd side, tested against a real 3-member etcd on loopback).
+cargo test --workspace

@@ -2,7 +2,7 @@
 # Installs what rasstatic's build, tests and demo need on Debian 12, as root.
 # Safe to run again: apt-get skips what is already there.
 set -eu
-PKGS="ppp ppp-dev pppoe xl2tpd pptpd pptp-linux socat user-mode-linux kmod patchelf libclang-dev iproute2 procps gawk debhelper lintian mmdebstrap"
+PKGS="ppp ppp-dev pppoe xl2tpd pptpd pptp-linux socat user-mode-linux kmod patchelf libclang-dev iproute2 procps gawk debhelper lintian mmdebstrap etcd-server etcd-client protobuf-compiler nftables binutils"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

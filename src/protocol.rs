@@ -111,10 +111,24 @@
 //!   what that misses (a call still negotiating, not yet on an interface)
 //!   its own pppd re-asserts within seconds (re-assert, I2), the younger
 //!   call hanging up on a conflict.
+//! - **I7 (sealed slots, cluster mode).** A free word may carry
+//!   [`SEALED`]: free, but not this server's to hand out (its block is
+//!   held by no one here, or is being given back). Claims take only words
+//!   that are free and unsealed ([`is_claimable`]); the bitmap never marks
+//!   a sealed slot free for long (as with a leased one). Sealing and
+//!   unsealing are compare-and-swaps between a free word and the same
+//!   word with the bit set, so a word is never leased and sealed at once,
+//!   and a claim racing a seal of the same word loses to it or makes the
+//!   seal fail ([`Slots::seal`]). Release, reap and seize act on leased
+//!   words only and leave a free, unsealed word, as before. Re-assert
+//!   (I2) may take a sealed word: a live session holding that address on
+//!   its interface in a table made anew, where every slot starts sealed;
+//!   a session whose block is no longer this server's was hung up by its
+//!   deadline before another server could hold the address.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::word::{is_free, Owner};
+use crate::word::{is_claimable, is_free, is_sealed, Owner, SEALED};
 pub use crate::word::{EndedBy, Free};
 
 /// An atomic 64-bit word. Implemented for `std`'s `AtomicU64` (the table)
@@ -280,7 +294,7 @@ impl<W: Word> Slots<'_, W> {
     #[inline]
     fn hint_free(&self, slot: u32) {
         self.bitmap[(slot / 64) as usize].fetch_or(1 << (slot % 64), Ordering::SeqCst);
-        if !is_free(self.word(slot)) {
+        if !is_claimable(self.word(slot)) {
             self.hint_taken(slot);
         }
     }
@@ -297,7 +311,7 @@ impl<W: Word> Slots<'_, W> {
         if w == me.word() {
             return Some(true);
         }
-        if is_free(w)
+        if is_claimable(w)
             && self.owners[slot as usize]
                 .compare_exchange(w, me.word())
                 .is_ok()
@@ -482,7 +496,7 @@ impl<W: Word> Slots<'_, W> {
             let base = wi * 64;
             let mut mask = 0u64;
             for b in 0..64.min(n - base) {
-                if is_free(self.word(base + b)) {
+                if is_claimable(self.word(base + b)) {
                     mask |= 1 << b;
                 }
             }
@@ -495,7 +509,7 @@ impl<W: Word> Slots<'_, W> {
             while bits != 0 {
                 let b = bits.trailing_zeros();
                 bits &= bits - 1;
-                if !is_free(self.word(base + b)) {
+                if !is_claimable(self.word(base + b)) {
                     hint.fetch_and(!(1 << b), Ordering::SeqCst);
                 }
             }
@@ -630,6 +644,79 @@ impl<W: Word> Slots<'_, W> {
         self.owners[slot as usize]
             .compare_exchange(from.word(), to.word())
             .is_ok()
+    }
+
+    /// Seal `count` slots from `first` (a block, in cluster mode), so that
+    /// none of them can be claimed: each free word, one by one, by
+    /// compare-and-swap to itself with [`SEALED`] set. If one is leased,
+    /// the seal is abandoned: the words this call sealed are unsealed
+    /// again, and `Err(slot)` names the leased one. A word sealed before
+    /// the call stays sealed. `Ok(())`: every slot is sealed, and none
+    /// can be leased until [`Slots::unseal`].
+    ///
+    /// A claim and a seal of one word are compare-and-swaps from the same
+    /// free value, so one of them fails: a slot is never leased and sealed
+    /// at once (I7). A sealer that dies half way leaves some words sealed
+    /// and the rest free, which is safe (fewer addresses to hand out); the
+    /// agent that takes over seals or unseals the block whole again.
+    pub fn seal(&self, first: u32, count: u32) -> Result<(), u32> {
+        let end = first.saturating_add(count).min(self.len());
+        let mut sealed_here = Vec::new();
+        for slot in first..end {
+            loop {
+                let w = self.word(slot);
+                if is_sealed(w) {
+                    break;
+                }
+                if !is_free(w) {
+                    for &s in &sealed_here {
+                        self.unseal_one(s);
+                    }
+                    return Err(slot);
+                }
+                if self.owners[slot as usize]
+                    .compare_exchange(w, w | SEALED)
+                    .is_ok()
+                {
+                    self.hint_taken(slot);
+                    sealed_here.push(slot);
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Unseal `count` slots from `first`: each sealed word becomes free
+    /// and claimable again (its history kept), and is marked free in the
+    /// bitmap.
+    pub fn unseal(&self, first: u32, count: u32) {
+        let end = first.saturating_add(count).min(self.len());
+        for slot in first..end {
+            self.unseal_one(slot);
+        }
+    }
+
+    fn unseal_one(&self, slot: u32) {
+        loop {
+            let w = self.word(slot);
+            if !is_sealed(w) {
+                return;
+            }
+            if self.owners[slot as usize]
+                .compare_exchange(w, w & !SEALED)
+                .is_ok()
+            {
+                self.hint_free(slot);
+                return;
+            }
+        }
+    }
+
+    /// How many of `count` slots from `first` are sealed.
+    pub fn sealed(&self, first: u32, count: u32) -> u32 {
+        let end = first.saturating_add(count).min(self.len());
+        (first..end).filter(|&s| is_sealed(self.word(s))).count() as u32
     }
 
     /// How many slots are leased right now.

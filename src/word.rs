@@ -2,7 +2,8 @@
 //! apart:
 //! - set: leased, to an [`Owner`] (a process's PID and start time);
 //! - clear: [`Free`], recording how the last lease ended ([`EndedBy`]),
-//!   the PID that held it and when.
+//!   the PID that held it and when; and, in cluster mode, whether the
+//!   slot is [`SEALED`]: free, but not this server's to hand out.
 //!
 //! The lease protocol ([`crate::protocol`]) changes a word only by
 //! compare-and-swap from one of these values to another.
@@ -20,6 +21,12 @@ pub const OWNED: u64 = 1 << 63;
 /// (2^40 ticks is 349 years of uptime): set in an [`Owner::interface`]
 /// word, a lease held by a ppp interface whose pppd could not be named.
 const IFACE: u64 = 1 << 62;
+/// Bit 62 of a *free* word (the top bit of the path field, which no path
+/// code reaches): the slot is sealed. A sealed slot is free but cannot be
+/// claimed: in cluster mode, its block is not held by this server (or is
+/// being given back). Only the agent seals and unseals, each by one
+/// compare-and-swap from a free word; a leased word is never sealed.
+pub const SEALED: u64 = 1 << 62;
 
 /// A process identity, packed as a leased slot word: bit 63 set, start time
 /// in bits 22..63, PID in bits 0..22.
@@ -137,7 +144,8 @@ impl EndedBy {
     }
 }
 
-/// A free slot word: bit 63 clear; how it was freed (bits 56..63), the PID
+/// A free slot word: bit 63 clear; [`SEALED`] (bit 62); how it was freed
+/// (bits 56..62), the PID
 /// that held it (bits 32..54) and when (unix seconds, bits 0..32).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Free {
@@ -148,7 +156,7 @@ pub struct Free {
 
 impl Free {
     pub fn word(self) -> u64 {
-        (u64::from(self.path as u8 & 0x7f) << 56)
+        (u64::from(self.path as u8 & 0x3f) << 56)
             | ((u64::from(self.last_pid) & PID_MASK) << 32)
             | u64::from(self.when)
     }
@@ -159,7 +167,7 @@ impl Free {
         }
         Some(Free {
             // Unknown codes (a newer writer) display as "never".
-            path: EndedBy::from_code((w >> 56) as u8 & 0x7f).unwrap_or(EndedBy::Never),
+            path: EndedBy::from_code((w >> 56) as u8 & 0x3f).unwrap_or(EndedBy::Never),
             last_pid: ((w >> 32) & PID_MASK) as u32,
             when: w as u32,
         })
@@ -169,4 +177,16 @@ impl Free {
 #[inline]
 pub fn is_free(w: u64) -> bool {
     w & OWNED == 0
+}
+
+/// A word a claim may take: free and not sealed.
+#[inline]
+pub fn is_claimable(w: u64) -> bool {
+    w & (OWNED | SEALED) == 0
+}
+
+/// A free word that is sealed.
+#[inline]
+pub fn is_sealed(w: u64) -> bool {
+    w & (OWNED | SEALED) == SEALED
 }

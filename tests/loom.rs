@@ -26,6 +26,7 @@ use rasstatic::protocol::{
     begin_reset, bitmap_words, claimed_in_retired, initial_hint, judge_reset, roll_back_reset,
     ClaimOpts, EndedBy, Liveness, ResetState, Slots, Word,
 };
+use rasstatic::word::SEALED;
 
 loom::thread_local! {
     /// Atomic operations this modelled process may still perform.
@@ -860,6 +861,74 @@ fn a_deleted_table_made_again_keeps_every_live_lease() {
             p.holds[2].store(0, Ordering::SeqCst);
             p.holds[3].store(0, Ordering::SeqCst);
             check_nothing_lost(&d.files[named].t, &p, 2);
+        });
+    }
+}
+
+/// Cluster mode (I7): the agent seals a two-address block while a session
+/// claims and releases in it and a reaper runs; the session may die at
+/// any instruction, and so may the agent. A word is never leased and
+/// sealed at once; a seal that reports success leaves every slot sealed
+/// and none leased; a seal that fails undoes what it sealed (unless the
+/// agent died); and once the block is unsealed again, nothing is lost.
+#[test]
+fn a_seal_races_claims_releases_and_reaps() {
+    for (session_budget, agent_budget) in [
+        (usize::MAX, usize::MAX),
+        (0, usize::MAX),
+        (2, usize::MAX),
+        (4, usize::MAX),
+        (7, usize::MAX),
+        (12, usize::MAX),
+        (usize::MAX, 1),
+        (usize::MAX, 3),
+        (usize::MAX, 5),
+        (6, 4),
+    ] {
+        model(move || {
+            let t = Arc::new(Table::new(2));
+            let p = Arc::new(Procs::new());
+            let (t1, p1) = (t.clone(), p.clone());
+            let a = thread::spawn(move || process(&p1, 1, session_budget, || session(&t1, &p1, 1)));
+            // The agent is process 3: its result, if it lived.
+            let (t3, p3) = (t.clone(), p.clone());
+            let agent = thread::spawn(move || {
+                let out = std::cell::Cell::new(None);
+                process(&p3, 3, agent_budget, || {
+                    out.set(Some(t3.slots().seal(0, 2)))
+                });
+                out.get()
+            });
+            t.slots().reap_all(&*p, EndedBy::ReapWatchdog, 0);
+            a.join().unwrap();
+            let sealed = agent.join().unwrap();
+            let words: Vec<u64> = (0..2).map(|s| t.slots().word(s)).collect();
+            for w in &words {
+                assert!(
+                    Owner::from_word(*w).is_none() || *w & SEALED == 0,
+                    "a word leased and sealed at once: {w:#x}"
+                );
+            }
+            match sealed {
+                Some(Ok(())) => {
+                    assert_eq!(
+                        t.slots().sealed(0, 2),
+                        2,
+                        "a reported seal left a slot open"
+                    );
+                    // Nothing can be claimed from a sealed block.
+                    assert!(t
+                        .slots()
+                        .claim(owner(4), ClaimOpts::default(), &*p, 0)
+                        .claimed
+                        .is_none());
+                }
+                Some(Err(_)) => assert_eq!(t.slots().sealed(0, 2), 0, "a failed seal left seals"),
+                None => {} // The agent died: any mix; its successor settles it.
+            }
+            // The block comes back (the agent unseals it): nothing lost.
+            t.slots().unseal(0, 2);
+            check_nothing_lost(&t, &p, 2);
         });
     }
 }

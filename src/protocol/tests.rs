@@ -246,3 +246,60 @@ fn free_word_round_trip() {
     assert_eq!(Free::from_word(0).unwrap().path, EndedBy::Never);
     assert_eq!(Free::from_word(Owner::new(1, 1).word()), None);
 }
+
+#[test]
+fn sealed_slots_are_never_claimed_and_a_leased_one_stops_a_seal() {
+    let (o, b, c) = table(8);
+    let s = Slots {
+        owners: &o,
+        bitmap: &b,
+        cursor: &c,
+        sweep: &AtomicU64::new(0),
+    };
+    let p = |i| Owner::new(i, 1);
+    let live = Set((1..20).map(|i| p(i).word()).collect());
+    // Seal the first block of four: claims go to the second.
+    assert_eq!(s.seal(0, 4), Ok(()));
+    assert_eq!(s.sealed(0, 8), 4);
+    for i in 1..=4 {
+        let got = s
+            .claim(p(i), ClaimOpts::default(), &live, 0)
+            .claimed
+            .unwrap();
+        assert!(got.slot >= 4, "claimed sealed slot {}", got.slot);
+    }
+    // Full now, although four are free: sealed ones are not this server's.
+    assert!(s
+        .claim(p(5), ClaimOpts::default(), &live, 0)
+        .claimed
+        .is_none());
+    assert_eq!(s.leased(), 4);
+    // A preferred (sticky) sealed slot is not taken either.
+    let opts = ClaimOpts {
+        prefer: Some(1),
+        ..ClaimOpts::default()
+    };
+    assert!(s.claim(p(5), opts, &live, 0).claimed.is_none());
+    // Sealing a block with a lease in it fails, names the slot and leaves
+    // nothing of it sealed.
+    assert_eq!(s.seal(4, 4), Err(4));
+    assert_eq!(s.sealed(4, 4), 0);
+    // Released and sealed: the history is kept in the sealed word.
+    assert!(s.release(6, p(3), EndedBy::IpDown, 7));
+    let before = s.word(6);
+    s.unseal(0, 4);
+    assert_eq!(s.sealed(0, 8), 0);
+    assert_eq!(
+        s.claim(p(5), ClaimOpts::default(), &live, 0)
+            .claimed
+            .unwrap()
+            .slot,
+        0
+    );
+    // Re-assert may take a sealed word (a table made anew starts sealed).
+    assert_eq!(s.seal(7, 1), Err(7));
+    assert_eq!(s.seal(6, 1), Ok(()));
+    assert_eq!(Free::from_word(s.word(6)).unwrap().path, EndedBy::IpDown);
+    assert_eq!(s.word(6) & !crate::word::SEALED, before);
+    assert_eq!(s.reassert(6, p(9), |_| false), Ok(true));
+}

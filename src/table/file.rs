@@ -570,11 +570,16 @@ pub(super) fn create_file(
 /// Milliseconds of `CLOCK_BOOTTIME`: one clock for every process of this
 /// boot, suspend included.
 pub fn boot_ms() -> u64 {
+    boot_ns() / 1_000_000
+}
+
+/// Nanoseconds of `CLOCK_BOOTTIME` (the cluster mode's deadlines).
+pub fn boot_ns() -> u64 {
     // SAFETY: timespec is plain data, filled by clock_gettime.
     let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
     // SAFETY: as above; CLOCK_BOOTTIME always exists on Linux.
     unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
-    ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 pub(super) fn open_path(path: &Path) -> Result<Option<File>, TableError> {

@@ -96,6 +96,16 @@ pub struct Live {
     /// from this one (protocol I6). A table with this set is stale: never
     /// carried from, only left.
     pub superseded: AtomicU64,
+    /// Cluster mode; 0 in a standalone table (and in every table written
+    /// before cluster mode existed: the fields below were padding, zero).
+    /// `CLOCK_BOOTTIME` in nanoseconds from which no claim succeeds: the
+    /// agent raises it (never lowers it) after each renewal etcd verified.
+    pub claim_deadline_ns: AtomicU64,
+    /// Cluster mode: `CLOCK_BOOTTIME` in nanoseconds by which every session
+    /// of this server must be down (0: none).
+    pub hang_deadline_ns: AtomicU64,
+    /// Claims refused because the claim deadline had passed.
+    pub fenced: AtomicU64,
 }
 
 pub const LIVE_OFFSET: usize = 2048;

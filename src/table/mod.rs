@@ -254,6 +254,9 @@ impl Table {
                 existing: true,
             }));
         }
+        if self.fenced_now() {
+            return Ok(None);
+        }
         if opts.prefer.is_none() && policy == Policy::Sticky && !info.peer.is_empty() {
             opts.prefer = self.sticky_lookup(&info.peer);
         }
@@ -278,6 +281,11 @@ impl Table {
             self.slots().release(c.slot, me, EndedBy::Api, now());
             return Err(Retired);
         }
+        // The deadline may have passed while we claimed: give it back.
+        if self.fenced_now() {
+            self.slots().release(c.slot, me, EndedBy::Api, now());
+            return Ok(None);
+        }
         self.live().assigned.fetch_add(1, Ordering::Relaxed);
         self.held.store(u64::from(c.slot) + 1, Ordering::Relaxed);
         self.write_meta(c.slot, me, info);
@@ -285,6 +293,71 @@ impl Table {
             self.sticky_remember(&info.peer, c.slot);
         }
         Ok(Some(c))
+    }
+
+    /// Cluster mode: whether the claim deadline has passed (then the
+    /// refusal is counted and logged). Always false in a standalone table.
+    fn fenced_now(&self) -> bool {
+        let deadline = self.live().claim_deadline_ns.load(Ordering::Acquire);
+        if deadline == 0 {
+            return false;
+        }
+        let now = boot_ns();
+        if now < deadline {
+            return false;
+        }
+        self.live().fenced.fetch_add(1, Ordering::Relaxed);
+        self.live().refused.fetch_add(1, Ordering::Relaxed);
+        log::warn!(
+            "cluster: claim refused: no renewal verified by etcd for too long (claim deadline passed {} ms ago)",
+            (now - deadline) / 1_000_000
+        );
+        true
+    }
+
+    /// Cluster mode: the deadlines after a verified renewal. Each is
+    /// raised only (a late, older renewal cannot lower it).
+    pub fn set_deadlines(&self, claim_ns: u64, hang_ns: u64) {
+        self.live()
+            .claim_deadline_ns
+            .fetch_max(claim_ns, Ordering::AcqRel);
+        self.live()
+            .hang_deadline_ns
+            .fetch_max(hang_ns, Ordering::AcqRel);
+    }
+
+    /// Cluster mode: the claim and hang deadlines (`CLOCK_BOOTTIME`
+    /// nanoseconds; 0 in a standalone table) and the claims refused
+    /// because the first had passed.
+    pub fn deadlines(&self) -> (u64, u64, u64) {
+        let l = self.live();
+        (
+            l.claim_deadline_ns.load(Ordering::Acquire),
+            l.hang_deadline_ns.load(Ordering::Acquire),
+            l.fenced.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Cluster mode: seal `count` slots from `first` (see
+    /// [`crate::protocol::Slots::seal`]); `Err(address)` names a leased one.
+    pub fn seal(&self, first: u32, count: u32) -> Result<(), Ipv4Addr> {
+        self.slots().seal(first, count).map_err(|s| self.addr(s))
+    }
+
+    /// Cluster mode: unseal `count` slots from `first`.
+    pub fn unseal(&self, first: u32, count: u32) {
+        self.slots().unseal(first, count)
+    }
+
+    /// How many of `count` slots from `first` are sealed, and how many are
+    /// leased.
+    pub fn block_state(&self, first: u32, count: u32) -> (u32, u32) {
+        let end = first.saturating_add(count).min(self.size());
+        let sealed = self.slots().sealed(first, end.saturating_sub(first));
+        let leased = (first..end)
+            .filter(|&s| !crate::word::is_free(self.word(s)))
+            .count() as u32;
+        (sealed, leased)
     }
 
     /// Release `slot` if `me` holds it. Idempotent.

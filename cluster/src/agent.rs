@@ -1,0 +1,236 @@
+//! The agent: one per server and pool. It holds the server's registration
+//! in etcd, moves blocks between the ledger and the machine's table, and
+//! keeps the table's deadlines.
+//!
+//! The order of its steps is what keeps the invariants across the two
+//! stores:
+//! - a block is unsealed in the table only **after** the ledger records
+//!   it as this registration's (E3, then I7);
+//! - a block leaves the ledger only **after** every slot of it is sealed
+//!   in the table (I7, then E2): nothing of it is leased here when another
+//!   server may take it;
+//! - the deadlines are raised only after a renewal etcd verified; a
+//!   server cut off stops raising them, and its claims stop on their own.
+
+use std::collections::BTreeSet;
+
+use rasstatic::table::Table;
+
+use crate::deadline::{Renewer, Timing};
+use crate::ledger::{Ledger, LedgerError, Registration, Result};
+
+/// What one step did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Step {
+    pub acquired: Vec<u32>,
+    pub returned: Vec<u32>,
+    pub reclaimed: Vec<u32>,
+}
+
+pub struct Agent {
+    ledger: Ledger,
+    table: Table,
+    timing: Timing,
+    reg: Registration,
+    /// The keepalive stream; None after it failed (reopened at the next
+    /// step: a stream ends with the member it ran to, or on a timeout).
+    renewer: Option<Renewer>,
+    held: BTreeSet<u32>,
+    /// Claimable addresses below which a block is fetched.
+    pub low_water: u32,
+    /// Claimable addresses above which an empty block is given back.
+    pub high_water: u32,
+}
+
+impl Agent {
+    /// Join the cluster: check the pool definition, register, renew once,
+    /// take back the blocks an earlier registration of this server held,
+    /// and seal every other block in the table.
+    pub async fn start(
+        mut ledger: Ledger,
+        table: Table,
+        timing: Timing,
+        about: &str,
+    ) -> Result<Agent> {
+        ledger.ensure_config().await?;
+        let reg = ledger.register(timing.ttl.as_secs() as i64, about).await?;
+        let mut renewer = Renewer::new(&ledger, &reg).await?;
+        let sent = renewer.renew(&mut ledger, &reg).await?;
+        let mut held: BTreeSet<u32> = ledger.held(&reg).await?.into_iter().collect();
+        held.extend(ledger.readopt(&reg).await?);
+        let block = ledger.spec().block;
+        let mut agent = Agent {
+            ledger,
+            table,
+            timing,
+            reg,
+            renewer: Some(renewer),
+            held,
+            low_water: (block / 4).max(4),
+            high_water: block * 3,
+        };
+        agent.reconcile();
+        agent
+            .table
+            .set_deadlines(timing.claim_deadline(sent), timing.hang_deadline(sent));
+        Ok(agent)
+    }
+
+    /// Make the table agree with the blocks held: unsealed exactly where
+    /// this server holds the block. A leased slot in a block not held is
+    /// left as it is (its session must end by the hang deadline) and
+    /// logged.
+    fn reconcile(&mut self) {
+        let spec = self.ledger.spec().clone();
+        for b in 0..spec.blocks() {
+            let r = spec.slots(b);
+            if self.held.contains(&b) {
+                self.table.unseal(r.start, r.len() as u32);
+            } else if let Err(a) = self.table.seal(r.start, r.len() as u32) {
+                log::warn!(
+                    "cluster: {a} is leased in block {b}, which this server does not hold; its session must end by the hang deadline"
+                );
+            }
+        }
+    }
+
+    /// After [`crate::ledger::LedgerError::Lost`]: register again (a new
+    /// token), take back what the old registration still holds in the
+    /// ledger (nobody reclaimed it), and seal the rest. Claims stay
+    /// stopped until this succeeds: the deadlines are raised only by a
+    /// verified renewal of the new registration.
+    pub async fn rejoin(&mut self, about: &str) -> Result<()> {
+        let reg = self
+            .ledger
+            .register(self.timing.ttl.as_secs() as i64, about)
+            .await?;
+        let mut renewer = Renewer::new(&self.ledger, &reg).await?;
+        let sent = renewer.renew(&mut self.ledger, &reg).await?;
+        self.reg = reg;
+        self.renewer = Some(renewer);
+        self.held = self.ledger.readopt(&reg).await?.into_iter().collect();
+        self.held.extend(self.ledger.held(&reg).await?);
+        self.reconcile();
+        self.table.set_deadlines(
+            self.timing.claim_deadline(sent),
+            self.timing.hang_deadline(sent),
+        );
+        Ok(())
+    }
+
+    /// Renew once, reopening the keepalive stream if the last one failed.
+    async fn renew(&mut self) -> Result<u64> {
+        let attempt = async {
+            let mut renewer = match self.renewer.take() {
+                Some(r) => r,
+                None => Renewer::new(&self.ledger, &self.reg).await?,
+            };
+            let sent = renewer.renew(&mut self.ledger, &self.reg).await?;
+            self.renewer = Some(renewer);
+            Ok(sent)
+        };
+        match attempt.await {
+            Ok(sent) => Ok(sent),
+            // etcd reports a lease it no longer has as a keepalive error:
+            // ask the ledger (linearizable) whether the registration
+            // lives, and say Lost if it does not.
+            Err(LedgerError::Etcd(e)) => match self.ledger.verify(&self.reg).await {
+                Err(lost @ LedgerError::Lost { .. }) => Err(lost),
+                _ => Err(LedgerError::Etcd(e)),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn timing(&self) -> Timing {
+        self.timing
+    }
+
+    pub fn registration(&self) -> Registration {
+        self.reg
+    }
+
+    pub fn held(&self) -> Vec<u32> {
+        self.held.iter().copied().collect()
+    }
+
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+
+    pub fn ledger(&mut self) -> &mut Ledger {
+        &mut self.ledger
+    }
+
+    /// Claimable addresses: free, unsealed slots.
+    pub fn claimable(&self) -> u32 {
+        let spec = self.ledger.spec();
+        self.held
+            .iter()
+            .map(|&b| {
+                let r = spec.slots(b);
+                let (sealed, leased) = self.table.block_state(r.start, r.len() as u32);
+                r.len() as u32 - sealed - leased
+            })
+            .sum()
+    }
+
+    /// One round: renew and raise the deadlines; fetch a block when the
+    /// claimable addresses run low; give an empty block back when there
+    /// are plenty; free the blocks of servers that are gone. An error
+    /// (etcd unreachable, registration lost) leaves the deadlines where
+    /// they were: the table fences itself when they pass.
+    pub async fn step(&mut self) -> Result<Step> {
+        let sent = self.renew().await?;
+        self.table.set_deadlines(
+            self.timing.claim_deadline(sent),
+            self.timing.hang_deadline(sent),
+        );
+        let mut step = Step::default();
+        // What the ledger says this registration holds decides. A block
+        // taken or given back by a transaction whose answer was lost is
+        // settled here: unsealed only once the ledger names us, and a
+        // block the ledger no longer names us for is sealed.
+        let ledger_held: BTreeSet<u32> = self.ledger.held(&self.reg).await?.into_iter().collect();
+        if ledger_held != self.held {
+            self.held = ledger_held;
+            self.reconcile();
+        }
+        while self.claimable() < self.low_water {
+            let Some(b) = self.ledger.acquire(&self.reg).await? else {
+                break;
+            };
+            let r = self.ledger.spec().slots(b);
+            self.held.insert(b);
+            self.table.unseal(r.start, r.len() as u32);
+            step.acquired.push(b);
+        }
+        // One empty block back per step, keeping at least one.
+        if self.claimable() > self.high_water && self.held.len() > 1 {
+            let spec = self.ledger.spec().clone();
+            let empty = self.held.iter().rev().copied().find(|&b| {
+                let r = spec.slots(b);
+                self.table.block_state(r.start, r.len() as u32).1 == 0
+            });
+            if let Some(b) = empty {
+                let r = spec.slots(b);
+                if self.table.seal(r.start, r.len() as u32).is_ok() {
+                    // On an error the block stays sealed: the transaction
+                    // may have gone through. The next step's look at the
+                    // ledger settles it.
+                    if self.ledger.give_back(&self.reg, b).await? {
+                        self.held.remove(&b);
+                        step.returned.push(b);
+                    } else {
+                        self.table.unseal(r.start, r.len() as u32);
+                    }
+                }
+            }
+        }
+        step.reclaimed = self
+            .ledger
+            .reclaim(self.timing.grace.as_secs() as i64)
+            .await?;
+        Ok(step)
+    }
+}

@@ -1,0 +1,207 @@
+//! `rasstatic-agent`: the cluster mode's agent, one per server and pool.
+//! Registers the server in etcd, keeps its registration alive, fetches
+//! blocks of the pool into the machine's lease table ahead of demand and
+//! gives empty ones back, frees the blocks of servers that are gone, and
+//! raises the table's claim and hang deadlines after each renewal etcd
+//! verified.
+//!
+//! Runs until killed. Exit status: 2 for bad options, 1 when it cannot
+//! join (etcd unreachable at start, a pool that differs from the
+//! cluster's, a server id in use).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Arg, Command};
+use etcd_client::{Client, ConnectOptions};
+use rasstatic::config::Config;
+use rasstatic::table::Table;
+use rasstatic_cluster::agent::Agent;
+use rasstatic_cluster::deadline::Timing;
+use rasstatic_cluster::ledger::{Ledger, LedgerError};
+use rasstatic_cluster::spec::Spec;
+
+fn cli() -> Command {
+    let a = |name: &'static str, help: &'static str| Arg::new(name).long(name).help(help);
+    Command::new("rasstatic-agent")
+        .about("rasstatic's cluster agent: one pool shared by several dial-in servers through etcd")
+        .version(env!("CARGO_PKG_VERSION"))
+        .arg(a("endpoints", "etcd client URLs, comma-separated").required(true))
+        .arg(a("server-id", "This server's id, unique in the cluster").required(true))
+        .arg(
+            a(
+                "pool",
+                "The pool, as rasstatic-pool (the same on every server)",
+            )
+            .required(true),
+        )
+        .arg(a("exclude", "Exclusions, as rasstatic-exclude").default_value(""))
+        .arg(a("block", "Addresses per block: a power of two, 8 to 256").default_value("16"))
+        .arg(a("dir", "Directory of lease tables").default_value("/run/rasstatic"))
+        .arg(a("name", "Table (pool) name; also the pool's name in etcd").default_value("default"))
+        .arg(a("ttl", "Registration lease TTL, seconds").default_value("15"))
+        .arg(a("grace", "Grace period after a server's lease ends, seconds").default_value("60"))
+        .arg(
+            a(
+                "claim-margin-ms",
+                "Claims stop this long before the lease could expire",
+            )
+            .default_value("5000"),
+        )
+        .arg(
+            a(
+                "hang-margin-ms",
+                "Sessions are down this long before a reclaim could succeed",
+            )
+            .default_value("10000"),
+        )
+        .arg(a("renew-ms", "Renewal period").default_value("2000"))
+}
+
+fn num(m: &clap::ArgMatches, name: &str) -> Result<u64, String> {
+    let v = m.get_one::<String>(name).unwrap();
+    v.parse()
+        .map_err(|_| format!("--{name} \"{v}\": not a whole number"))
+}
+
+struct Setup {
+    endpoints: Vec<String>,
+    sid: String,
+    dir: PathBuf,
+    name: String,
+    pool: rasstatic::pool::Pool,
+    spec_text: String,
+    block: u32,
+    timing: Timing,
+}
+
+fn setup(m: &clap::ArgMatches) -> Result<Setup, String> {
+    let mut c = Config::default();
+    c.apply(
+        "rasstatic-pool",
+        m.get_one::<String>("pool").map(String::as_str),
+    )
+    .map_err(|e| e.to_string())?;
+    let ex = m.get_one::<String>("exclude").unwrap();
+    if !ex.is_empty() {
+        c.apply("rasstatic-exclude", Some(ex))
+            .map_err(|e| e.to_string())?;
+    }
+    let pool = c.resolve()?;
+    let timing = Timing {
+        ttl: Duration::from_secs(num(m, "ttl")?),
+        grace: Duration::from_secs(num(m, "grace")?),
+        claim_margin: Duration::from_millis(num(m, "claim-margin-ms")?),
+        hang_margin: Duration::from_millis(num(m, "hang-margin-ms")?),
+        renew_every: Duration::from_millis(num(m, "renew-ms")?),
+    };
+    if let Some(p) = timing.problem() {
+        return Err(format!("timing: {p}"));
+    }
+    let endpoints: Vec<String> = m
+        .get_one::<String>("endpoints")
+        .unwrap()
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    Ok(Setup {
+        endpoints,
+        sid: m.get_one::<String>("server-id").unwrap().clone(),
+        dir: PathBuf::from(m.get_one::<String>("dir").unwrap()),
+        name: m.get_one::<String>("name").unwrap().clone(),
+        spec_text: c.spec(),
+        pool,
+        block: num(m, "block")? as u32,
+        timing,
+    })
+}
+
+async fn run(s: Setup) -> Result<(), String> {
+    let spec = Spec::new(&s.name, &s.pool, s.block).map_err(|e| e.to_string())?;
+    let opts = ConnectOptions::new()
+        .with_connect_timeout(Duration::from_secs(2))
+        .with_timeout(Duration::from_secs(2))
+        .with_keep_alive(Duration::from_secs(1), Duration::from_secs(1))
+        .with_require_leader(true);
+    let client = Client::connect(&s.endpoints, Some(opts))
+        .await
+        .map_err(|e| format!("etcd at {}: {e}", s.endpoints.join(",")))?;
+    let ledger = Ledger::new(client, spec, &s.sid).map_err(|e| e.to_string())?;
+    let (table, _) =
+        Table::open(&s.dir, &s.name, &s.pool, &s.spec_text).map_err(|e| e.to_string())?;
+    let about = format!("pid {}", std::process::id());
+    let mut agent = Agent::start(ledger, table, s.timing, &about)
+        .await
+        .map_err(|e| match e {
+            LedgerError::Etcd(e) => format!("etcd at {}: {e}", s.endpoints.join(",")),
+            e => e.to_string(),
+        })?;
+    eprintln!(
+        "rasstatic-agent: server {} joined pool {} (token {}), holding blocks {:?}",
+        s.sid,
+        s.name,
+        agent.registration().token,
+        agent.held()
+    );
+    let mut lost = false;
+    loop {
+        tokio::time::sleep(s.timing.renew_every).await;
+        let r = if lost {
+            agent.rejoin(&about).await.map(|_| None)
+        } else {
+            agent.step().await.map(Some)
+        };
+        match r {
+            Ok(step) => {
+                if lost {
+                    eprintln!(
+                        "rasstatic-agent: registered again (token {}), holding blocks {:?}",
+                        agent.registration().token,
+                        agent.held()
+                    );
+                    lost = false;
+                }
+                if let Some(st) = step {
+                    for b in &st.acquired {
+                        eprintln!("rasstatic-agent: took block {b}");
+                    }
+                    for b in &st.returned {
+                        eprintln!("rasstatic-agent: gave back block {b}");
+                    }
+                    for b in &st.reclaimed {
+                        eprintln!("rasstatic-agent: freed block {b} of a server that is gone");
+                    }
+                }
+            }
+            Err(LedgerError::Lost { .. }) => {
+                eprintln!("rasstatic-agent: registration lost; claims stop at the claim deadline; registering again");
+                lost = true;
+            }
+            Err(e) => eprintln!("rasstatic-agent: {e}; retrying"),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let m = cli().get_matches();
+    let s = match setup(&m) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("rasstatic-agent: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match rt.block_on(run(s)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rasstatic-agent: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! Agents joining real tables to the ledger, against a real 3-member etcd:
+//! two servers on one pool hand out disjoint addresses until the pool runs
+//! dry; a server cut off from etcd stops claiming at its claim deadline,
+//! its session is down by its hang deadline, and only after that does
+//! another server get its blocks.
+
+mod etcd;
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use etcd::Etcd;
+use etcd_client::{Client, ConnectOptions};
+use rasstatic::owner::Owner;
+use rasstatic::pool::Pool;
+use rasstatic::protocol::{ClaimOpts, EndedBy};
+use rasstatic::table::{boot_ns, Policy, SessionInfo, Table};
+use rasstatic_cluster::agent::Agent;
+use rasstatic_cluster::deadline::Timing;
+use rasstatic_cluster::ledger::Ledger;
+use rasstatic_cluster::spec::Spec;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+const POOL: &str = "10.30.0.0/26";
+
+/// The tests' timing: ttl 3 s, grace 3 s; claims stop 2 s after the last
+/// renewal, sessions down 4.5 s after it, a reclaim no earlier than 6 s.
+const TIMING: Timing = Timing {
+    ttl: Duration::from_secs(3),
+    grace: Duration::from_secs(3),
+    claim_margin: Duration::from_secs(1),
+    hang_margin: Duration::from_millis(1500),
+    renew_every: Duration::from_millis(500),
+};
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A session's stand-in: a live process whose identity holds a lease.
+struct Holder(Child);
+
+impl Holder {
+    fn new() -> Holder {
+        Holder(Command::new("sleep").arg("600").spawn().unwrap())
+    }
+    fn owner(&self) -> Owner {
+        Owner::of_pid(self.0.id()).unwrap().unwrap()
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn table(tag: &str) -> (Table, PathBuf) {
+    let dir = PathBuf::from(format!(
+        "/tmp/rasstatic-agent-test-{}-{tag}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let pool = Pool::parse(POOL, "").unwrap();
+    let (t, _) = Table::open(&dir, "default", &pool, POOL).unwrap();
+    (t, dir)
+}
+
+async fn agent(e: &Etcd, sid: &str) -> (Agent, PathBuf) {
+    let (t, dir) = table(sid);
+    let spec = Spec::new("agents", t.pool(), 8).unwrap();
+    let opts = ConnectOptions::new()
+        .with_timeout(Duration::from_secs(2))
+        .with_require_leader(true);
+    let client = Client::connect(e.endpoints(), Some(opts)).await.unwrap();
+    let ledger = Ledger::new(client, spec, sid).unwrap();
+    let a = Agent::start(ledger, t, TIMING, sid).await.unwrap();
+    (a, dir)
+}
+
+fn claim(t: &Table, h: &Holder) -> Option<Ipv4Addr> {
+    t.claim(
+        h.owner(),
+        ClaimOpts::default(),
+        Policy::RoundRobin,
+        &SessionInfo::default(),
+    )
+    .unwrap()
+    .map(|c| t.addr(c.slot))
+}
+
+#[test]
+fn two_servers_hand_out_disjoint_addresses_until_the_pool_runs_dry() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let e = Etcd::start();
+    rt().block_on(async {
+        let (mut a, da) = agent(&e, "bras-a").await;
+        let (mut b, db) = agent(&e, "bras-b").await;
+        // Before any block: a new table's slots are all sealed by the
+        // agent, so nothing can be claimed.
+        let h = Holder::new();
+        assert_eq!(claim(a.table(), &h), None, "claimed outside any block");
+        let mut out: HashMap<Ipv4Addr, &str> = HashMap::new();
+        let mut holders = Vec::new();
+        let pool = Pool::parse(POOL, "").unwrap();
+        let mut dry = BTreeSet::new();
+        let mut turn = 0;
+        while dry.len() < 2 {
+            turn += 1;
+            let (ag, name) = if turn % 2 == 0 {
+                (&mut a, "a")
+            } else {
+                (&mut b, "b")
+            };
+            if dry.contains(name) {
+                continue;
+            }
+            let h = Holder::new();
+            let mut got = claim(ag.table(), &h);
+            if got.is_none() {
+                // Dry here: the agent fetches a block, if one is free.
+                ag.step().await.unwrap();
+                got = claim(ag.table(), &h);
+            }
+            match got {
+                Some(addr) => {
+                    if let Some(other) = out.insert(addr, name) {
+                        panic!("{addr} handed out by {other} and {name}");
+                    }
+                    // It lies in a block the ledger says this server holds.
+                    let slot = ag.table().pool().index(addr).unwrap();
+                    assert!(
+                        ag.held().contains(&(slot / 8)),
+                        "{addr} outside {name}'s blocks"
+                    );
+                    holders.push((name, h, addr));
+                }
+                None => {
+                    dry.insert(name);
+                }
+            }
+        }
+        for addr in out.keys() {
+            assert!(pool.contains(*addr));
+        }
+        // Stranded at exhaustion: at most servers × (block − 1).
+        let n = out.len() as u32;
+        let size = pool.size();
+        assert!(n + 2 * 7 >= size, "only {n} of {size} handed out");
+        assert_eq!(
+            a.held().len() + b.held().len(),
+            8,
+            "blocks neither server holds"
+        );
+        eprintln!("handed out {n} of {size} before both ran dry");
+        // Everyone hangs up: empty blocks go back, one per step, until a
+        // server has no more claimable addresses than its high water mark;
+        // each keeps one at least.
+        for (name, h, addr) in &holders {
+            let t = if *name == "a" { a.table() } else { b.table() };
+            let slot = t.slot_of(*addr).unwrap();
+            assert!(t.release(slot, h.owner(), EndedBy::IpDown));
+        }
+        for _ in 0..8 {
+            a.step().await.unwrap();
+            b.step().await.unwrap();
+        }
+        let before = (a.held().len(), b.held().len());
+        for ag in [&a, &b] {
+            assert!(!ag.held().is_empty());
+            assert!(
+                ag.claimable() <= ag.high_water,
+                "{} claimable",
+                ag.claimable()
+            );
+        }
+        assert!(
+            before.0 < 4 || before.1 < 4,
+            "no block given back: {before:?}"
+        );
+        // What they gave back is free in the ledger, and sealed here.
+        let blocks = a.ledger().blocks().await.unwrap();
+        let free = blocks
+            .iter()
+            .filter(|b| matches!(b.record, rasstatic_cluster::ledger::Record::Free { .. }))
+            .count();
+        assert_eq!(free + a.held().len() + b.held().len(), 8);
+        for blk in 0..8u32 {
+            if !a.held().contains(&blk) {
+                let r = a.ledger().spec().slots(blk);
+                let (sealed, _) = a.table().block_state(r.start, r.len() as u32);
+                assert_eq!(sealed, r.len() as u32, "block {blk} open in bras-a's table");
+            }
+        }
+        let _ = std::fs::remove_dir_all(da);
+        let _ = std::fs::remove_dir_all(db);
+    });
+}
+
+#[test]
+fn a_server_cut_off_stops_claiming_and_is_down_before_its_blocks_move() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let e = Etcd::start();
+    rt().block_on(async {
+        let (mut a, da) = agent(&e, "bras-a").await;
+        a.step().await.unwrap();
+        let session = Holder::new();
+        let addr = claim(a.table(), &session).expect("a claims in its block");
+        let mine: Vec<u32> = a.held();
+        // bras-a is cut off from here on: its agent never reaches etcd.
+        let (claim_dl, hang_dl, _) = a.table().deadlines();
+        assert!(claim_dl > boot_ns() && hang_dl > claim_dl);
+        let (mut b, db) = agent(&e, "bras-b").await;
+        let mut session = Some(session);
+        let mut fenced_at = None;
+        let mut down_at = None;
+        let mut moved_at = None;
+        let t0 = Instant::now();
+        while moved_at.is_none() && t0.elapsed() < Duration::from_secs(30) {
+            let now = boot_ns();
+            // bras-a's sessions: a new caller is refused once the claim
+            // deadline passed; the session up hangs up at the hang
+            // deadline (what the plugin's timer does in each pppd).
+            let caller = Holder::new();
+            match claim(a.table(), &caller) {
+                Some(x) => {
+                    assert!(now < claim_dl, "{x} claimed after the claim deadline");
+                    let slot = a.table().slot_of(x).unwrap();
+                    a.table().release(slot, caller.owner(), EndedBy::Api);
+                }
+                None if now >= claim_dl => {
+                    fenced_at.get_or_insert(now);
+                }
+                None => {}
+            }
+            if now >= hang_dl {
+                if let Some(s) = session.take() {
+                    let slot = a.table().slot_of(addr).unwrap();
+                    assert!(a.table().release(slot, s.owner(), EndedBy::Api));
+                    down_at = Some(now);
+                }
+            }
+            let step = b.step().await.unwrap();
+            if !step.reclaimed.is_empty() {
+                let mut got = step.reclaimed.clone();
+                got.sort();
+                assert_eq!(got, mine, "reclaimed other blocks than bras-a's");
+                // The oracle: bras-a's session was down before its blocks
+                // could go to anyone else.
+                assert!(session.is_none(), "bras-a's blocks moved with its session up");
+                moved_at = Some(boot_ns());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let (fenced_at, down_at, moved_at) =
+            (fenced_at.expect("never fenced"), down_at.expect("never down"), moved_at.expect("never moved"));
+        assert!(fenced_at <= down_at && down_at < moved_at);
+        assert!(a.table().deadlines().2 > 0, "no fenced refusal counted");
+        // bras-b takes the freed blocks as it needs them, and bras-a's
+        // address with them.
+        let mut got = Vec::new();
+        let mut hs = Vec::new();
+        for _ in 0..64 {
+            let h = Holder::new();
+            let mut x = claim(b.table(), &h);
+            if x.is_none() {
+                b.step().await.unwrap();
+                x = claim(b.table(), &h);
+            }
+            match x {
+                Some(x) => {
+                    got.push(x);
+                    hs.push(h);
+                }
+                None => break,
+            }
+        }
+        assert!(got.contains(&addr), "bras-a's address never reached bras-b");
+        eprintln!(
+            "first refusal {} ms, session down {} ms, blocks moved {} ms after bras-a's claim deadline",
+            (fenced_at - claim_dl) / 1_000_000,
+            (down_at - claim_dl) / 1_000_000,
+            (moved_at - claim_dl) / 1_000_000
+        );
+        let _ = std::fs::remove_dir_all(da);
+        let _ = std::fs::remove_dir_all(db);
+    });
+}

@@ -1,0 +1,123 @@
+//! `rasstatic-agent`'s bad input: each case gets a clear message and a
+//! non-zero exit, and joins nothing.
+
+mod etcd;
+
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use etcd::Etcd;
+
+fn agent(endpoints: &str, sid: &str, pool: &str, dir: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rasstatic-agent"));
+    c.args(["--endpoints", endpoints, "--server-id", sid, "--pool", pool])
+        .args(["--block", "8", "--dir", dir]);
+    c
+}
+
+fn dir(tag: &str) -> String {
+    let d = format!("/tmp/rasstatic-agent-cli-{}-{tag}", std::process::id());
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn run(mut c: Command) -> (i32, String) {
+    let o: Output = c.output().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Until `child` has written `what` to its stderr file `log`.
+fn wait_for(child: &mut Child, log: &str, what: &str) {
+    let t0 = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if text.contains(what) {
+            return;
+        }
+        if let Ok(Some(st)) = child.try_wait() {
+            panic!("the agent exited ({st}): {text}");
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "never said {what:?}: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn bad_options_are_named() {
+    let d = dir("opts");
+    for (pool, extra, want) in [
+        ("10.0.0.0/33", vec![], "10.0.0.0/33"),
+        ("10.50.0.0/24", vec!["--block", "12"], "block size 12"),
+        ("10.50.0.0/24", vec!["--ttl", "1"], "ttl"),
+        ("10.50.0.0/24", vec!["--grace", "x"], "--grace \"x\""),
+    ] {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rasstatic-agent"));
+        c.args([
+            "--endpoints",
+            "http://127.0.0.1:9",
+            "--server-id",
+            "bras-1",
+            "--pool",
+            pool,
+        ])
+        .args(["--dir", &d])
+        .args(&extra);
+        let (code, err) = run(c);
+        assert!(code == 2 || code == 1, "{pool} {extra:?}: exit {code}");
+        assert!(err.contains(want), "{pool} {extra:?}: {err}");
+    }
+    let (code, err) = run(agent("http://127.0.0.1:9", "bras 1", "10.50.0.0/24", &d));
+    assert_eq!(code, 1);
+    assert!(err.contains("server id \"bras 1\""), "{err}");
+}
+
+#[test]
+fn unreachable_etcd_at_start_is_an_error() {
+    let d = dir("unreach");
+    let t0 = Instant::now();
+    let (code, err) = run(agent("http://127.0.0.1:9", "bras-1", "10.50.0.0/24", &d));
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("etcd at http://127.0.0.1:9"), "{err}");
+    assert!(
+        t0.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        t0.elapsed()
+    );
+}
+
+#[test]
+fn another_pool_or_a_server_id_in_use_is_refused() {
+    let e = Etcd::start();
+    let ep = e.endpoints().join(",");
+    let log = format!("/tmp/rasstatic-agent-cli-{}.log", std::process::id());
+    let d1 = dir("one");
+    let mut first = agent(&ep, "bras-1", "10.50.0.0/24", &d1)
+        .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
+        .spawn()
+        .unwrap();
+    wait_for(&mut first, &log, "joined pool");
+    // Another pool under the same name: refused, both definitions named.
+    let (code, err) = run(agent(&ep, "bras-2", "10.50.0.0/25", &dir("two")));
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("the cluster's pool differs"), "{err}");
+    assert!(
+        err.contains("pool=10.50.0.1-10.50.0.254 ") && err.contains("pool=10.50.0.1-10.50.0.126 "),
+        "{err}"
+    );
+    // The same server id while the first lives: refused.
+    let (code, err) = run(agent(&ep, "bras-1", "10.50.0.0/24", &dir("three")));
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("server id bras-1 is registered by another live agent"),
+        "{err}"
+    );
+    let _ = first.kill();
+    let _ = first.wait();
+    let _ = std::fs::remove_file(&log);
+}
