@@ -49,7 +49,7 @@ mkdir -p bench/results
 OUT=bench/results/storm-$(date +%F).md
 kernel=$(sed -n 's/^mode uml, kernel //p' "$RUN/guest.log")
 {
-echo "# Login storm, $(date -u '+%F %H:%M UTC')"
+echo "# Login storm, $(date -u -d @"$(stat -c %Y "$RUN/storm.done")" "+%F %H:%M UTC") (the end of the run)"
 echo
 echo "Machine: $(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)), $(free -g | awk '/Mem:/ {print $2}') GiB, Linux $(uname -r); the storm runs in one User-Mode Linux guest (kernel ${kernel:-?}, one virtual CPU, mem=$MEM) holding both ends of every session."
 echo "Dial-in: Debian 13's pppoe-server (rp-pppoe 4.0) in kernel mode, Debian 12's pppd $(pppd --version 2>&1 | awk '{print $3}'), PAP. Peer: $(freeradius -v | sed -n 1p | sed 's/^radiusd: //'), rlm_sqlippool on SQLite."
