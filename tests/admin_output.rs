@@ -673,3 +673,74 @@ fn show_and_stats_report_a_table_truncated_while_they_read_it_and_never_crash() 
     assert_eq!(out.status.signal(), None);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
 }
+
+/// Cluster mode's part of the table: `stats` shows the claim and hang
+/// deadlines and the claims refused past the first (fenced), in text and
+/// for Prometheus; a standalone table shows none of it.
+#[test]
+fn stats_show_the_cluster_deadlines_and_fenced_refusals() {
+    let f = Fixture::new("cluster", "10.77.0.1-10.77.0.8");
+    let stats = |args: &[&str]| {
+        let o = Command::new(BIN)
+            .args(args)
+            .arg("--dir")
+            .arg(&f.dir)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{o:?}");
+        text(&o.stdout)
+    };
+    let plain = stats(&["stats"]);
+    assert!(plain.contains("refused   0 (pool exhausted)"), "{plain}");
+    assert!(!plain.contains("\ncluster "), "{plain}");
+    assert!(!stats(&["stats", "--prometheus"]).contains("rasstatic_cluster_"));
+    // As the agent does after a renewal, long ago: the claim deadline has
+    // passed (a second ago), the hang deadline is 30 s away.
+    let (t, _) = Table::open(&f.dir, "default", &f.pool, &f.spec).unwrap();
+    let now = rasstatic::table::boot_ns();
+    t.set_deadlines(now - 1_000_000_000, now + 30_000_000_000);
+    let me = Owner::current().unwrap();
+    let got = t
+        .claim(
+            me,
+            ClaimOpts::default(),
+            Policy::RoundRobin,
+            &SessionInfo::default(),
+        )
+        .unwrap();
+    assert!(got.is_none(), "claimed past the claim deadline");
+    let plain = stats(&["stats"]);
+    assert!(
+        plain.contains("refused   1 (0 pool exhausted, 1 fenced: past the claim deadline)"),
+        "{plain}"
+    );
+    assert!(
+        plain.contains("cluster   claim deadline passed "),
+        "{plain}"
+    );
+    assert!(plain.contains(", hang deadline in "), "{plain}");
+    let prom = stats(&["stats", "--prometheus"]);
+    assert!(
+        prom.contains("rasstatic_cluster_fenced_total{pool=\"default\"} 1"),
+        "{prom}"
+    );
+    let claim: f64 = prom
+        .lines()
+        .find_map(|l| l.strip_prefix("rasstatic_cluster_claim_deadline_seconds{pool=\"default\"} "))
+        .expect(&prom)
+        .parse()
+        .unwrap();
+    let hang: f64 = prom
+        .lines()
+        .find_map(|l| l.strip_prefix("rasstatic_cluster_hang_deadline_seconds{pool=\"default\"} "))
+        .expect(&prom)
+        .parse()
+        .unwrap();
+    assert!(
+        claim < 0.0 && (25.0..=30.0).contains(&hang),
+        "{claim} {hang}"
+    );
+    // Deadlines only rise: an older renewal cannot pull them back.
+    t.set_deadlines(now - 5_000_000_000, now);
+    assert_eq!(t.deadlines().1, now + 30_000_000_000);
+}

@@ -164,6 +164,9 @@ const _: () = {
     assert!(size_of::<RangeRec>() == 8);
     assert!(size_of::<AtomicU64>() == 8 && align_of::<AtomicU64>() == 8);
     assert!(EndedBy::COUNT <= 16);
+    // The reader reads the cluster words by index (src/table/reader.rs).
+    assert!(std::mem::offset_of!(Live, claim_deadline_ns) == 24 * 8);
+    assert!(std::mem::offset_of!(Live, fenced) == 26 * 8);
 };
 
 /// Section offsets and the total size, computed from the counts alone, so a

@@ -477,6 +477,9 @@ impl Table {
             assigned: l.assigned.load(Ordering::Relaxed),
             refused: l.refused.load(Ordering::Relaxed),
             ended: std::array::from_fn(|i| l.ended[i].load(Ordering::Relaxed)),
+            claim_deadline_ns: l.claim_deadline_ns.load(Ordering::Relaxed),
+            hang_deadline_ns: l.hang_deadline_ns.load(Ordering::Relaxed),
+            fenced: l.fenced.load(Ordering::Relaxed),
         }
     }
 
@@ -630,6 +633,12 @@ pub struct Counters {
     pub assigned: u64,
     pub refused: u64,
     pub ended: [u64; 16],
+    /// Cluster mode: the claim and hang deadlines (`CLOCK_BOOTTIME`
+    /// nanoseconds, 0 in a standalone table) and the claims refused
+    /// because the first had passed.
+    pub claim_deadline_ns: u64,
+    pub hang_deadline_ns: u64,
+    pub fenced: u64,
 }
 
 impl Counters {

@@ -195,13 +195,18 @@ impl Reader {
     /// The counters, read from the header.
     pub fn counters(&self) -> Result<Counters, TableError> {
         self.recheck()?;
-        // Live: retired, cursor, assigned, refused, ended[16].
-        let mut b = vec![0u8; 20 * 8];
+        // Live: retired, cursor, assigned, refused, ended[16],
+        // watchdog_beat, sweep_cursor, swept_at, superseded,
+        // claim_deadline_ns, hang_deadline_ns, fenced.
+        let mut b = vec![0u8; 27 * 8];
         self.read_exact(&mut b, LIVE_OFFSET as u64)?;
         Ok(Counters {
             assigned: word_at(&b, 2),
             refused: word_at(&b, 3),
             ended: std::array::from_fn(|i| word_at(&b, 4 + i)),
+            claim_deadline_ns: word_at(&b, 24),
+            hang_deadline_ns: word_at(&b, 25),
+            fenced: word_at(&b, 26),
         })
     }
 

@@ -486,6 +486,38 @@ pub fn stats<W: Write>(
             "rasstatic_watchdog_up{{{l}}} {}",
             u8::from(wd.is_some())
         )?;
+        if c.claim_deadline_ns != 0 {
+            let now = table::boot_ns() as f64;
+            metric(
+                out,
+                "cluster_claim_deadline_seconds",
+                "gauge",
+                "Cluster mode: seconds until new claims stop without a verified etcd renewal (negative: stopped).",
+            )?;
+            writeln!(
+                out,
+                "rasstatic_cluster_claim_deadline_seconds{{{l}}} {:.3}",
+                (c.claim_deadline_ns as f64 - now) / 1e9
+            )?;
+            metric(
+                out,
+                "cluster_hang_deadline_seconds",
+                "gauge",
+                "Cluster mode: seconds until every session must be down without a verified etcd renewal.",
+            )?;
+            writeln!(
+                out,
+                "rasstatic_cluster_hang_deadline_seconds{{{l}}} {:.3}",
+                (c.hang_deadline_ns as f64 - now) / 1e9
+            )?;
+            metric(
+                out,
+                "cluster_fenced_total",
+                "counter",
+                "Cluster mode: callers refused because the claim deadline had passed.",
+            )?;
+            writeln!(out, "rasstatic_cluster_fenced_total{{{l}}} {}", c.fenced)?;
+        }
         return Ok(());
     }
     let fmt = |v: &[(&str, u64)]| {
@@ -505,7 +537,33 @@ pub fn stats<W: Write>(
     writeln!(out, "assigned  {}", c.assigned)?;
     writeln!(out, "released  {}", fmt(&released))?;
     writeln!(out, "reaped    {}", fmt(&reaped))?;
-    writeln!(out, "refused   {} (pool exhausted)", c.refused)?;
+    if c.claim_deadline_ns == 0 && c.fenced == 0 {
+        writeln!(out, "refused   {} (pool exhausted)", c.refused)?;
+    } else {
+        writeln!(
+            out,
+            "refused   {} ({} pool exhausted, {} fenced: past the claim deadline)",
+            c.refused,
+            c.refused - c.fenced.min(c.refused),
+            c.fenced
+        )?;
+    }
+    if c.claim_deadline_ns != 0 {
+        let now = table::boot_ns();
+        let rel = |t: u64| {
+            if t > now {
+                format!("in {:.1} s", (t - now) as f64 / 1e9)
+            } else {
+                format!("passed {:.1} s ago", (now - t) as f64 / 1e9)
+            }
+        };
+        writeln!(
+            out,
+            "cluster   claim deadline {}, hang deadline {}",
+            rel(c.claim_deadline_ns),
+            rel(c.hang_deadline_ns)
+        )?;
+    }
     writeln!(out, "{}", watchdog_line(wd))?;
     Ok(())
 }
