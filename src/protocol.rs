@@ -687,6 +687,36 @@ impl<W: Word> Slots<'_, W> {
         Ok(())
     }
 
+    /// Seal every free word of `count` slots from `first`, leaving leased
+    /// ones as they are and undoing nothing: for a block this server does
+    /// not hold, where every free address must be closed whatever else
+    /// is in it. Returns the leased slots (their sessions must end; a word
+    /// they free is unsealed, and the next call seals it).
+    pub fn seal_free(&self, first: u32, count: u32) -> Vec<u32> {
+        let end = first.saturating_add(count).min(self.len());
+        let mut leased = Vec::new();
+        for slot in first..end {
+            loop {
+                let w = self.word(slot);
+                if is_sealed(w) {
+                    break;
+                }
+                if !is_free(w) {
+                    leased.push(slot);
+                    break;
+                }
+                if self.owners[slot as usize]
+                    .compare_exchange(w, w | SEALED)
+                    .is_ok()
+                {
+                    self.hint_taken(slot);
+                    break;
+                }
+            }
+        }
+        leased
+    }
+
     /// Unseal `count` slots from `first`: each sealed word becomes free
     /// and claimable again (its history kept), and is marked free in the
     /// bitmap.

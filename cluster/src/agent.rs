@@ -17,7 +17,7 @@ use std::collections::BTreeSet;
 use rasstatic::table::Table;
 
 use crate::deadline::{Renewer, Timing};
-use crate::ledger::{Ledger, LedgerError, Registration, Result};
+use crate::ledger::{GiveBack, Ledger, LedgerError, Registration, Result};
 
 /// What one step did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -77,21 +77,47 @@ impl Agent {
     }
 
     /// Make the table agree with the blocks held: unsealed exactly where
-    /// this server holds the block. A leased slot in a block not held is
-    /// left as it is (its session must end by the hang deadline) and
-    /// logged.
-    fn reconcile(&mut self) {
+    /// this server holds the block, every free slot sealed elsewhere. A
+    /// lease in a block this server does not hold belongs to a session
+    /// that must not be up (its block was reclaimed after this server's
+    /// deadlines, or this server runs under another id now): its holder
+    /// is sent SIGTERM (pppd then hangs up and releases), and a dead
+    /// holder's lease is reaped. Run at every step: a slot such a session
+    /// frees is sealed at the next.
+    fn reconcile(&mut self) -> Vec<u32> {
         let spec = self.ledger.spec().clone();
+        let mut strays = Vec::new();
         for b in 0..spec.blocks() {
             let r = spec.slots(b);
             if self.held.contains(&b) {
                 self.table.unseal(r.start, r.len() as u32);
-            } else if let Err(a) = self.table.seal(r.start, r.len() as u32) {
-                log::warn!(
-                    "cluster: {a} is leased in block {b}, which this server does not hold; its session must end by the hang deadline"
-                );
+                continue;
             }
+            for slot in self.table.seal_free(r.start, r.len() as u32) {
+                strays.push(slot);
+                let lease = self.table.lease(slot);
+                if let rasstatic::table::LeaseState::Leased(owner) = lease.state {
+                    let live = self.table.liveness();
+                    if rasstatic::protocol::Liveness::is_alive(&live, owner) {
+                        log::warn!(
+                            "cluster: {} is leased to pid {} in block {b}, which this server does not hold: hanging it up",
+                            self.table.addr(slot),
+                            owner.pid()
+                        );
+                        let _ = owner.signal(libc::SIGTERM);
+                    } else {
+                        let _ = self.table.reap(
+                            slot,
+                            &live,
+                            rasstatic::protocol::EndedBy::ReapWatchdog,
+                        );
+                    }
+                }
+            }
+            // What the reaps freed is sealed now too.
+            self.table.seal_free(r.start, r.len() as u32);
         }
+        strays
     }
 
     /// After [`crate::ledger::LedgerError::Lost`]: register again (a new
@@ -140,6 +166,16 @@ impl Agent {
             },
             Err(e) => Err(e),
         }
+    }
+
+    /// Follow a table that replaced ours (a reset, or made again under
+    /// its name): seal and unseal it as the ledger says, and give it the
+    /// last verified deadlines.
+    pub fn replace_table(&mut self, table: Table) {
+        let (claim, hang, _) = self.table.deadlines();
+        self.table = table;
+        self.reconcile();
+        self.table.set_deadlines(claim, hang);
     }
 
     pub fn timing(&self) -> Timing {
@@ -191,11 +227,8 @@ impl Agent {
         // taken or given back by a transaction whose answer was lost is
         // settled here: unsealed only once the ledger names us, and a
         // block the ledger no longer names us for is sealed.
-        let ledger_held: BTreeSet<u32> = self.ledger.held(&self.reg).await?.into_iter().collect();
-        if ledger_held != self.held {
-            self.held = ledger_held;
-            self.reconcile();
-        }
+        self.held = self.ledger.held(&self.reg).await?.into_iter().collect();
+        self.reconcile();
         while self.claimable() < self.low_water {
             let Some(b) = self.ledger.acquire(&self.reg).await? else {
                 break;
@@ -218,19 +251,21 @@ impl Agent {
                     // On an error the block stays sealed: the transaction
                     // may have gone through. The next step's look at the
                     // ledger settles it.
-                    if self.ledger.give_back(&self.reg, b).await? {
-                        self.held.remove(&b);
-                        step.returned.push(b);
-                    } else {
-                        self.table.unseal(r.start, r.len() as u32);
+                    match self.ledger.give_back(&self.reg, b).await? {
+                        GiveBack::Returned => {
+                            self.held.remove(&b);
+                            step.returned.push(b);
+                        }
+                        // Not ours any more: it stays sealed.
+                        GiveBack::NotOurs => {
+                            self.held.remove(&b);
+                        }
+                        GiveBack::Raced => self.table.unseal(r.start, r.len() as u32),
                     }
                 }
             }
         }
-        step.reclaimed = self
-            .ledger
-            .reclaim(self.timing.grace.as_secs() as i64)
-            .await?;
+        step.reclaimed = self.ledger.reclaim().await?;
         Ok(step)
     }
 }

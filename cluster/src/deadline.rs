@@ -65,6 +65,18 @@ impl Timing {
         if self.hang_margin >= self.ttl + self.grace {
             return Some("the hang margin must be shorter than ttl + grace".into());
         }
+        if self.hang_margin < Duration::from_secs(1) {
+            return Some(
+                "the hang margin must be 1 s at least (pppd checks the deadline each second)"
+                    .into(),
+            );
+        }
+        if self.grace <= self.hang_margin.saturating_sub(self.claim_margin) {
+            return Some("the hang deadline must come after the claim deadline".into());
+        }
+        if self.renew_every < Duration::from_millis(100) {
+            return Some("renewals at least 100 ms apart".into());
+        }
         if self.renew_every * 2 > self.ttl - self.claim_margin {
             return Some("renewals must come at least twice before the claim deadline".into());
         }
@@ -145,6 +157,13 @@ mod tests {
         let mut t = Timing::DEFAULT;
         t.renew_every = Duration::from_secs(6);
         assert!(t.problem().unwrap().contains("twice"));
+        let mut t = Timing::DEFAULT;
+        t.hang_margin = Duration::ZERO;
+        assert!(t.problem().unwrap().contains("hang margin"));
+        let mut t = Timing::DEFAULT;
+        t.grace = Duration::from_secs(4);
+        t.claim_margin = Duration::from_secs(1);
+        assert!(t.problem().unwrap().contains("after the claim deadline"));
     }
 
     #[test]

@@ -100,6 +100,19 @@ pub struct Block {
     pub rev: i64,
 }
 
+/// What became of a give-back ([`Ledger::give_back`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GiveBack {
+    /// The block is free in the ledger now.
+    Returned,
+    /// The record does not name this registration (any more): the block
+    /// is not ours, whatever the table thinks. Keep it sealed.
+    NotOurs,
+    /// The record changed between the read and the write while still
+    /// ours: still held by us.
+    Raced,
+}
+
 /// A server's registration: its etcd lease and its token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Registration {
@@ -288,7 +301,16 @@ impl Ledger {
                 holder,
             });
         }
-        let token = r.header().map(|h| h.revision()).unwrap_or(0);
+        // The key was created by this transaction: its create_revision is
+        // the transaction's revision. Without one, nothing can be proved
+        // about our registration (a token of 0 would match an absent key).
+        let token = r.header().map(|h| h.revision()).filter(|&t| t > 0);
+        let Some(token) = token else {
+            let _ = self.client.lease_revoke(lease.id()).await;
+            return Err(LedgerError::Lost {
+                sid: self.sid.clone(),
+            });
+        };
         Ok(Registration {
             lease: lease.id(),
             token,
@@ -419,20 +441,19 @@ impl Ledger {
 
     /// T7: give block `b` back. Only the holder's live registration can;
     /// the caller must have sealed the block's slots first (nothing of it
-    /// may be leased when it leaves this server). Returns false if the
-    /// record did not name this registration.
-    pub async fn give_back(&mut self, reg: &Registration, b: u32) -> Result<bool> {
+    /// may be leased when it leaves this server).
+    pub async fn give_back(&mut self, reg: &Registration, b: u32) -> Result<GiveBack> {
         let key = self.block_key(b);
         let r = self.client.get(key.clone(), None).await?;
-        let Some(kv) = r.kvs().first() else {
-            return Ok(false);
-        };
         let mine = Record::Held {
             sid: self.sid.clone(),
             token: reg.token,
         };
+        let Some(kv) = r.kvs().first() else {
+            return Ok(GiveBack::NotOurs);
+        };
         if Record::parse(&String::from_utf8_lossy(kv.value())) != Some(mine) {
-            return Ok(false);
+            return Ok(GiveBack::NotOurs);
         }
         let free = Record::Free {
             last: Some(self.sid.clone()),
@@ -444,10 +465,10 @@ impl Ledger {
             ])
             .and_then([TxnOp::put(key, free.value(), None)]);
         if self.client.txn(txn).await?.succeeded() {
-            Ok(true)
+            Ok(GiveBack::Returned)
         } else {
             self.verify(reg).await?;
-            Ok(false)
+            Ok(GiveBack::Raced)
         }
     }
 
@@ -485,12 +506,13 @@ impl Ledger {
     }
 
     /// T4 and T5: for blocks held by registrations that are gone, start a
-    /// grace period of `grace` seconds (once per dead registration), and
+    /// grace period (the cluster's, [`Spec::grace`]) once per dead registration, and
     /// free the blocks of those whose grace period has ended. A server
     /// that registered again under the same id re-adopts its blocks
     /// itself; while its key exists nothing of it is reclaimed. Returns
     /// the blocks freed.
-    pub async fn reclaim(&mut self, grace: i64) -> Result<Vec<u32>> {
+    pub async fn reclaim(&mut self) -> Result<Vec<u32>> {
+        let grace = self.spec.grace as i64;
         let servers = self.servers().await?;
         let blocks = self.blocks().await?;
         let mut freed = Vec::new();

@@ -22,12 +22,18 @@ pub struct Spec {
     pub size: u32,
     /// Addresses per block; the last block may be shorter.
     pub block: u32,
+    /// The grace period in seconds: how long after a server's
+    /// registration ended its blocks stay its. The reclaiming server's
+    /// value decides, and the holder's hang deadline counts on it, so it
+    /// is part of what every server must agree on.
+    pub grace: u64,
 }
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum SpecError {
     BadName(String),
     BadBlock(u32),
+    BadGrace,
 }
 
 impl fmt::Display for SpecError {
@@ -41,6 +47,7 @@ impl fmt::Display for SpecError {
                 f,
                 "block size {b}: use a power of two from {MIN_BLOCK} to {MAX_BLOCK}"
             ),
+            SpecError::BadGrace => write!(f, "grace 0: use at least 1 second"),
         }
     }
 }
@@ -48,7 +55,7 @@ impl fmt::Display for SpecError {
 impl std::error::Error for SpecError {}
 
 impl Spec {
-    pub fn new(name: &str, pool: &Pool, block: u32) -> Result<Spec, SpecError> {
+    pub fn new(name: &str, pool: &Pool, block: u32, grace: u64) -> Result<Spec, SpecError> {
         let name_ok = !name.is_empty()
             && name.len() <= 64
             && name
@@ -60,11 +67,15 @@ impl Spec {
         if !block.is_power_of_two() || !(MIN_BLOCK..=MAX_BLOCK).contains(&block) {
             return Err(SpecError::BadBlock(block));
         }
+        if grace == 0 {
+            return Err(SpecError::BadGrace);
+        }
         Ok(Spec {
             name: name.to_string(),
             canonical: pool.to_string(),
             size: pool.size(),
             block,
+            grace,
         })
     }
 
@@ -94,11 +105,12 @@ impl Spec {
     /// The `config` record: one line, compared byte for byte.
     pub fn record(&self) -> String {
         format!(
-            "rasstatic-cluster v1 pool={} size={} block={} hash={:016x}",
+            "rasstatic-cluster v1 pool={} size={} block={} grace={} hash={:016x}",
             self.canonical,
             self.size,
             self.block,
-            fnv1a(format!("{}|{}", self.canonical, self.block).as_bytes())
+            self.grace,
+            fnv1a(format!("{}|{}|{}", self.canonical, self.block, self.grace).as_bytes())
         )
     }
 }
@@ -123,7 +135,7 @@ mod tests {
 
     #[test]
     fn blocks_cover_the_pool_once() {
-        let s = Spec::new("p", &pool("10.0.0.1-10.0.0.100"), 16).unwrap();
+        let s = Spec::new("p", &pool("10.0.0.1-10.0.0.100"), 16, 60).unwrap();
         assert_eq!(s.blocks(), 7);
         let mut all: Vec<u32> = (0..s.blocks()).flat_map(|b| s.slots(b)).collect();
         all.dedup();
@@ -134,35 +146,49 @@ mod tests {
     #[test]
     fn bad_names_and_sizes_are_refused() {
         let p = pool("10.0.0.0/24");
-        assert!(matches!(Spec::new("", &p, 16), Err(SpecError::BadName(_))));
         assert!(matches!(
-            Spec::new("a/b", &p, 16),
+            Spec::new("", &p, 16, 60),
             Err(SpecError::BadName(_))
         ));
         assert!(matches!(
-            Spec::new("a", &p, 12),
+            Spec::new("a/b", &p, 16, 60),
+            Err(SpecError::BadName(_))
+        ));
+        assert!(matches!(
+            Spec::new("a", &p, 12, 60),
             Err(SpecError::BadBlock(12))
         ));
-        assert!(matches!(Spec::new("a", &p, 4), Err(SpecError::BadBlock(4))));
         assert!(matches!(
-            Spec::new("a", &p, 512),
+            Spec::new("a", &p, 4, 60),
+            Err(SpecError::BadBlock(4))
+        ));
+        assert!(matches!(
+            Spec::new("a", &p, 512, 60),
             Err(SpecError::BadBlock(512))
         ));
-        let e = Spec::new("a", &p, 12).unwrap_err().to_string();
+        let e = Spec::new("a", &p, 12, 60).unwrap_err().to_string();
         assert!(e.contains("block size 12"), "{e}");
     }
 
     #[test]
-    fn the_record_changes_with_pool_and_block() {
-        let a = Spec::new("p", &pool("10.0.0.0/24"), 16).unwrap();
-        let b = Spec::new("p", &pool("10.0.0.0/25"), 16).unwrap();
-        let c = Spec::new("p", &pool("10.0.0.0/24"), 32).unwrap();
+    fn the_record_changes_with_pool_block_and_grace() {
+        let a = Spec::new("p", &pool("10.0.0.0/24"), 16, 60).unwrap();
+        let b = Spec::new("p", &pool("10.0.0.0/25"), 16, 60).unwrap();
+        let c = Spec::new("p", &pool("10.0.0.0/24"), 32, 60).unwrap();
+        let d = Spec::new("p", &pool("10.0.0.0/24"), 16, 5).unwrap();
         assert_ne!(a.record(), b.record());
         assert_ne!(a.record(), c.record());
+        assert_ne!(a.record(), d.record(), "the grace period is the cluster's");
         assert_eq!(
             a.record(),
-            Spec::new("q", &pool("10.0.0.0/24"), 16).unwrap().record()
+            Spec::new("q", &pool("10.0.0.0/24"), 16, 60)
+                .unwrap()
+                .record()
         );
+        assert!(matches!(
+            Spec::new("p", &pool("10.0.0.0/24"), 16, 0),
+            Err(SpecError::BadGrace)
+        ));
     }
 
     #[test]

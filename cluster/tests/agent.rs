@@ -78,7 +78,7 @@ fn table(tag: &str) -> (Table, PathBuf) {
 
 async fn agent(e: &Etcd, sid: &str) -> (Agent, PathBuf) {
     let (t, dir) = table(sid);
-    let spec = Spec::new("agents", t.pool(), 8).unwrap();
+    let spec = Spec::new("agents", t.pool(), 8, TIMING.grace.as_secs()).unwrap();
     let opts = ConnectOptions::new()
         .with_timeout(Duration::from_secs(2))
         .with_require_leader(true);

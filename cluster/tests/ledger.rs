@@ -14,7 +14,7 @@ use etcd::Etcd;
 use etcd_client::{Client, ConnectOptions};
 use rasstatic::pool::Pool;
 use rasstatic_cluster::deadline::Renewer;
-use rasstatic_cluster::ledger::{Ledger, LedgerError, Record};
+use rasstatic_cluster::ledger::{GiveBack, Ledger, LedgerError, Record};
 use rasstatic_cluster::spec::Spec;
 
 /// One etcd cluster at a time: three members per test on two cores.
@@ -32,7 +32,7 @@ fn rt() -> tokio::runtime::Runtime {
 }
 
 fn spec(pool: &str, block: u32) -> Spec {
-    Spec::new("test", &Pool::parse(pool, "").unwrap(), block).unwrap()
+    Spec::new("test", &Pool::parse(pool, "").unwrap(), block, 3).unwrap()
 }
 
 async fn ledger(e: &Etcd, spec: &Spec, sid: &str) -> Ledger {
@@ -130,7 +130,7 @@ fn racing_servers_never_share_a_block() {
                         // freed ones again.
                         let mut back = Vec::new();
                         for b in got.iter().step_by(2) {
-                            assert!(l.give_back(&reg, *b).await.unwrap());
+                            assert_eq!(l.give_back(&reg, *b).await.unwrap(), GiveBack::Returned);
                             back.push(*b);
                         }
                         let mut again = Vec::new();
@@ -188,11 +188,10 @@ fn a_dead_servers_blocks_come_back_after_its_lease_and_the_grace_period() {
             .unwrap();
         // From here on bras-1 never renews.
         let mut other = ledger(&e, &s, "bras-2").await;
-        let grace = 2;
         let mut freed = Vec::new();
         let mut first_free = None;
         while t_renewed.elapsed() < Duration::from_secs(20) && freed.len() < 3 {
-            let f = other.reclaim(grace).await.unwrap();
+            let f = other.reclaim().await.unwrap();
             if !f.is_empty() && first_free.is_none() {
                 first_free = Some(t_renewed.elapsed());
             }
@@ -222,7 +221,7 @@ fn a_dead_servers_blocks_come_back_after_its_lease_and_the_grace_period() {
             }
         }
         // Nothing more to reclaim; the markers can go.
-        assert!(other.reclaim(grace).await.unwrap().is_empty());
+        assert!(other.reclaim().await.unwrap().is_empty());
         assert_eq!(other.collect_markers().await.unwrap(), 1);
         // The dead registration takes nothing; a new one of bras-1 finds
         // nothing of its own to re-adopt.
@@ -232,7 +231,7 @@ fn a_dead_servers_blocks_come_back_after_its_lease_and_the_grace_period() {
         ));
         let reg2 = dead.register(3, "back").await.unwrap();
         assert!(dead.readopt(&reg2).await.unwrap().is_empty());
-        eprintln!("first reclaim {after:?} after the last renewal (ttl 3 s, grace 2 s)");
+        eprintln!("first reclaim {after:?} after the last renewal (ttl 3 s, grace 3 s)");
     });
 }
 
@@ -255,7 +254,7 @@ fn a_server_back_within_the_grace_period_keeps_its_blocks() {
         a.client().lease_revoke(reg.lease).await.unwrap();
         let mut b = ledger(&e, &s, "bras-2").await;
         // The grace period starts; nothing is freed yet.
-        assert!(b.reclaim(3).await.unwrap().is_empty());
+        assert!(b.reclaim().await.unwrap().is_empty());
         // bras-1 registers again and takes its blocks back.
         let reg2 = a.register(3, "a").await.unwrap();
         let mut back = a.readopt(&reg2).await.unwrap();
@@ -269,31 +268,76 @@ fn a_server_back_within_the_grace_period_keeps_its_blocks() {
         let t0 = Instant::now();
         while t0.elapsed() < Duration::from_secs(5) {
             renewer.renew(&mut a, &reg2).await.unwrap();
-            assert!(b.reclaim(3).await.unwrap().is_empty());
+            assert!(b.reclaim().await.unwrap().is_empty());
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
         assert_eq!(a.held(&reg2).await.unwrap(), mine);
-        // bras-1 dies for good now: the old grace period does not count,
-        // a new one starts after this registration ended.
+        // bras-1 dies for good now: nothing is freed before ttl + grace
+        // after its last renewal.
         let t_last = Instant::now();
         renewer.renew(&mut a, &reg2).await.unwrap();
         drop(renewer);
         let mut freed = Vec::new();
         while freed.len() < 2 && t_last.elapsed() < Duration::from_secs(20) {
-            freed.extend(b.reclaim(3).await.unwrap());
-            if freed.is_empty() {
-                // ttl 3 + grace 3 after the last renewal.
-                assert!(t_last.elapsed() < Duration::from_secs(6) || freed.is_empty());
-            }
+            let f = b.reclaim().await.unwrap();
+            assert!(
+                f.is_empty() || t_last.elapsed() >= Duration::from_secs(6),
+                "reclaimed {f:?} {:?} after the last renewal",
+                t_last.elapsed()
+            );
+            freed.extend(f);
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let took = t_last.elapsed();
         freed.sort();
         assert_eq!(freed, mine);
+    });
+}
+
+/// The grace marker of an earlier registration is void once the server
+/// registers again: bras-1's registration ends, bras-2 starts its grace
+/// period, bras-1 registers again (without re-adopting its blocks yet),
+/// renews for longer than that grace period, then dies. Its blocks must
+/// wait a full grace period after the *new* registration ended: the old
+/// marker, had it been kept, would have let them go at once.
+#[test]
+fn a_new_registration_voids_the_old_grace_period() {
+    let _g = serial();
+    let e = Etcd::start();
+    rt().block_on(async {
+        let s = spec("10.20.0.0/24", 16);
+        let mut a = ledger(&e, &s, "bras-1").await;
+        let reg = a.register(3, "a").await.unwrap();
+        let mine = a.acquire(&reg).await.unwrap().unwrap();
+        a.client().lease_revoke(reg.lease).await.unwrap();
+        let mut b = ledger(&e, &s, "bras-2").await;
         assert!(
-            took >= Duration::from_secs(6),
-            "reclaimed {took:?} after the last renewal"
+            b.reclaim().await.unwrap().is_empty(),
+            "grace started, nothing freed"
         );
+        let reg2 = a.register(3, "a").await.unwrap();
+        let mut renewer = Renewer::new(&a, &reg2).await.unwrap();
+        // Longer than the old grace period (3 s).
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(4) {
+            renewer.renew(&mut a, &reg2).await.unwrap();
+            assert!(b.reclaim().await.unwrap().is_empty());
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let t_last = Instant::now();
+        renewer.renew(&mut a, &reg2).await.unwrap();
+        drop(renewer);
+        // The record still names the first registration (no readopt).
+        let mut freed = Vec::new();
+        while freed.is_empty() && t_last.elapsed() < Duration::from_secs(20) {
+            freed = b.reclaim().await.unwrap();
+            assert!(
+                freed.is_empty() || t_last.elapsed() >= Duration::from_secs(6),
+                "freed {:?} after the new registration's last renewal",
+                t_last.elapsed()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(freed, vec![mine]);
     });
 }
 

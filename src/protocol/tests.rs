@@ -303,3 +303,40 @@ fn sealed_slots_are_never_claimed_and_a_leased_one_stops_a_seal() {
     assert_eq!(s.word(6) & !crate::word::SEALED, before);
     assert_eq!(s.reassert(6, p(9), |_| false), Ok(true));
 }
+
+#[test]
+fn seal_free_closes_every_free_slot_and_names_the_leased_ones() {
+    let (o, b, c) = table(8);
+    let s = Slots {
+        owners: &o,
+        bitmap: &b,
+        cursor: &c,
+        sweep: &AtomicU64::new(0),
+    };
+    let p = |i| Owner::new(i, 1);
+    let live = Set((1..20).map(|i| p(i).word()).collect());
+    for i in 1..=2 {
+        s.claim(p(i), ClaimOpts::default(), &live, 0)
+            .claimed
+            .unwrap();
+    }
+    // Slots 0 and 1 leased: seal_free seals 2..8 and names 0 and 1,
+    // where seal would have given up.
+    assert_eq!(s.seal(0, 8), Err(0));
+    assert_eq!(s.sealed(0, 8), 0);
+    assert_eq!(s.seal_free(0, 8), vec![0, 1]);
+    assert_eq!(s.sealed(0, 8), 6);
+    assert!(s
+        .claim(p(3), ClaimOpts::default(), &live, 0)
+        .claimed
+        .is_none());
+    // A session in it ends: its slot comes back unsealed, and the next
+    // seal_free closes it.
+    assert!(s.release(1, p(2), EndedBy::IpDown, 0));
+    assert_eq!(s.seal_free(0, 8), vec![0]);
+    assert_eq!(s.sealed(0, 8), 7);
+    assert!(s
+        .claim(p(3), ClaimOpts::default(), &live, 0)
+        .claimed
+        .is_none());
+}

@@ -344,6 +344,13 @@ impl Table {
         self.slots().seal(first, count).map_err(|s| self.addr(s))
     }
 
+    /// Cluster mode: seal every free slot of `count` from `first`, undoing
+    /// nothing; the leased ones, by slot (see
+    /// [`crate::protocol::Slots::seal_free`]).
+    pub fn seal_free(&self, first: u32, count: u32) -> Vec<u32> {
+        self.slots().seal_free(first, count)
+    }
+
     /// Cluster mode: unseal `count` slots from `first`.
     pub fn unseal(&self, first: u32, count: u32) {
         self.slots().unseal(first, count)

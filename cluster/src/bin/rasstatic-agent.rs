@@ -66,13 +66,13 @@ fn num(m: &clap::ArgMatches, name: &str) -> Result<u64, String> {
 }
 
 struct Setup {
+    spec: Spec,
     endpoints: Vec<String>,
     sid: String,
     dir: PathBuf,
     name: String,
     pool: rasstatic::pool::Pool,
     spec_text: String,
-    block: u32,
     timing: Timing,
 }
 
@@ -106,20 +106,57 @@ fn setup(m: &clap::ArgMatches) -> Result<Setup, String> {
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .collect();
+    let sid = m.get_one::<String>("server-id").unwrap().clone();
+    if !rasstatic_cluster::ledger::valid_sid(&sid) {
+        return Err(LedgerError::BadServerId(sid).to_string());
+    }
+    let block = u32::try_from(num(m, "block")?).map_err(|_| "--block: too large".to_string())?;
+    let name = m.get_one::<String>("name").unwrap().clone();
+    let spec = Spec::new(&name, &pool, block, timing.grace.as_secs()).map_err(|e| e.to_string())?;
     Ok(Setup {
+        spec,
         endpoints,
-        sid: m.get_one::<String>("server-id").unwrap().clone(),
+        sid,
         dir: PathBuf::from(m.get_one::<String>("dir").unwrap()),
-        name: m.get_one::<String>("name").unwrap().clone(),
+        name,
         spec_text: c.spec(),
         pool,
-        block: num(m, "block")? as u32,
+
         timing,
     })
 }
 
+/// Open (or make) the table, and before anything touches the network,
+/// fence it: claims stop (unless an earlier agent's renewal still allows
+/// them) and the free slots of every block without a lease are sealed.
+/// Joining unseals what this server holds, and hangs up sessions in blocks
+/// it does not; if joining fails, the table stays closed.
+fn open_fenced(s: &Setup, spec: &Spec) -> Result<Table, String> {
+    let (table, _) =
+        Table::open(&s.dir, &s.name, &s.pool, &s.spec_text).map_err(|e| e.to_string())?;
+    if table.pool().to_string() != spec.canonical {
+        return Err(format!(
+            "the table {} holds the pool {}, not {}: give the agent the pool the pppds use",
+            table.path().display(),
+            table.pool(),
+            spec.canonical
+        ));
+    }
+    // 1 ns after boot: long past, so claims are fenced; deadlines only
+    // rise, so an earlier agent's last verified ones stand.
+    table.set_deadlines(1, 0);
+    for b in 0..spec.blocks() {
+        let r = spec.slots(b);
+        if table.block_state(r.start, r.len() as u32).1 == 0 {
+            let _ = table.seal(r.start, r.len() as u32);
+        }
+    }
+    Ok(table)
+}
+
 async fn run(s: Setup) -> Result<(), String> {
-    let spec = Spec::new(&s.name, &s.pool, s.block).map_err(|e| e.to_string())?;
+    let spec = s.spec.clone();
+    let table = open_fenced(&s, &spec)?;
     let opts = ConnectOptions::new()
         .with_connect_timeout(Duration::from_secs(2))
         .with_timeout(Duration::from_secs(2))
@@ -128,9 +165,7 @@ async fn run(s: Setup) -> Result<(), String> {
     let client = Client::connect(&s.endpoints, Some(opts))
         .await
         .map_err(|e| format!("etcd at {}: {e}", s.endpoints.join(",")))?;
-    let ledger = Ledger::new(client, spec, &s.sid).map_err(|e| e.to_string())?;
-    let (table, _) =
-        Table::open(&s.dir, &s.name, &s.pool, &s.spec_text).map_err(|e| e.to_string())?;
+    let ledger = Ledger::new(client, spec.clone(), &s.sid).map_err(|e| e.to_string())?;
     let about = format!("pid {}", std::process::id());
     let mut agent = Agent::start(ledger, table, s.timing, &about)
         .await
@@ -148,6 +183,13 @@ async fn run(s: Setup) -> Result<(), String> {
     let mut lost = false;
     loop {
         tokio::time::sleep(s.timing.renew_every).await;
+        if agent.table().is_retired() || agent.table().superseded() {
+            // Reset, or made again under its name: the pppds claim from
+            // the new file. Follow it, fenced first.
+            let t = open_fenced(&s, &spec)?;
+            eprintln!("rasstatic-agent: the table was replaced; following the new one");
+            agent.replace_table(t);
+        }
         let r = if lost {
             agent.rejoin(&about).await.map(|_| None)
         } else {
@@ -184,7 +226,25 @@ async fn run(s: Setup) -> Result<(), String> {
     }
 }
 
+/// The table's and the agent's log lines, to standard error.
+struct Stderr;
+
+impl log::Log for Stderr {
+    fn enabled(&self, m: &log::Metadata) -> bool {
+        m.level() <= log::Level::Info
+    }
+    fn log(&self, r: &log::Record) {
+        if self.enabled(r.metadata()) {
+            eprintln!("rasstatic-agent: {}", r.args());
+        }
+    }
+    fn flush(&self) {}
+}
+
+static LOGGER: Stderr = Stderr;
+
 fn main() -> ExitCode {
+    let _ = log::set_logger(&LOGGER).map(|()| log::set_max_level(log::LevelFilter::Info));
     let m = cli().get_matches();
     let s = match setup(&m) {
         Ok(s) => s,

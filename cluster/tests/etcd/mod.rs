@@ -49,7 +49,9 @@ impl Etcd {
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         // 6 ports per cluster, from a base that depends on the process, so
         // that two test binaries running at once do not meet.
-        let base = 30000 + (std::process::id() % 400) as u16 * 60 + n * 6;
+        // Below Linux's ephemeral ports (32768 on), which outgoing
+        // connections take.
+        let base = 20000 + (std::process::id() % 200) as u16 * 60 + n * 6;
         let dir = PathBuf::from(format!(
             "/dev/shm/rasstatic-etcd-{}-{n}",
             std::process::id()
