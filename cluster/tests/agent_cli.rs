@@ -122,6 +122,13 @@ fn another_pool_or_a_server_id_in_use_is_refused() {
         err.contains("pool=10.50.0.1-10.50.0.254 ") && err.contains("pool=10.50.0.1-10.50.0.126 "),
         "{err}"
     );
+    // A second agent on the same table, even under another id: refused.
+    let (code, err) = run(agent(&ep, "bras-9", "10.50.0.0/24", &d1));
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("another rasstatic-agent runs for the table"),
+        "{err}"
+    );
     // The same server id while the first lives: refused.
     let (code, err) = run(agent(&ep, "bras-1", "10.50.0.0/24", &dir("three")));
     assert_eq!(code, 1, "{err}");

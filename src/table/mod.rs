@@ -306,10 +306,15 @@ impl Table {
         if now < deadline {
             return false;
         }
-        self.live().fenced.fetch_add(1, Ordering::Relaxed);
+        let n = self.live().fenced.fetch_add(1, Ordering::Relaxed) + 1;
         self.live().refused.fetch_add(1, Ordering::Relaxed);
+        // The 1st, 2nd, 4th, 8th ... refusal: an outage of etcd must not
+        // flood the log with one line per caller.
+        if !n.is_power_of_two() {
+            return true;
+        }
         log::warn!(
-            "cluster: claim refused: no renewal verified by etcd for too long (claim deadline passed {} ms ago)",
+            "cluster: claim refused: no renewal verified by etcd for too long (claim deadline passed {} ms ago; {n} refused so far)",
             (now - deadline) / 1_000_000
         );
         true

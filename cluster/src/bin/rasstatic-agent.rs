@@ -154,7 +154,32 @@ fn open_fenced(s: &Setup, spec: &Spec) -> Result<Table, String> {
     Ok(table)
 }
 
+/// One agent per table: an exclusive lock on `NAME.agent.lock` beside the
+/// table, held for the agent's life (the kernel drops it when the agent
+/// dies).
+fn lock_table(s: &Setup) -> Result<std::fs::File, String> {
+    let path = s.dir.join(format!("{}.agent.lock", s.name));
+    std::fs::create_dir_all(&s.dir).map_err(|e| format!("{}: {e}", s.dir.display()))?;
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    match rasstatic::cutil::flock(&f, libc::LOCK_EX | libc::LOCK_NB) {
+        Ok(()) => Ok(f),
+        Err(e) if e.raw_os_error() == Some(libc::EWOULDBLOCK) => Err(format!(
+            "another rasstatic-agent runs for the table {} in {} (it holds {})",
+            s.name,
+            s.dir.display(),
+            path.display()
+        )),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
 async fn run(s: Setup) -> Result<(), String> {
+    let _lock = lock_table(&s)?;
     let spec = s.spec.clone();
     let table = open_fenced(&s, &spec)?;
     let opts = ConnectOptions::new()
