@@ -182,50 +182,31 @@ impl Etcd {
     /// The index of the member that leads now, asked of each running
     /// member (`etcdctl endpoint status`).
     pub fn leader(&self) -> Option<usize> {
-        for m in self.members.iter().filter(|m| m.child.is_some()) {
-            let out = self
-                .command("etcdctl")
-                .env("ETCDCTL_API", "3")
-                .args([
-                    "--endpoints",
-                    &format!("http://{}:{}", self.addr, m.client_port),
-                    "--command-timeout=1s",
-                    "endpoint",
-                    "status",
-                    "-w",
-                    "fields",
-                ])
-                .output()
-                .ok()?;
-            let text = String::from_utf8_lossy(&out.stdout);
-            let field = |name: &str| {
-                text.lines()
-                    .find(|l| l.starts_with(&format!("\"{name}\"")))
-                    .and_then(|l| l.split(':').nth(1))
-                    .map(|v| v.trim().trim_end_matches(',').to_string())
+        let running = || {
+            self.members
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.child.is_some())
+        };
+        for (_, m) in running() {
+            let Some((leader, _)) = self.status(m) else {
+                continue;
             };
-            if let (Some(leader), Some(id)) = (field("Leader"), field("MemberID")) {
-                if leader != "0" {
-                    if leader == id {
-                        return Some(self.index_of(m));
-                    }
-                    // Ask the others which of them this is.
-                    for (j, o) in self.members.iter().enumerate() {
-                        if o.child.is_some() && self.member_id(o).as_deref() == Some(&leader) {
-                            return Some(j);
-                        }
-                    }
+            if leader == "0" {
+                continue;
+            }
+            // Which member has that id.
+            for (j, o) in running() {
+                if self.status(o).is_some_and(|(_, id)| id == leader) {
+                    return Some(j);
                 }
             }
         }
         None
     }
 
-    fn index_of(&self, m: &Member) -> usize {
-        self.members.iter().position(|o| o.name == m.name).unwrap()
-    }
-
-    fn member_id(&self, m: &Member) -> Option<String> {
+    /// Member `m`'s view: the leader's id and its own.
+    fn status(&self, m: &Member) -> Option<(String, String)> {
         let out = self
             .command("etcdctl")
             .env("ETCDCTL_API", "3")
@@ -240,11 +221,14 @@ impl Etcd {
             ])
             .output()
             .ok()?;
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .find(|l| l.starts_with("\"MemberID\""))
-            .and_then(|l| l.split(':').nth(1))
-            .map(|v| v.trim().trim_end_matches(',').to_string())
+        let text = String::from_utf8_lossy(&out.stdout);
+        let field = |name: &str| {
+            text.lines()
+                .find(|l| l.starts_with(&format!("\"{name}\"")))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|v| v.trim().trim_end_matches(',').to_string())
+        };
+        Some((field("Leader")?, field("MemberID")?))
     }
 
     /// SIGKILL member `i` and reap it.
