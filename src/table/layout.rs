@@ -78,7 +78,8 @@ pub struct Live {
     pub cursor: AtomicU64,
     /// Leases handed out since the table was created.
     pub assigned: AtomicU64,
-    /// Claims refused because the pool was exhausted.
+    /// Claims refused: the pool was exhausted, or (cluster mode) the claim
+    /// deadline had passed (those are also counted in `fenced`).
     pub refused: AtomicU64,
     /// Leases ended, by [`EndedBy`] code (reaps included).
     pub ended: [AtomicU64; 16],

@@ -472,7 +472,7 @@ pub fn stats<W: Write>(
             out,
             "refused_total",
             "counter",
-            "Callers refused because the pool was exhausted.",
+            "Callers refused: the pool was exhausted, or (cluster mode) the claim deadline had passed.",
         )?;
         writeln!(out, "rasstatic_refused_total{{{l}}} {}", c.refused)?;
         metric(
