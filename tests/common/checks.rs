@@ -1438,8 +1438,14 @@ fn l2tp_sessions(s: &Scenario, base: [u8; 4], kernel: bool) {
     assert_eq!(words(&s.ev("peers_after_kill")), want);
 
     // Caller 3's LAC closes its tunnel: the LNS ends the session's pppd,
-    // which releases on ip-down.
-    assert_eq!(s.ev("client3_status"), "Terminating on signal 15");
+    // which releases on ip-down. The caller's pppd ends by whichever
+    // reaches it first: its LAC's SIGTERM, or the LNS pppd's LCP
+    // Terminate-Request (both seen under load).
+    let st = s.ev("client3_status");
+    assert!(
+        st == "Terminating on signal 15" || st == "LCP terminated by peer",
+        "{st}"
+    );
     let n = s.ev("lac_hangup_notified");
     assert!(
         n.contains("ip down") && n.ends_with("exit (status 16)"),
