@@ -131,6 +131,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::word::{is_claimable, is_free, is_sealed, Owner, SEALED};
 pub use crate::word::{EndedBy, Free};
 
+/// What [`Slots::seal_one`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sealing {
+    Sealed,
+    Already,
+    Leased,
+}
+
 /// An atomic 64-bit word. Implemented for `std`'s `AtomicU64` (the table)
 /// and, in tests, for loom's.
 pub trait Word {
@@ -663,25 +671,15 @@ impl<W: Word> Slots<'_, W> {
         let end = first.saturating_add(count).min(self.len());
         let mut sealed_here = Vec::new();
         for slot in first..end {
-            loop {
-                let w = self.word(slot);
-                if is_sealed(w) {
-                    break;
-                }
-                if !is_free(w) {
+            match self.seal_one(slot) {
+                Sealing::Leased => {
                     for &s in &sealed_here {
                         self.unseal_one(s);
                     }
                     return Err(slot);
                 }
-                if self.owners[slot as usize]
-                    .compare_exchange(w, w | SEALED)
-                    .is_ok()
-                {
-                    self.hint_taken(slot);
-                    sealed_here.push(slot);
-                    break;
-                }
+                Sealing::Sealed => sealed_here.push(slot),
+                Sealing::Already => {}
             }
         }
         Ok(())
@@ -694,27 +692,30 @@ impl<W: Word> Slots<'_, W> {
     /// they free is unsealed, and the next call seals it).
     pub fn seal_free(&self, first: u32, count: u32) -> Vec<u32> {
         let end = first.saturating_add(count).min(self.len());
-        let mut leased = Vec::new();
-        for slot in first..end {
-            loop {
-                let w = self.word(slot);
-                if is_sealed(w) {
-                    break;
-                }
-                if !is_free(w) {
-                    leased.push(slot);
-                    break;
-                }
-                if self.owners[slot as usize]
-                    .compare_exchange(w, w | SEALED)
-                    .is_ok()
-                {
-                    self.hint_taken(slot);
-                    break;
-                }
+        (first..end)
+            .filter(|&slot| self.seal_one(slot) == Sealing::Leased)
+            .collect()
+    }
+
+    /// Seal one word: by compare-and-swap from the free value read, again
+    /// if it changed meanwhile.
+    fn seal_one(&self, slot: u32) -> Sealing {
+        loop {
+            let w = self.word(slot);
+            if is_sealed(w) {
+                return Sealing::Already;
+            }
+            if !is_free(w) {
+                return Sealing::Leased;
+            }
+            if self.owners[slot as usize]
+                .compare_exchange(w, w | SEALED)
+                .is_ok()
+            {
+                self.hint_taken(slot);
+                return Sealing::Sealed;
             }
         }
-        leased
     }
 
     /// Unseal `count` slots from `first`: each sealed word becomes free
