@@ -36,6 +36,11 @@ pub const OPTIONS: &[(&str, bool, &str)] = &[
         false,
         "Do not start a watchdog (dead sessions' leases are then freed by the next claim or rasstatic reap)",
     ),
+    (
+        "rasstatic-cluster",
+        false,
+        "Cluster mode: the pool is shared with other servers through etcd by rasstatic-agent; claim only in the blocks it holds, and hang up at its hang deadline",
+    ),
 ];
 
 /// A bad option value: names the option and quotes the value.
@@ -67,6 +72,9 @@ pub struct Config {
     pub policy: Policy,
     /// Start a watchdog for the table if none runs.
     pub watchdog: bool,
+    /// Cluster mode (`rasstatic-cluster`): the table is fenced and sealed
+    /// until `rasstatic-agent` unseals the blocks it holds.
+    pub cluster: bool,
     /// Every exclusion so far, normalized.
     excluded: Vec<Range>,
     /// The pool less the exclusions so far, normalized (empty while no
@@ -84,6 +92,7 @@ impl Default for Config {
             dir: PathBuf::from(DEFAULT_DIR),
             policy: Policy::RoundRobin,
             watchdog: true,
+            cluster: false,
             excluded: Vec::new(),
             remaining: Vec::new(),
         }
@@ -161,6 +170,7 @@ impl Config {
                     .ok_or_else(|| err("must be \"round-robin\" or \"sticky\"".into()))?;
             }
             "norasstatic-watchdog" => self.watchdog = false,
+            "rasstatic-cluster" => self.cluster = true,
             _ => return Err(err("not a rasstatic option".into())),
         }
         Ok(())

@@ -255,6 +255,7 @@ fn pool_change_with_calls_up_keeps_live_leases_drains_removed_addresses_and_newe
         pool: &old,
         spec: "10.3.0.1-10.3.0.9",
         defined_ms: t3.defined_ms() - 1,
+        cluster: false,
     };
     let (t4, how) = Table::open_as(&d.0, "t", &def).unwrap();
     assert!(matches!(how, Opened::Following { .. }), "{how:?}");

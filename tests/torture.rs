@@ -233,6 +233,7 @@ fn healing_worker(t: &mut Table, dir: &std::path::Path, sh: &Shared, idx: usize,
         pool: &pool,
         spec: POOL_A,
         defined_ms: 1,
+        cluster: false,
     };
     let info = SessionInfo::default();
     // A table of its own: the one inherited from the parent shares the
@@ -331,6 +332,7 @@ fn table_deletions_and_pool_changes_while_processes_claim_and_die() {
         pool: &pools[i],
         spec: specs[i],
         defined_ms: rasstatic::table::now_ms(),
+        cluster: false,
     };
     while start.elapsed() < RUN {
         std::thread::sleep(Duration::from_micros(200 + rng.below(3000)));

@@ -59,7 +59,7 @@ fn with_plugin<R>(f: impl FnOnce(&mut Plugin) -> R) -> R {
         match e {
             Effect::ScheduleRelease => sys::call_soon(release_soon),
             Effect::CancelRelease => sys::cancel_call(release_soon),
-            Effect::ScheduleTick => sys::call_in(tick, session::TICK_SECS),
+            Effect::ScheduleTick(secs) => sys::call_in(tick, secs),
             // SAFETY: kill(2) on this very process; pppd's SIGTERM handler
             // makes its main loop hang up and exit.
             Effect::HangUp => unsafe {
@@ -168,6 +168,7 @@ option_parser!(opt_name, "rasstatic-name");
 option_parser!(opt_dir, "rasstatic-dir");
 option_parser!(opt_policy, "rasstatic-policy");
 option_parser!(opt_no_watchdog, "norasstatic-watchdog");
+option_parser!(opt_cluster, "rasstatic-cluster");
 
 fn parse_option(name: &str, value: Option<String>) -> c_int {
     with_plugin(|p| match p.cfg.apply(name, value.as_deref()) {
@@ -195,7 +196,7 @@ entry!(
         }));
         with_plugin(|p| p.fault = std::env::var("RASSTATIC_FAULT").ok());
         use crate::config::OPTIONS;
-        let parsers: [sys::OptionSpec; 6] = [
+        let parsers: [sys::OptionSpec; 7] = [
             sys::OptionSpec {
                 name: c"rasstatic-pool",
                 description: c"rasstatic: address pool",
@@ -231,6 +232,12 @@ entry!(
                 description: c"rasstatic: do not start a watchdog",
                 takes_value: false,
                 parser: opt_no_watchdog,
+            },
+            sys::OptionSpec {
+                name: c"rasstatic-cluster",
+                description: c"rasstatic: cluster mode (blocks from rasstatic-agent)",
+                takes_value: false,
+                parser: opt_cluster,
             },
         ];
         debug_assert!(
@@ -311,8 +318,8 @@ entry!(
     /// path, and still recording this session's lease.
     fn tick(_arg: *mut c_void), fallback (), {
         // A tick that panics (logged by the inner guard) still ticks again.
-        if guard("tick", true, || with_plugin(|p| p.tick())) {
-            sys::call_in(tick, session::TICK_SECS);
+        if let Some(secs) = guard("tick", Some(session::TICK_SECS), || with_plugin(|p| p.tick())) {
+            sys::call_in(tick, secs);
         }
     }
 );

@@ -22,9 +22,9 @@ pub enum Effect {
     ScheduleRelease,
     /// Drop that callout.
     CancelRelease,
-    /// Run [`Plugin::tick`] in [`TICK_SECS`] seconds, and every
-    /// [`TICK_SECS`] from then on while it says so.
-    ScheduleTick,
+    /// Run [`Plugin::tick`] in this many seconds, and again after as many
+    /// seconds as it returns, while it returns some.
+    ScheduleTick(u32),
     /// Hang this session up (pppd's SIGTERM).
     HangUp,
 }
@@ -32,6 +32,10 @@ pub enum Effect {
 /// How often a pppd checks that its table is still the file at the
 /// table's path and still records its lease.
 pub const TICK_SECS: u32 = 3;
+
+/// In cluster mode, how often a pppd checks the hang deadline (the
+/// cluster's hang margin must be longer: `Timing::problem`).
+pub const CLUSTER_TICK_SECS: u32 = 1;
 
 /// The plugin's state in one pppd process.
 pub struct Plugin {
@@ -63,6 +67,11 @@ pub struct Plugin {
     defined_ms: u64,
     /// Whether the tick is scheduled.
     ticking: bool,
+    /// Ticks so far (in cluster mode, the table checks run every
+    /// [`TICK_SECS`] / [`CLUSTER_TICK_SECS`] ticks).
+    ticks: u32,
+    /// Cluster mode: this session was hung up at the hang deadline.
+    fenced_off: bool,
     /// The table's definition, when it is newer than this pppd's own and
     /// followed: (pool, as written, when read).
     followed: Option<(Pool, String, u64)>,
@@ -109,6 +118,8 @@ impl Plugin {
             effects: Vec::new(),
             defined_ms: crate::table::now_ms(),
             ticking: false,
+            ticks: 0,
+            fenced_off: false,
             followed: None,
             ifname: None,
             suspect: None,
@@ -127,30 +138,72 @@ impl Plugin {
         self.start(local)?;
         if !self.ticking && !self.helper {
             self.ticking = true;
-            self.effects.push(Effect::ScheduleTick);
+            let secs = self.tick_secs();
+            self.effects.push(Effect::ScheduleTick(secs));
         }
         Ok(())
+    }
+
+    /// Whether this pppd runs in cluster mode: by its option, or because
+    /// its table is a cluster's (rasstatic-agent manages it).
+    fn cluster(&self) -> bool {
+        self.cfg.cluster || self.ready.as_ref().is_some_and(|r| r.table.is_cluster())
+    }
+
+    fn tick_secs(&self) -> u32 {
+        if self.cluster() {
+            CLUSTER_TICK_SECS
+        } else {
+            TICK_SECS
+        }
     }
 
     /// Every [`TICK_SECS`]: if the table was replaced, deleted or damaged,
     /// open (or rebuild) the current one; and if this session holds an
     /// address, make sure the table records it (re-entering it if not).
-    /// Returns whether to tick again (not in a helper child).
-    pub fn tick(&mut self) -> bool {
+    /// In cluster mode, every [`CLUSTER_TICK_SECS`] besides: hang up once
+    /// the hang deadline has passed. Returns in how many seconds to tick
+    /// again (none in a helper child).
+    pub fn tick(&mut self) -> Option<u32> {
         if self.helper {
             self.ticking = false;
-            return false;
+            return None;
         }
         fault(self, "tick");
         if self.ready.is_none() {
-            return true;
+            return Some(TICK_SECS);
         }
-        if let Err(e) = self.refresh() {
-            log::error!("{e}");
-            return true;
+        self.ticks = self.ticks.wrapping_add(1);
+        self.hang_up_if_due();
+        let every = TICK_SECS / self.tick_secs();
+        if self.ticks % every == 0 {
+            if let Err(e) = self.refresh() {
+                log::error!("{e}");
+            } else {
+                self.reassert();
+            }
         }
-        self.reassert();
-        true
+        Some(self.tick_secs())
+    }
+
+    /// Cluster mode: once the hang deadline has passed, this server's
+    /// registration in etcd may have ended and its blocks may go to
+    /// another server after the grace period: the session hangs up now,
+    /// before its address can be handed out there.
+    fn hang_up_if_due(&mut self) {
+        let (Some(addr), Some(r)) = (self.lease, self.ready.as_ref()) else {
+            return;
+        };
+        if self.fenced_off || !r.table.hang_due() {
+            return;
+        }
+        let (_, hang, _) = r.table.deadlines();
+        let late = crate::table::boot_ns().saturating_sub(hang) / 1_000_000;
+        log::error!(
+            "cluster: hanging up {addr}: this server's registration in etcd was not renewed in time (hang deadline passed {late} ms ago); its address may go to another server after the grace period"
+        );
+        self.fenced_off = true;
+        self.effects.push(Effect::HangUp);
     }
 
     /// IP is up (ip-up notifier): record the session's names with the
@@ -241,6 +294,7 @@ impl Plugin {
                 pool: &pool,
                 spec: &spec,
                 defined_ms,
+                cluster: self.cfg.cluster,
             };
             let (table, _) =
                 Table::open_as(&self.cfg.dir, &self.cfg.name, &def).map_err(|e| e.to_string())?;
@@ -257,15 +311,25 @@ impl Plugin {
             Ok(ours) if ours != pool => Some((pool.clone(), table.spec(), table.defined_ms())),
             _ => None,
         };
+        if self.cfg.cluster {
+            // A table made before (standalone) is fenced from now on; the
+            // agent seals and unseals its blocks.
+            table.enter_cluster_mode();
+        }
         let avoid = local.and_then(|a| pool.index(a));
         if let Some(a) = local.filter(|_| avoid.is_some()) {
             log::info!("our own address {a} is in the pool; it is never handed out");
         }
         log::info!(
-            "pool {} ({} addresses), table {}",
+            "pool {} ({} addresses), table {}{}",
             pool,
             pool.size(),
-            table.path().display()
+            table.path().display(),
+            match (table.is_cluster(), self.cfg.cluster) {
+                (false, _) => "",
+                (true, true) => ", cluster mode (blocks from rasstatic-agent)",
+                (true, false) => ", in cluster mode though this pppd has no rasstatic-cluster option: it follows the table (blocks from rasstatic-agent)",
+            }
         );
         self.ready = Some(Ready {
             pool,
@@ -329,6 +393,7 @@ impl Plugin {
             pool: &pool,
             spec: &spec,
             defined_ms,
+            cluster: self.cfg.cluster,
         };
         let local = r.local;
         match r.table.current(&self.cfg.dir, &self.cfg.name, &def) {
@@ -527,6 +592,26 @@ impl Plugin {
                         log::info!("assigned {addr} to {}", who(info));
                     }
                     return Some(addr);
+                }
+                Ok(None) if r.table.is_fenced() => {
+                    self.lease = None;
+                    let (claim, _, _) = r.table.deadlines();
+                    let since = crate::table::boot_ns().saturating_sub(claim) / 1_000_000;
+                    log::error!(
+                        "cluster: refusing {}: this server is fenced: no renewal of its etcd registration verified in time (claim deadline passed {since} ms ago; is rasstatic-agent running, and etcd reachable?)",
+                        who(info)
+                    );
+                    return None;
+                }
+                Ok(None) if r.table.is_cluster() => {
+                    self.lease = None;
+                    log::error!(
+                        "cluster: no free address in the blocks this server holds ({} of the pool's {} leased here); refusing {}; rasstatic-agent fetches a block when few are left",
+                        r.table.slots().leased(),
+                        r.pool.size(),
+                        who(info)
+                    );
+                    return None;
                 }
                 Ok(None) => {
                     self.lease = None;

@@ -31,6 +31,20 @@ pub fn table_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.table"))
 }
 
+/// The lock file of the table's `rasstatic-agent` (cluster mode). The
+/// agent makes it and never removes it; while it exists, every table made
+/// under the name is born in cluster mode (see `NewTable::cluster`),
+/// whichever process makes it.
+pub fn agent_lock_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.agent.lock"))
+}
+
+/// [`agent_lock_path`] for a table's path.
+fn agent_lock_of(table: &Path) -> Option<PathBuf> {
+    let name = table.file_name()?.to_str()?.strip_suffix(".table")?;
+    Some(agent_lock_path(table.parent()?, name))
+}
+
 /// The machine's boot id, or zeros if the kernel does not tell.
 pub fn boot_id() -> [u8; BOOT_ID_LEN] {
     let mut id = [0u8; BOOT_ID_LEN];
@@ -396,6 +410,11 @@ pub(super) struct NewTable<'a> {
     pub spec: &'a str,
     pub defined_ms: u64,
     pub seeds: &'a [Seed],
+    /// Cluster mode: the table starts fenced (its claim deadline long
+    /// past) with every free slot sealed, so that nothing is claimed in it
+    /// until an agent has verified a renewal and unsealed the blocks the
+    /// ledger names this server for (protocol I7).
+    pub cluster: bool,
 }
 
 /// Write a complete new table, with all its space allocated, in a file
@@ -416,6 +435,7 @@ pub(super) fn create_file(
     replace: bool,
 ) -> Result<Option<File>, TableError> {
     let (pool, spec) = (new.pool, new.spec);
+    let cluster = new.cluster || agent_lock_of(path).is_some_and(|p| p.exists());
     use std::os::unix::fs::{FileExt, PermissionsExt};
     let me = Owner::current().map_err(io_err(path, "read this process's identity"))?;
     remove_abandoned_temps(path);
@@ -496,6 +516,10 @@ pub(super) fn create_file(
         let mut bitmap: Vec<u64> = (0..crate::protocol::bitmap_words(n + d))
             .map(|w| crate::protocol::initial_hint(w, n))
             .collect();
+        // Free words are zero (fallocate's zeros), or sealed in cluster
+        // mode; the seeds' words are their owners'.
+        let free = if cluster { crate::word::SEALED } else { 0 };
+        let mut owners = vec![free; (n + d) as usize];
         let mut seeded = std::collections::HashSet::new();
         for seed in new.seeds {
             let slot = match pool.index(Ipv4Addr::from(seed.addr)) {
@@ -506,16 +530,19 @@ pub(super) fn create_file(
                 continue; // the first seed for an address wins
             }
             bitmap[slot as usize / 64] &= !(1 << (slot % 64));
-            file.write_all_at(
-                &seed.owner.word().to_ne_bytes(),
-                (sec.owners + slot as usize * 8) as u64,
-            )
-            .map_err(io_err(&shown, "write"))?;
+            owners[slot as usize] = seed.owner.word();
             if let Some((since, info)) = &seed.record {
                 let rec = meta::record_bytes(seed.owner, *since, info);
                 file.write_all_at(&rec, (sec.meta + slot as usize * rec.len()) as u64)
                     .map_err(io_err(&shown, "write"))?;
             }
+        }
+        let owners: Vec<u8> = owners.iter().flat_map(|w| w.to_ne_bytes()).collect();
+        file.write_all_at(&owners, sec.owners as u64)
+            .map_err(io_err(&shown, "write"))?;
+        if cluster {
+            file.write_all_at(&CLUSTER_BIRTH_DEADLINE_NS.to_ne_bytes(), CLAIM_DEADLINE_AT)
+                .map_err(io_err(&shown, "write"))?;
         }
         let bitmap: Vec<u8> = bitmap.iter().flat_map(|w| w.to_ne_bytes()).collect();
         file.write_all_at(&bitmap, sec.bitmap as u64)

@@ -111,6 +111,17 @@ pub struct Live {
 
 pub const LIVE_OFFSET: usize = 2048;
 
+/// Where [`Live::claim_deadline_ns`] is in the file, for writing a new
+/// table before it is mapped.
+pub const CLAIM_DEADLINE_AT: u64 =
+    (LIVE_OFFSET + std::mem::offset_of!(Live, claim_deadline_ns)) as u64;
+
+/// The claim deadline a cluster-mode table is born with, and the least
+/// one a pppd in cluster mode leaves a table with: 1 ns after boot, long
+/// past, so every claim is fenced until an agent verified a renewal.
+/// Deadlines only rise, so an agent's later ones stand.
+pub const CLUSTER_BIRTH_DEADLINE_NS: u64 = 1;
+
 #[repr(C)]
 pub struct Header {
     pub fixed: Fixed,

@@ -296,7 +296,7 @@ impl Table {
     }
 
     /// Cluster mode: whether the claim deadline has passed (then the
-    /// refusal is counted and logged). Always false in a standalone table.
+    /// refusal is counted). Always false in a standalone table.
     fn fenced_now(&self) -> bool {
         let deadline = self.live().claim_deadline_ns.load(Ordering::Acquire);
         if deadline == 0 {
@@ -306,18 +306,38 @@ impl Table {
         if now < deadline {
             return false;
         }
-        let n = self.live().fenced.fetch_add(1, Ordering::Relaxed) + 1;
+        // The caller logs the refusal (see `Table::is_fenced`).
+        self.live().fenced.fetch_add(1, Ordering::Relaxed);
         self.live().refused.fetch_add(1, Ordering::Relaxed);
-        // The 1st, 2nd, 4th, 8th ... refusal: an outage of etcd must not
-        // flood the log with one line per caller.
-        if !n.is_power_of_two() {
-            return true;
-        }
-        log::warn!(
-            "cluster: claim refused: no renewal verified by etcd for too long (claim deadline passed {} ms ago; {n} refused so far)",
-            (now - deadline) / 1_000_000
-        );
         true
+    }
+
+    /// Whether the table is in cluster mode: it has a claim deadline.
+    /// Such a table stays in cluster mode: every table made from it (a
+    /// reset, made again after a deletion, rebuilt after damage) is born
+    /// fenced with its free slots sealed.
+    pub fn is_cluster(&self) -> bool {
+        self.live().claim_deadline_ns.load(Ordering::Acquire) != 0
+    }
+
+    /// Cluster mode: whether the claim deadline has passed (counts
+    /// nothing; see [`Table::claim`] for the refusal).
+    pub fn is_fenced(&self) -> bool {
+        let deadline = self.live().claim_deadline_ns.load(Ordering::Acquire);
+        deadline != 0 && boot_ns() >= deadline
+    }
+
+    /// Cluster mode: whether the hang deadline has passed, i.e. every
+    /// session of this server must be down now (false with none set).
+    pub fn hang_due(&self) -> bool {
+        let deadline = self.live().hang_deadline_ns.load(Ordering::Acquire);
+        deadline != 0 && boot_ns() >= deadline
+    }
+
+    /// Put the table in cluster mode, fenced until an agent verifies a
+    /// renewal (no effect where a deadline is set already: it only rises).
+    pub fn enter_cluster_mode(&self) {
+        self.set_deadlines(CLUSTER_BIRTH_DEADLINE_NS, 0);
     }
 
     /// Cluster mode: the deadlines after a verified renewal. Each is

@@ -26,6 +26,9 @@ pub struct Definition<'a> {
     pub pool: &'a Pool,
     pub spec: &'a str,
     pub defined_ms: u64,
+    /// Cluster mode (`rasstatic-cluster`): a table made for this
+    /// definition is born fenced and sealed (see [`Table::is_cluster`]).
+    pub cluster: bool,
 }
 
 /// Unix time in milliseconds.
@@ -49,6 +52,7 @@ impl Table {
             pool,
             spec,
             defined_ms: now_ms(),
+            cluster: false,
         };
         Table::open_as(dir, name, &def)
     }
@@ -131,6 +135,7 @@ impl Table {
                     spec,
                     defined_ms: def.defined_ms,
                     seeds: &seeds,
+                    cluster: def.cluster,
                 };
                 if let Some(f) = create_file(&path, &new, false)? {
                     log::info!(
@@ -249,11 +254,13 @@ impl Table {
             let old_addrs = |a: u32| !stale_boot && t.any_slot_of(Ipv4Addr::from(a)).is_some();
             let from_kernel = kernel_seeds_with(pool, &seeds, &old_addrs);
             seeds.extend(from_kernel.iter().cloned());
+            // A table once in cluster mode stays so, whoever resets it.
             let new = NewTable {
                 pool,
                 spec,
                 defined_ms: def.defined_ms,
                 seeds: &seeds,
+                cluster: def.cluster || t.is_cluster(),
             };
             let f = match create_file(&path, &new, true) {
                 Ok(f) => f.expect("a rename replaces"),
@@ -401,7 +408,7 @@ impl Table {
         seeds.extend(kernel_seeds_with(&self.pool, &seeds, &ours));
         // Made even with no lease to carry: whoever maps this table now
         // waits for its successor's name (see `current`).
-        let made = match self.make_successor(&seeds) {
+        let made = match self.make_successor(&seeds, self.is_cluster()) {
             Ok(m) => m,
             Err(e) => {
                 protocol::roll_back_reset(reset, me.word());
@@ -549,19 +556,28 @@ impl Table {
         let Some(aside) = set_aside(&self.path, why)? else {
             return Ok(None);
         };
-        self.make_successor(&kernel_seeds(&self.pool, &[]))?;
+        // The mapping may be shorter than the header now: read the claim
+        // deadline with pread (a failure reads as standalone; the agent's
+        // lock file beside the table still makes it cluster, see
+        // `create_file`).
+        let mut word = [0u8; 8];
+        let cluster =
+            std::os::unix::fs::FileExt::read_exact_at(&self._file, &mut word, CLAIM_DEADLINE_AT)
+                .is_ok_and(|()| u64::from_ne_bytes(word) != 0);
+        self.make_successor(&kernel_seeds(&self.pool, &[]), cluster)?;
         Ok(Some(aside))
     }
 
     /// A new table at this table's name, if the name is free, of this
     /// table's definition and starting with `seeds` (see `create_file`).
-    fn make_successor(&self, seeds: &[Seed]) -> Result<Option<File>, TableError> {
+    fn make_successor(&self, seeds: &[Seed], cluster: bool) -> Result<Option<File>, TableError> {
         let spec = self.spec();
         let new = NewTable {
             pool: &self.pool,
             spec: &spec,
             defined_ms: self.defined_ms(),
             seeds,
+            cluster,
         };
         create_file(&self.path, &new, false)
     }

@@ -1615,3 +1615,73 @@ pub fn s29_xl2tpd_misconfigured_options_are_caught_or_refused(s: &Scenario) {
     assert_eq!(s.ev("peers_ok"), "10.9.29.1");
     all_free(s, "end");
 }
+
+pub fn s36_cluster_a_server_cut_off_from_etcd_refuses_callers_and_hangs_up_at_its_deadline(
+    s: &Scenario,
+) {
+    assert_eq!(s.ev("etcd_health"), "0", "etcd did not start");
+    assert_eq!(s.ev("agent_joined"), "0", "{}", s.read("agent.1.out"));
+    let a1 = s.ev("addr1");
+    assert!(in_pool(&a1, [10, 9, 36, 0], 31), "{a1}");
+    assert_eq!(lease(&s.snap("up"), &a1)["state"], "leased");
+    let stats = s.read("stats.up");
+    assert!(
+        stats.contains("cluster"),
+        "stats show cluster mode:\n{stats}"
+    );
+    // Cut off: a new caller is refused once the claim deadline passed,
+    // cleanly and with the reason in its pppd's log.
+    let log2 = s.server_log(2);
+    assert!(
+        log2.contains("rasstatic: cluster: refusing peer on ppp")
+            && log2.contains(
+                "this server is fenced: no renewal of its etcd registration verified in time"
+            ),
+        "{log2}"
+    );
+    assert!(!s.events().contains_key("client2_got_address"));
+    let code = s.ev("server2_exit");
+    assert!(code == "10" || code == "16", "server 2 exit status {code}");
+    // The session that was up: hung up by its own pppd (SIGTERM: exit 5),
+    // not before the hang deadline the table held, and down before a
+    // reclaim elsewhere could succeed (hang deadline + hang margin).
+    let log1 = s.server_log(1);
+    assert!(
+        log1.contains(&format!("rasstatic: cluster: hanging up {a1}")),
+        "{log1}"
+    );
+    assert_eq!(s.ev("server1_exit"), "5", "pppd hung up on its own SIGTERM");
+    released(s, 1, &a1, "ip-down, after signal SIGTERM");
+    let deadline: i64 = s.ev("hang_deadline_from_t1_ms").parse().unwrap();
+    let ended: i64 = s.ev("server1_ended_from_t1_ms").parse().unwrap();
+    let margin: i64 = s.ev("hang_margin_ms").parse().unwrap();
+    assert!(
+        deadline > 0,
+        "the hang deadline had passed 1.5 s after the cut"
+    );
+    assert!(
+        ended >= deadline,
+        "hung up {ended} ms after T1, before the hang deadline at {deadline} ms"
+    );
+    assert!(
+        ended < deadline + margin,
+        "hung up {ended} ms after T1, not before a reclaim could succeed ({} ms)",
+        deadline + margin
+    );
+    let fenced = s.snap("fenced");
+    assert_eq!(held(&fenced), vec![], "nothing leased while fenced");
+    let prom = s.read("stats.fenced.prom");
+    let refused = prom
+        .lines()
+        .find(|l| l.starts_with("rasstatic_cluster_fenced_total"))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no fenced counter:\n{prom}"));
+    assert!(refused >= 1, "the refusal is counted as fenced:\n{prom}");
+    // etcd back: claims resume and a caller gets an address.
+    let a3 = s.ev("addr3");
+    assert!(in_pool(&a3, [10, 9, 36, 0], 31), "{a3}");
+    assert_eq!(lease(&s.snap("rejoined"), &a3)["state"], "leased");
+    assert_eq!(s.ev("server3_exit"), "16");
+    all_free(s, "end");
+}

@@ -131,6 +131,13 @@ pub fn artifacts(target: &Target) -> Result<(PathBuf, PathBuf), String> {
         None,
         None,
     )?;
+    // The cluster agent, for the cluster scenario (its own crate: the
+    // plugin never links it).
+    cargo(
+        &["-p", "rasstatic-cluster", "--bin", "rasstatic-agent"],
+        None,
+        None,
+    )?;
     let so = match &target.target_dir {
         Some(d) => {
             cargo(&["--lib"], target.include.as_deref(), Some(d))?;
@@ -228,15 +235,17 @@ pub fn run_scenarios_with(
     let pppeer = rasstatic.with_file_name("examples").join("pppeer");
     let fdhold = rasstatic.with_file_name("examples").join("fdhold");
     let killwait = rasstatic.with_file_name("examples").join("killwait");
-    for p in [&pppeer, &fdhold, &killwait] {
+    let agent = rasstatic.with_file_name("rasstatic-agent");
+    for p in [&pppeer, &fdhold, &killwait, &agent] {
         if !p.exists() {
             return Err(format!("{} is missing after the build", p.display()));
         }
     }
     let env = format!(
-        "PLUGIN={}\nRASSTATIC={}\nPPPD={}\nPPPEER={}\nFDHOLD={}\nKILLWAIT={}\nLIB={}\nSCEN_DIR={}\nSCENARIOS=\"{}\"\nSCENARIO_TIMEOUT={}\nexport PLUGIN RASSTATIC PPPD PPPEER FDHOLD KILLWAIT LIB\n",
+        "PLUGIN={}\nRASSTATIC={}\nAGENT={}\nPPPD={}\nPPPEER={}\nFDHOLD={}\nKILLWAIT={}\nLIB={}\nSCEN_DIR={}\nSCENARIOS=\"{}\"\nSCENARIO_TIMEOUT={}\nexport PLUGIN RASSTATIC AGENT PPPD PPPEER FDHOLD KILLWAIT LIB\n",
         plugin.display(),
         rasstatic.display(),
+        agent.display(),
         pppd.display(),
         pppeer.display(),
         fdhold.display(),
@@ -455,7 +464,8 @@ macro_rules! scenario_tests {
             s32_pptpd_own_addresses_are_replaced_or_turned_off,
             s33_pptpd_misconfigured_files_are_caught_or_refused,
             s34_pppoe_storm_kernel_mode,
-            s35_pppoe_storm_user_mode
+            s35_pppoe_storm_user_mode,
+            s36_cluster_a_server_cut_off_from_etcd_refuses_callers_and_hangs_up_at_its_deadline
         );
     };
     (@tests $target:expr; $($check:ident),*) => {

@@ -98,6 +98,7 @@ for s in $SCENARIOS; do
     # syslog listener is a socat too).
     pkill -9 -x pppoe-server; pkill -9 -x pppd; pkill -9 -x pppoe; pkill -9 -x socat; pkill -9 -f pppeer; pkill -9 -x rasstatic-wd
     pkill -9 -x pptpd; pkill -9 -x pptpctrl; pkill -9 -x pptp; pkill -9 -x xl2tpd
+    pkill -9 -x rasstatic-agent; pkill -9 -x etcd
     sleep 0.3
 done >> "$RUN/guest.log" 2>&1
 echo finished > "$RUN/finished"

@@ -132,8 +132,14 @@ fn setup(m: &clap::ArgMatches) -> Result<Setup, String> {
 /// Joining unseals what this server holds, and hangs up sessions in blocks
 /// it does not; if joining fails, the table stays closed.
 fn open_fenced(s: &Setup, spec: &Spec) -> Result<Table, String> {
-    let (table, _) =
-        Table::open(&s.dir, &s.name, &s.pool, &s.spec_text).map_err(|e| e.to_string())?;
+    // A table made here is born fenced and sealed.
+    let def = rasstatic::table::Definition {
+        pool: &s.pool,
+        spec: &s.spec_text,
+        defined_ms: rasstatic::table::now_ms(),
+        cluster: true,
+    };
+    let (table, _) = Table::open_as(&s.dir, &s.name, &def).map_err(|e| e.to_string())?;
     if table.pool().to_string() != spec.canonical {
         return Err(format!(
             "the table {} holds the pool {}, not {}: give the agent the pool the pppds use",
@@ -144,7 +150,7 @@ fn open_fenced(s: &Setup, spec: &Spec) -> Result<Table, String> {
     }
     // 1 ns after boot: long past, so claims are fenced; deadlines only
     // rise, so an earlier agent's last verified ones stand.
-    table.set_deadlines(1, 0);
+    table.enter_cluster_mode();
     for b in 0..spec.blocks() {
         let r = spec.slots(b);
         if table.block_state(r.start, r.len() as u32).1 == 0 {
@@ -158,7 +164,7 @@ fn open_fenced(s: &Setup, spec: &Spec) -> Result<Table, String> {
 /// table, held for the agent's life (the kernel drops it when the agent
 /// dies).
 fn lock_table(s: &Setup) -> Result<std::fs::File, String> {
-    let path = s.dir.join(format!("{}.agent.lock", s.name));
+    let path = rasstatic::table::agent_lock_path(&s.dir, &s.name);
     std::fs::create_dir_all(&s.dir).map_err(|e| format!("{}: {e}", s.dir.display()))?;
     let f = std::fs::OpenOptions::new()
         .create(true)

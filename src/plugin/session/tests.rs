@@ -214,12 +214,12 @@ fn a_refused_or_unconfigured_plugin_allows_nothing() {
 fn configured_starts_the_tick_once() {
     let (mut p, _d) = plugin("tick", "10.7.0.1-10.7.0.3");
     p.configured(None).unwrap();
-    assert_eq!(p.take_effects(), vec![Effect::ScheduleTick]);
+    assert_eq!(p.take_effects(), vec![Effect::ScheduleTick(TICK_SECS)]);
     p.configured(None).unwrap();
     assert_eq!(p.take_effects(), vec![]);
-    assert!(p.tick());
+    assert_eq!(p.tick(), Some(TICK_SECS));
     p.forked();
-    assert!(!p.tick(), "a helper child stops ticking");
+    assert_eq!(p.tick(), None, "a helper child stops ticking");
 }
 
 #[test]
@@ -234,7 +234,7 @@ fn the_tick_re_enters_a_lease_the_table_lost() {
         .unwrap()
         .table
         .release(slot, me(), EndedBy::Api));
-    assert!(p.tick());
+    assert_eq!(p.tick(), Some(TICK_SECS));
     assert_eq!(holder(&p, a), Ok(me()));
     assert_eq!(p.take_effects(), vec![]);
 }
@@ -245,7 +245,7 @@ fn the_tick_makes_a_deleted_table_again_with_the_lease() {
     let a = call(&mut p);
     let path = d.0.join("default.table");
     std::fs::remove_file(&path).unwrap();
-    assert!(p.tick());
+    assert_eq!(p.tick(), Some(TICK_SECS));
     let t = Table::open_existing(&d.0, "default").unwrap();
     assert_eq!(t.word(t.slot_of(a).unwrap()), me().word());
     // The session goes on in the new table: its release lands there.
@@ -264,7 +264,7 @@ fn a_lease_the_administrator_forced_free_hangs_the_call_up() {
         .table
         .force_release(slot, EndedBy::Forced)
         .unwrap();
-    assert!(p.tick());
+    assert_eq!(p.tick(), Some(TICK_SECS));
     assert_eq!(p.take_effects(), vec![Effect::HangUp]);
     assert_eq!(holder(&p, a), Err(EndedBy::Forced), "not re-entered");
 }
@@ -285,9 +285,9 @@ fn a_conflict_hangs_up_the_younger_call() {
     assert_eq!(r.table.reassert(slot, older, None), Ok(true));
     // Not a pppd: perhaps the watchdog for a moment; looked at again at
     // the next tick, and then this call goes.
-    assert!(p.tick());
+    assert_eq!(p.tick(), Some(TICK_SECS));
     assert_eq!(p.take_effects(), vec![]);
-    assert!(p.tick());
+    assert_eq!(p.tick(), Some(TICK_SECS));
     assert_eq!(p.take_effects(), vec![Effect::HangUp]);
     assert_eq!(holder(&p, a), Ok(older), "the older call keeps it");
 }
@@ -303,12 +303,13 @@ fn a_newer_pool_definition_is_followed_and_the_call_keeps_its_address() {
         pool: &newer,
         spec: "10.7.0.2-10.7.0.6",
         defined_ms: p.defined_ms + 1,
+        cluster: false,
     };
     let (t, _) = Table::open_as(&d.0, "default", &def).unwrap();
     let drain = t.any_slot_of(a).unwrap();
     assert!(t.lease(drain).draining);
     assert_eq!(t.word(drain), me().word());
-    assert!(p.tick());
+    assert_eq!(p.tick(), Some(TICK_SECS));
     assert_eq!(p.take_effects(), vec![]);
     // This pppd's next claim follows the table's pool.
     p.exiting();
@@ -318,4 +319,62 @@ fn a_newer_pool_definition_is_followed_and_the_call_keeps_its_address() {
     );
     let b = p.choose(&info(), None).unwrap();
     assert!(newer.contains(b), "{b}");
+}
+
+#[test]
+fn cluster_mode_claims_only_once_an_agent_opened_a_block_and_hangs_up_at_the_deadline() {
+    let (mut p, _d) = plugin("cluster", "10.7.0.0/28");
+    p.cfg.apply("rasstatic-cluster", None).unwrap();
+    p.configured(None).unwrap();
+    assert_eq!(
+        p.take_effects(),
+        vec![Effect::ScheduleTick(CLUSTER_TICK_SECS)],
+        "the hang deadline is checked every second"
+    );
+    let t = &p.ready.as_ref().unwrap().table;
+    assert!(t.is_cluster() && t.is_fenced(), "born fenced");
+    assert_eq!(p.choose(&info(), None), None, "no agent yet: refused");
+    // The agent verified a renewal and opened block 1 (slots 8-15).
+    let now = crate::table::boot_ns();
+    let t = &p.ready.as_ref().unwrap().table;
+    t.set_deadlines(now + 60_000_000_000, now + 300_000_000);
+    t.unseal(8, 8);
+    let a = call(&mut p);
+    assert!(addr("10.7.0.8") <= a && a <= addr("10.7.0.15"), "{a}");
+    assert_eq!(p.tick(), Some(CLUSTER_TICK_SECS));
+    assert_eq!(p.take_effects(), vec![], "before the hang deadline");
+    std::thread::sleep(std::time::Duration::from_millis(350));
+    assert_eq!(p.tick(), Some(CLUSTER_TICK_SECS));
+    assert_eq!(
+        p.take_effects(),
+        vec![Effect::HangUp],
+        "at the hang deadline"
+    );
+    assert_eq!(p.tick(), Some(CLUSTER_TICK_SECS));
+    assert_eq!(p.take_effects(), vec![], "hung up once");
+    // pppd's SIGTERM ends IPCP: the address goes back as on any hang-up.
+    p.down(EndedBy::IpDown);
+    assert_eq!(p.take_effects(), vec![Effect::ScheduleRelease]);
+    p.release_scheduled();
+    assert_eq!(holder(&p, a), Err(EndedBy::IpDown));
+}
+
+#[test]
+fn a_standalone_table_opened_with_rasstatic_cluster_is_fenced_but_keeps_its_leases() {
+    let (mut p, d) = plugin("tocluster", "10.7.0.0/28");
+    let a = call(&mut p);
+    let mut q = Plugin::new(|| {});
+    q.cfg.apply("rasstatic-pool", Some("10.7.0.0/28")).unwrap();
+    q.cfg.apply("rasstatic-dir", d.0.to_str()).unwrap();
+    q.cfg.apply("norasstatic-watchdog", None).unwrap();
+    q.cfg.apply("rasstatic-cluster", None).unwrap();
+    q.configured(None).unwrap();
+    assert_eq!(q.choose(&info(), None), None, "fenced");
+    assert_eq!(
+        holder(&p, a),
+        Ok(me()),
+        "the standalone session keeps its lease"
+    );
+    // The first pppd follows the table: it ticks each second from now on.
+    assert_eq!(p.tick(), Some(CLUSTER_TICK_SECS));
 }
