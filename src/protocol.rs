@@ -120,11 +120,15 @@
 //!   word with the bit set, so a word is never leased and sealed at once,
 //!   and a claim racing a seal of the same word loses to it or makes the
 //!   seal fail ([`Slots::seal`]). Release, reap and seize act on leased
-//!   words only and leave a free, unsealed word, as before. Re-assert
-//!   (I2) may take a sealed word: a live session holding that address on
-//!   its interface in a table made anew, where every slot starts sealed;
-//!   a session whose block is no longer this server's was hung up by its
-//!   deadline before another server could hold the address.
+//!   words only and leave a free, unsealed word, as before: the agent
+//!   seals such a word in a block it does not hold at its next step, and
+//!   raises no deadline while a lease lives in such a block (see
+//!   `cluster/src/agent.rs`). Re-assert (I2) never takes a sealed word,
+//!   as a claim never does: the session waits for the agent to unseal its
+//!   block (a table made anew in cluster mode starts sealed), and hangs up
+//!   if it stays sealed. Modelled in `tests/loom.rs`
+//!   (`a_seal_races_claims_releases_and_reaps`,
+//!   `a_reassert_never_takes_a_slot_sealed_to_give_its_block_back`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -619,21 +623,28 @@ impl<W: Word> Slots<'_, W> {
     /// Re-enter `me`'s lease on `slot` (I2, re-assert). `yields(x)` says
     /// whether holder `x` gives way: observed dead, or the interface
     /// lease of `me`'s own session. `Ok(true)`: re-entered; `Ok(false)`:
-    /// `me` held it already; `Err(x)`: the live process `x` holds it.
+    /// `me` held it already; `Err(Some(x))`: the live process `x` holds
+    /// it; `Err(None)`: the slot is sealed (cluster mode, I7): its block
+    /// may be another server's, so a re-assert never takes it, exactly as
+    /// a claim never does (the two are compare-and-swaps from the same
+    /// free word as a seal, so one of them fails).
     pub fn reassert(
         &self,
         slot: u32,
         me: Owner,
         yields: impl Fn(Owner) -> bool,
-    ) -> Result<bool, Owner> {
+    ) -> Result<bool, Option<Owner>> {
         loop {
             let w = self.word(slot);
             if w == me.word() {
                 return Ok(false);
             }
+            if is_sealed(w) {
+                return Err(None);
+            }
             if let Some(x) = Owner::from_word(w) {
                 if !yields(x) {
-                    return Err(x);
+                    return Err(Some(x));
                 }
             }
             if self.owners[slot as usize]

@@ -705,7 +705,8 @@ fn reassert_races_a_claim_in_a_rebuilt_table() {
                         p.holds[1].store(0, Ordering::SeqCst);
                         assert!(t.slots().release(0, me, EndedBy::Api, 0));
                     }
-                    Err(other) => {
+                    Err(None) => panic!("nothing seals in this model"),
+                    Err(Some(other)) => {
                         // Observed alive by the re-assert (it may die since).
                         assert_eq!(other, owner(2), "only the claimer can hold it");
                         // Process 2 started later: it is the one to hang up.
@@ -927,6 +928,65 @@ fn a_seal_races_claims_releases_and_reaps() {
                 None => {} // The agent died: any mix; its successor settles it.
             }
             // The block comes back (the agent unseals it): nothing lost.
+            t.slots().unseal(0, 2);
+            check_nothing_lost(&t, &p, 2);
+        });
+    }
+}
+
+/// I7 with re-assert (cluster mode): a session re-entering its lost lease
+/// races the agent sealing the block to give it back. A re-assert never
+/// takes a sealed word, so a seal that reports success leaves the block
+/// wholly sealed with nothing leased in it, whatever order the two ran in
+/// and wherever either died.
+#[test]
+fn a_reassert_never_takes_a_slot_sealed_to_give_its_block_back() {
+    for (session_budget, agent_budget) in [
+        (usize::MAX, usize::MAX),
+        (1, usize::MAX),
+        (2, usize::MAX),
+        (usize::MAX, 1),
+        (usize::MAX, 2),
+    ] {
+        model(move || {
+            let t = Arc::new(Table::new(2));
+            let p = Arc::new(Procs::new());
+            let (t1, p1) = (t.clone(), p.clone());
+            let a = thread::spawn(move || {
+                process(&p1, 1, session_budget, || {
+                    let me = owner(1);
+                    if t1.slots().reassert(0, me, |_| true) == Ok(true) {
+                        assert!(t1.slots().release(0, me, EndedBy::Api, 0));
+                    }
+                })
+            });
+            let (t3, p3) = (t.clone(), p.clone());
+            let agent = thread::spawn(move || {
+                let out = std::cell::Cell::new(None);
+                process(&p3, 3, agent_budget, || {
+                    out.set(Some(t3.slots().seal(0, 2)))
+                });
+                out.get()
+            });
+            a.join().unwrap();
+            let sealed = agent.join().unwrap();
+            for s in 0..2 {
+                let w = t.slots().word(s);
+                assert!(
+                    Owner::from_word(w).is_none() || w & SEALED == 0,
+                    "a word leased and sealed at once: {w:#x}"
+                );
+            }
+            match sealed {
+                Some(Ok(())) => assert_eq!(
+                    t.slots().sealed(0, 2),
+                    2,
+                    "a block reported sealed has an open or leased slot"
+                ),
+                Some(Err(_)) => assert_eq!(t.slots().sealed(0, 2), 0, "a failed seal left seals"),
+                None => {}
+            }
+            t.slots().reap_all(&*p, EndedBy::ReapWatchdog, 0);
             t.slots().unseal(0, 2);
             check_nothing_lost(&t, &p, 2);
         });

@@ -10,14 +10,26 @@
 //!   in the table (I7, then E2): nothing of it is leased here when another
 //!   server may take it;
 //! - the deadlines are raised only after a renewal etcd verified; a
-//!   server cut off stops raising them, and its claims stop on their own.
+//!   server cut off stops raising them, and its claims stop on their own;
+//! - and only while no lease lives in a block this server does not hold
+//!   (a stray: a session whose block was reclaimed while this server was
+//!   cut off, or one of a pool changed under it). A stray's release
+//!   leaves a free, unsealed word that the next step seals (I7); until
+//!   then no claim may succeed, and the claim deadline, which has passed
+//!   whenever strays can appear (after a lost registration, or at start),
+//!   is not raised. Strays are sent SIGTERM, and SIGKILL
+//!   [`STRAY_KILL_AFTER`] later.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant};
 
 use rasstatic::table::Table;
 
 use crate::deadline::{Renewer, Timing};
 use crate::ledger::{GiveBack, Ledger, LedgerError, Registration, Result};
+
+/// How long a stray session has, after its SIGTERM, before SIGKILL.
+pub const STRAY_KILL_AFTER: Duration = Duration::from_secs(10);
 
 /// What one step did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -40,6 +52,8 @@ pub struct Agent {
     pub low_water: u32,
     /// Claimable addresses above which an empty block is given back.
     pub high_water: u32,
+    /// Live strays (owner words), with when each was first sent SIGTERM.
+    strays: HashMap<u64, Instant>,
 }
 
 impl Agent {
@@ -68,11 +82,9 @@ impl Agent {
             held,
             low_water: (block / 4).max(4),
             high_water: block * 3,
+            strays: HashMap::new(),
         };
-        agent.reconcile();
-        agent
-            .table
-            .set_deadlines(timing.claim_deadline(sent), timing.hang_deadline(sent));
+        agent.reconcile_and_raise(sent);
         Ok(agent)
     }
 
@@ -81,12 +93,13 @@ impl Agent {
     /// lease in a block this server does not hold belongs to a session
     /// that must not be up (its block was reclaimed after this server's
     /// deadlines, or this server runs under another id now): its holder
-    /// is sent SIGTERM (pppd then hangs up and releases), and a dead
-    /// holder's lease is reaped. Run at every step: a slot such a session
-    /// frees is sealed at the next.
-    fn reconcile(&mut self) -> Vec<u32> {
+    /// is sent SIGTERM (pppd then hangs up and releases), SIGKILL
+    /// [`STRAY_KILL_AFTER`] later, and a dead holder's lease is reaped.
+    /// Run at every step: a slot such a session frees is sealed at the
+    /// next. Returns the live strays left.
+    fn reconcile(&mut self) -> usize {
         let spec = self.ledger.spec().clone();
-        let mut strays = Vec::new();
+        let mut live_strays = HashMap::new();
         for b in 0..spec.blocks() {
             let r = spec.slots(b);
             if self.held.contains(&b) {
@@ -94,17 +107,39 @@ impl Agent {
                 continue;
             }
             for slot in self.table.seal_free(r.start, r.len() as u32) {
-                strays.push(slot);
                 let lease = self.table.lease(slot);
                 if let rasstatic::table::LeaseState::Leased(owner) = lease.state {
                     let live = self.table.liveness();
                     if rasstatic::protocol::Liveness::is_alive(&live, owner) {
-                        log::warn!(
-                            "cluster: {} is leased to pid {} in block {b}, which this server does not hold: hanging it up",
-                            self.table.addr(slot),
-                            owner.pid()
-                        );
-                        let _ = owner.signal(libc::SIGTERM);
+                        let first = self.strays.get(&owner.word()).copied();
+                        let since = first.unwrap_or_else(Instant::now);
+                        live_strays.insert(owner.word(), since);
+                        if owner.iface().is_some() {
+                            // An interface's lease from a rebuild: its
+                            // pppd takes it over (re-assert) or it goes
+                            // with the interface.
+                            if first.is_none() {
+                                log::warn!(
+                                    "cluster: {} is leased to an interface in block {b}, which this server does not hold; waiting for its session to end",
+                                    self.table.addr(slot)
+                                );
+                            }
+                        } else if first.is_none() {
+                            log::warn!(
+                                "cluster: {} is leased to pid {} in block {b}, which this server does not hold: hanging it up; no claims until it is gone",
+                                self.table.addr(slot),
+                                owner.pid()
+                            );
+                            let _ = owner.signal(libc::SIGTERM);
+                        } else if since.elapsed() >= STRAY_KILL_AFTER {
+                            log::warn!(
+                                "cluster: pid {} still holds {} in block {b} {:?} after SIGTERM: SIGKILL",
+                                owner.pid(),
+                                self.table.addr(slot),
+                                STRAY_KILL_AFTER
+                            );
+                            let _ = owner.signal(libc::SIGKILL);
+                        }
                     } else {
                         let _ = self.table.reap(
                             slot,
@@ -117,7 +152,26 @@ impl Agent {
             // What the reaps freed is sealed now too.
             self.table.seal_free(r.start, r.len() as u32);
         }
-        strays
+        self.strays = live_strays;
+        self.strays.len()
+    }
+
+    /// Reconcile, then raise the deadlines from the renewal sent at
+    /// `sent`, unless a stray lives (see the module's text).
+    fn reconcile_and_raise(&mut self, sent: u64) {
+        let strays = self.reconcile();
+        if strays == 0 {
+            self.table.set_deadlines(
+                self.timing.claim_deadline(sent),
+                self.timing.hang_deadline(sent),
+            );
+        }
+    }
+
+    /// Live sessions in blocks this server does not hold, at the last
+    /// step: while there are any, the deadlines are not raised.
+    pub fn strays(&self) -> usize {
+        self.strays.len()
     }
 
     /// After [`crate::ledger::LedgerError::Lost`]: register again (a new
@@ -136,11 +190,7 @@ impl Agent {
         self.renewer = Some(renewer);
         self.held = self.ledger.readopt(&reg).await?.into_iter().collect();
         self.held.extend(self.ledger.held(&reg).await?);
-        self.reconcile();
-        self.table.set_deadlines(
-            self.timing.claim_deadline(sent),
-            self.timing.hang_deadline(sent),
-        );
+        self.reconcile_and_raise(sent);
         Ok(())
     }
 
@@ -174,8 +224,9 @@ impl Agent {
     pub fn replace_table(&mut self, table: Table) {
         let (claim, hang, _) = self.table.deadlines();
         self.table = table;
-        self.reconcile();
-        self.table.set_deadlines(claim, hang);
+        if self.reconcile() == 0 {
+            self.table.set_deadlines(claim, hang);
+        }
     }
 
     pub fn timing(&self) -> Timing {
@@ -218,17 +269,13 @@ impl Agent {
     /// they were: the table fences itself when they pass.
     pub async fn step(&mut self) -> Result<Step> {
         let sent = self.renew().await?;
-        self.table.set_deadlines(
-            self.timing.claim_deadline(sent),
-            self.timing.hang_deadline(sent),
-        );
         let mut step = Step::default();
         // What the ledger says this registration holds decides. A block
         // taken or given back by a transaction whose answer was lost is
         // settled here: unsealed only once the ledger names us, and a
         // block the ledger no longer names us for is sealed.
         self.held = self.ledger.held(&self.reg).await?.into_iter().collect();
-        self.reconcile();
+        self.reconcile_and_raise(sent);
         while self.claimable() < self.low_water {
             let Some(b) = self.ledger.acquire(&self.reg).await? else {
                 break;

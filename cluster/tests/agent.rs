@@ -2,7 +2,8 @@
 //! two servers on one pool hand out disjoint addresses until the pool runs
 //! dry; a server cut off from etcd stops claiming at its claim deadline,
 //! its session is down by its hang deadline, and only after that does
-//! another server get its blocks.
+//! another server get its blocks; a session found in a block the server
+//! does not hold is hung up, and claims wait until it is gone.
 
 mod etcd;
 
@@ -294,5 +295,52 @@ fn a_server_cut_off_stops_claiming_and_is_down_before_its_blocks_move() {
         );
         let _ = std::fs::remove_dir_all(da);
         let _ = std::fs::remove_dir_all(db);
+    });
+}
+
+#[test]
+fn a_session_in_a_block_not_held_is_hung_up_and_claims_wait_until_it_is_gone() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let e = Etcd::start();
+    rt().block_on(async {
+        // A standalone table with a session up, taken into a cluster (as
+        // rasstatic-agent and rasstatic-cluster do): fenced first.
+        let (t, dir) = table("stray");
+        let mut stray = Holder::new();
+        let addr = claim(&t, &stray).unwrap();
+        t.enter_cluster_mode();
+        let spec = Spec::new("strays", t.pool(), 8, TIMING.grace.as_secs()).unwrap();
+        let client = Client::connect(e.endpoints(), None).await.unwrap();
+        let ledger = Ledger::new(client, spec, "bras-s").unwrap();
+        let mut a = Agent::start(ledger, t, TIMING, "bras-s").await.unwrap();
+        // It holds no block yet: the session is a stray. It got SIGTERM,
+        // and no deadline was raised while it lived.
+        assert_eq!(a.held(), Vec::<u32>::new());
+        assert_eq!(a.strays(), 1);
+        assert!(
+            a.table().is_fenced(),
+            "claims stay stopped while a stray lives"
+        );
+        let status = stray.0.wait().unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
+        // It is dead: the next step reaps and seals its slot, then raises
+        // the deadlines and takes a block.
+        a.step().await.unwrap();
+        assert_eq!(a.strays(), 0);
+        assert!(!a.table().is_fenced());
+        let slot = a.table().slot_of(addr).unwrap();
+        let block = slot / 8;
+        let w = a.table().word(slot);
+        if a.held().contains(&block) {
+            assert!(rasstatic::word::is_claimable(w), "{w:#x}");
+        } else {
+            assert!(rasstatic::word::is_sealed(w), "{w:#x}");
+        }
+        let caller = Holder::new();
+        let got = claim(a.table(), &caller).expect("claims resume");
+        let b = a.table().slot_of(got).unwrap() / 8;
+        assert!(a.held().contains(&b), "{got} is in block {b}, not held");
+        let _ = std::fs::remove_dir_all(dir);
     });
 }

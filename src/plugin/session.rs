@@ -37,6 +37,13 @@ pub const TICK_SECS: u32 = 3;
 /// cluster's hang margin must be longer: `Timing::problem`).
 pub const CLUSTER_TICK_SECS: u32 = 1;
 
+/// Cluster mode: how many re-asserts in a row (one per [`TICK_SECS`]) may
+/// find this session's lost lease sealed before it hangs up. The agent
+/// unseals the blocks its server holds within a renewal period (2 s by
+/// default); a slot still sealed after this long is in a block this
+/// server does not hold.
+pub const SEALED_HANG_TRIES: u32 = 10;
+
 /// The plugin's state in one pppd process.
 pub struct Plugin {
     pub cfg: Config,
@@ -72,6 +79,9 @@ pub struct Plugin {
     ticks: u32,
     /// Cluster mode: this session was hung up at the hang deadline.
     fenced_off: bool,
+    /// Cluster mode: re-asserts in a row that found this session's slot
+    /// sealed (its lease lost, its block not unsealed by the agent).
+    sealed_seen: u32,
     /// The table's definition, when it is newer than this pppd's own and
     /// followed: (pool, as written, when read).
     followed: Option<(Pool, String, u64)>,
@@ -120,6 +130,7 @@ impl Plugin {
             ticking: false,
             ticks: 0,
             fenced_off: false,
+            sealed_seen: 0,
             followed: None,
             ifname: None,
             suspect: None,
@@ -446,11 +457,29 @@ impl Plugin {
             match r.table.reassert(slot, me, own_if) {
                 Ok(false) => {
                     self.suspect = None;
+                    self.sealed_seen = 0;
+                    return;
+                }
+                Err(None) => {
+                    self.sealed_seen += 1;
+                    if self.sealed_seen == 1 {
+                        log::warn!(
+                            "cluster: the table lost this session's lease on {addr}, and its slot is sealed; waiting for rasstatic-agent to open its block"
+                        );
+                    }
+                    if self.sealed_seen >= SEALED_HANG_TRIES {
+                        log::error!(
+                            "cluster: {addr} stays sealed: its block is not this server's; hanging up"
+                        );
+                        self.lease = None;
+                        self.effects.push(Effect::HangUp);
+                    }
                     return;
                 }
                 Ok(true) => {
                     log::warn!("the table had lost this session's lease on {addr}; re-entered it");
                     self.suspect = None;
+                    self.sealed_seen = 0;
                     if !r.table.replaced() {
                         return;
                     }
@@ -459,7 +488,7 @@ impl Plugin {
                         return;
                     }
                 }
-                Err(other) => {
+                Err(Some(other)) => {
                     self.conflict(addr, me, other);
                     return;
                 }

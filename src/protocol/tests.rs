@@ -296,11 +296,15 @@ fn sealed_slots_are_never_claimed_and_a_leased_one_stops_a_seal() {
             .slot,
         0
     );
-    // Re-assert may take a sealed word (a table made anew starts sealed).
+    // Re-assert never takes a sealed word, as a claim never does; once
+    // unsealed, it does.
     assert_eq!(s.seal(7, 1), Err(7));
     assert_eq!(s.seal(6, 1), Ok(()));
     assert_eq!(Free::from_word(s.word(6)).unwrap().path, EndedBy::IpDown);
     assert_eq!(s.word(6) & !crate::word::SEALED, before);
+    assert_eq!(s.reassert(6, p(9), |_| true), Err(None));
+    assert!(is_sealed(s.word(6)));
+    s.unseal(6, 1);
     assert_eq!(s.reassert(6, p(9), |_| false), Ok(true));
 }
 

@@ -451,10 +451,17 @@ impl Table {
     /// Re-enter `me`'s lease on `slot`, whose address `me`'s session has
     /// on its interface (protocol I2, re-assert): taken if free, held by
     /// a dead process or by the interface lease a rebuild entered for
-    /// `me`'s own interface. `Err(x)`: the live holder `x` has it.
+    /// `me`'s own interface. `Err(Some(x))`: the live holder `x` has it;
+    /// `Err(None)`: it is sealed (cluster mode: not this server's to take
+    /// until the agent unseals its block).
     /// `own_if`: the index of `me`'s own interface, whose interface lease
     /// gives way (another interface's does not: a duplicate).
-    pub fn reassert(&self, slot: u32, me: Owner, own_if: Option<u32>) -> Result<bool, Owner> {
+    pub fn reassert(
+        &self,
+        slot: u32,
+        me: Owner,
+        own_if: Option<u32>,
+    ) -> Result<bool, Option<Owner>> {
         let addr = u32::from(self.addr(slot));
         let live = self.liveness();
         self.all_slots().reassert(slot, me, |x| match x.iface() {

@@ -450,7 +450,7 @@ impl Table {
         let Ok(named) = Table::open_existing(dir, name) else {
             return;
         };
-        let (mut entered, mut taken) = (0, 0);
+        let (mut entered, mut taken, mut sealed) = (0, 0, 0);
         for seed in seeds {
             let Some(slot) = named.any_slot_of(Ipv4Addr::from(seed.addr)) else {
                 continue;
@@ -461,7 +461,10 @@ impl Table {
             }) {
                 Ok(true) => entered += 1,
                 Ok(false) => {}
-                Err(other) => {
+                // Cluster mode: its session re-enters it once the agent
+                // unsealed its block (or hangs up).
+                Err(None) => sealed += 1,
+                Err(Some(other)) => {
                     taken += 1;
                     log::error!(
                         "{} was deleted and made again by another process; {} is leased there to pid {} but was pid {}'s",
@@ -474,8 +477,13 @@ impl Table {
             }
         }
         log::warn!(
-            "{} was deleted and made again by another process; entered {entered} live lease(s) of the deleted file into it ({taken} taken meanwhile)",
-            self.path.display()
+            "{} was deleted and made again by another process; entered {entered} live lease(s) of the deleted file into it ({taken} taken meanwhile{})",
+            self.path.display(),
+            if sealed > 0 {
+                format!(", {sealed} sealed: left to their sessions")
+            } else {
+                String::new()
+            }
         );
     }
 

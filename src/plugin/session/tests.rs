@@ -378,3 +378,48 @@ fn a_standalone_table_opened_with_rasstatic_cluster_is_fenced_but_keeps_its_leas
     // The first pppd follows the table: it ticks each second from now on.
     assert_eq!(p.tick(), Some(CLUSTER_TICK_SECS));
 }
+
+#[test]
+fn cluster_mode_a_lost_lease_is_never_re_entered_into_a_sealed_slot() {
+    let (mut p, _d) = plugin("sealedlost", "10.7.0.0/28");
+    p.cfg.apply("rasstatic-cluster", None).unwrap();
+    p.configured(None).unwrap();
+    p.take_effects();
+    let now = crate::table::boot_ns();
+    let t = &p.ready.as_ref().unwrap().table;
+    t.set_deadlines(now + 600_000_000_000, now + 900_000_000_000);
+    t.unseal(0, 8);
+    let a = call(&mut p);
+    let slot = p.ready.as_ref().unwrap().table.slot_of(a).unwrap();
+    // The table lost the lease, and the block was sealed meanwhile (given
+    // back, or a table made anew before the agent opened it).
+    let t = &p.ready.as_ref().unwrap().table;
+    assert!(t.release(slot, me(), EndedBy::Api));
+    assert_eq!(t.seal(0, 8), Ok(()));
+    let full_checks = |p: &mut Plugin, n: u32| {
+        for _ in 0..n * (TICK_SECS / CLUSTER_TICK_SECS) {
+            assert_eq!(p.tick(), Some(CLUSTER_TICK_SECS));
+        }
+    };
+    full_checks(&mut p, 2);
+    assert_eq!(p.take_effects(), vec![], "waits for the agent");
+    assert!(crate::word::is_sealed(
+        p.ready.as_ref().unwrap().table.word(slot)
+    ));
+    // The agent opens the block (it holds it): re-entered.
+    p.ready.as_ref().unwrap().table.unseal(0, 8);
+    full_checks(&mut p, 1);
+    assert_eq!(holder(&p, a), Ok(me()));
+    // Lost and sealed again, and it stays so: the block is not this
+    // server's. The session hangs up rather than hold it.
+    let t = &p.ready.as_ref().unwrap().table;
+    assert!(t.release(slot, me(), EndedBy::Api));
+    assert_eq!(t.seal(0, 8), Ok(()));
+    full_checks(&mut p, SEALED_HANG_TRIES - 1);
+    assert_eq!(p.take_effects(), vec![]);
+    full_checks(&mut p, 1);
+    assert_eq!(p.take_effects(), vec![Effect::HangUp]);
+    assert!(crate::word::is_sealed(
+        p.ready.as_ref().unwrap().table.word(slot)
+    ));
+}
