@@ -8,7 +8,8 @@
 //!    (claim, release, reap and their invariant), [`table`] (the shared
 //!    file); [`config`] and [`optfile`] (the options, as pppd and
 //!    `rasstatic check` read them), [`check`] (what `rasstatic check`
-//!    says of an option file) and [`text`] (names escaped for a
+//!    says of an option file), [`agent_state`] (what a cluster agent
+//!    last reported, for `rasstatic show`) and [`text`] (names escaped for a
 //!    terminal), [`cutil`] (the libc helpers the table and watchdog share);
 //!    and [`watchdog`], which frees dead
 //!    holders' leases through that protocol and cleans up after them.
@@ -19,6 +20,7 @@
 //! 3. `src/bin/rasstatic.rs` (and `src/bin/rasstatic/`): the admin command,
 //!    on top of the table alone.
 
+pub mod agent_state;
 pub mod check;
 pub mod config;
 pub mod cutil;

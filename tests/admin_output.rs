@@ -432,11 +432,14 @@ fn json_keys_come_in_the_documented_order() {
         "definition",
         "size",
         "watchdog",
+        "cluster",
         "leases",
         "scanned",
         "leased",
         "stale",
         "free",
+        "draining",
+        "sealed",
     ];
     assert!(top.windows(2).all(|w| at(w[0]) < at(w[1])), "{out}");
     let lease = [
@@ -743,4 +746,115 @@ fn stats_show_the_cluster_deadlines_and_fenced_refusals() {
     // Deadlines only rise: an older renewal cannot pull them back.
     t.set_deadlines(now - 5_000_000_000, now);
     assert_eq!(t.deadlines().1, now + 30_000_000_000);
+}
+
+#[test]
+fn show_and_stats_tell_the_blocks_held_the_sealed_addresses_and_the_agents_state() {
+    let f = Fixture::new("agentstate", "10.78.0.1-10.78.0.16");
+    let run = |args: &[&str]| {
+        let o = Command::new(BIN)
+            .args(args)
+            .arg("--dir")
+            .arg(&f.dir)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{o:?}");
+        text(&o.stdout)
+    };
+    // A standalone table: nothing of the cluster.
+    let plain = run(&["show"]);
+    assert!(
+        !plain.contains("sealed") && !plain.contains("agent "),
+        "{plain}"
+    );
+    let j: serde_json::Value = serde_json::from_str(&run(&["show", "--json"])).unwrap();
+    assert_eq!(j["cluster"], serde_json::Value::Null);
+    assert_eq!(j["sealed"], 0);
+    // In a cluster, before any agent reported: fenced, every slot sealed.
+    let (t, _) = Table::open(&f.dir, "default", &f.pool, &f.spec).unwrap();
+    t.enter_cluster_mode();
+    assert!(t.seal_free(0, 16).is_empty());
+    let plain = run(&["stats"]);
+    assert!(plain.contains("sealed    16 (free, in blocks"), "{plain}");
+    assert!(
+        plain.contains("claim deadline passed (no renewal verified yet)"),
+        "{plain}"
+    );
+    assert!(
+        plain.contains("agent     none has reported for this table"),
+        "{plain}"
+    );
+    let prom = run(&["stats", "--prometheus"]);
+    assert!(
+        prom.contains("rasstatic_cluster_agent_up{pool=\"default\"} 0"),
+        "{prom}"
+    );
+    // The agent holds block 1 (8 addresses) and reported.
+    let now = rasstatic::table::boot_ns();
+    t.set_deadlines(now + 10_000_000_000, now + 60_000_000_000);
+    t.unseal(8, 8);
+    let a = rasstatic::agent_state::AgentState {
+        agent: Owner::current().unwrap().word(),
+        server_id: "bras-7".into(),
+        endpoints: "http://127.0.0.1:2379".into(),
+        state: "joined".into(),
+        token: 42,
+        block: 8,
+        held: vec![1],
+        strays: 0,
+        renewed_ns: now - 500_000_000,
+        updated_ns: now,
+        error: String::new(),
+    };
+    a.write(&f.dir, "default").unwrap();
+    let plain = run(&["show"]);
+    assert!(
+        plain.contains("8 sealed (other servers' blocks)"),
+        "{plain}"
+    );
+    assert!(
+        plain.contains(&format!(
+            "agent     server bras-7 (pid {}), joined, token 42, last verified renewal",
+            std::process::id()
+        )),
+        "{plain}"
+    );
+    assert!(
+        plain.contains("blocks    1 held of 8 addresses each: 1 (10.78.0.9-10.78.0.16)"),
+        "{plain}"
+    );
+    assert_eq!(
+        run(&["show", "--sealed"])
+            .lines()
+            .filter(|l| l.split_whitespace().nth(1) == Some("sealed"))
+            .count(),
+        8
+    );
+    let j: serde_json::Value = serde_json::from_str(&run(&["show", "--json"])).unwrap();
+    assert_eq!(j["sealed"], 8);
+    assert_eq!(j["free"], 8);
+    let c = &j["cluster"];
+    assert_eq!(c["fenced"], false);
+    assert_eq!(c["agent"]["server_id"], "bras-7");
+    assert_eq!(c["agent"]["running"], true);
+    assert_eq!(c["agent"]["blocks"][0]["first"], "10.78.0.9");
+    assert_eq!(c["agent"]["blocks"][0]["last"], "10.78.0.16");
+    let prom = run(&["stats", "--prometheus"]);
+    for want in [
+        "rasstatic_leases{pool=\"default\",state=\"sealed\"} 8",
+        "rasstatic_cluster_agent_up{pool=\"default\"} 1",
+        "rasstatic_cluster_agent_info{pool=\"default\",server_id=\"bras-7\",state=\"joined\"} 1",
+        "rasstatic_cluster_blocks_held{pool=\"default\"} 1",
+        "rasstatic_cluster_strays{pool=\"default\"} 0",
+        "rasstatic_cluster_renewal_age_seconds{pool=\"default\"} ",
+    ] {
+        assert!(prom.contains(want), "{want}:\n{prom}");
+    }
+    // A state file someone else could have written is refused, not shown.
+    use std::os::unix::fs::PermissionsExt;
+    let p = rasstatic::agent_state::path(&f.dir, "default");
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o646)).unwrap();
+    let plain = run(&["stats"]);
+    assert!(plain.contains("refused: writable by others"), "{plain}");
+    assert!(!plain.contains("bras-7"), "{plain}");
 }

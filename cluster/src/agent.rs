@@ -54,6 +54,8 @@ pub struct Agent {
     pub high_water: u32,
     /// Live strays (owner words), with when each was first sent SIGTERM.
     strays: HashMap<u64, Instant>,
+    /// When the last renewal etcd verified was sent (`CLOCK_BOOTTIME`).
+    renewed_ns: u64,
 }
 
 impl Agent {
@@ -83,6 +85,7 @@ impl Agent {
             low_water: (block / 4).max(4),
             high_water: block * 3,
             strays: HashMap::new(),
+            renewed_ns: 0,
         };
         agent.reconcile_and_raise(sent);
         Ok(agent)
@@ -159,6 +162,7 @@ impl Agent {
     /// Reconcile, then raise the deadlines from the renewal sent at
     /// `sent`, unless a stray lives (see the module's text).
     fn reconcile_and_raise(&mut self, sent: u64) {
+        self.renewed_ns = sent;
         let strays = self.reconcile();
         if strays == 0 {
             self.table.set_deadlines(
@@ -166,6 +170,12 @@ impl Agent {
                 self.timing.hang_deadline(sent),
             );
         }
+    }
+
+    /// When the last renewal etcd verified was sent (`CLOCK_BOOTTIME`
+    /// nanoseconds).
+    pub fn renewed_ns(&self) -> u64 {
+        self.renewed_ns
     }
 
     /// Live sessions in blocks this server does not hold, at the last

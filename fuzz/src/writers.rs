@@ -99,7 +99,7 @@ pub fn run(data: &[u8]) {
             select: sel.clone(),
         };
         let mut out = Vec::new();
-        if show(&r, wd, true, &f, &mut out).is_err() {
+        if show(&r, wd, &Ok(None), true, &f, &mut out).is_err() {
             assert!(sel.as_deref().is_some_and(|s| parse_selection(s).is_err()));
             continue;
         }
@@ -124,19 +124,19 @@ pub fn run(data: &[u8]) {
         select: None,
     };
     let mut out = Vec::new();
-    show(&r, wd, false, &f, &mut out).expect("show");
+    show(&r, wd, &Ok(None), false, &f, &mut out).expect("show");
     let text = String::from_utf8(out).expect("text output is UTF-8");
     no_controls("show", &text);
     assert_eq!(text.lines().count(), n + 3, "rows added or lost: {text}");
 
     // Prometheus and plain stats.
     let mut out = Vec::new();
-    stats(&r, name, wd, true, &mut out).expect("stats --prometheus");
+    stats(&r, name, wd, &Ok(None), true, &mut out).expect("stats --prometheus");
     let text = String::from_utf8(out).expect("Prometheus output is UTF-8");
     if let Err(e) = super::prometheus::check(&text) {
         panic!("{e}\n{text}");
     }
     let mut out = Vec::new();
-    stats(&r, name, wd, false, &mut out).expect("stats");
+    stats(&r, name, wd, &Ok(None), false, &mut out).expect("stats");
     no_controls("stats", &String::from_utf8(out).expect("UTF-8"));
 }

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
+use rasstatic::agent_state::AgentState;
 use rasstatic::protocol::{EndedBy, ProcLiveness};
 use rasstatic::table::{self, Reader, Table};
 use rasstatic::watchdog;
@@ -92,6 +93,12 @@ fn cli() -> Command {
                         .help("List draining leases (address no longer in the pool)"),
                 )
                 .arg(
+                    Arg::new("sealed")
+                        .long("sealed")
+                        .action(ArgAction::SetTrue)
+                        .help("List sealed addresses (cluster mode: in blocks this server does not hold)"),
+                )
+                .arg(
                     Arg::new("select")
                         .value_name("ADDRESS|A-B|CIDR")
                         .help("Only these addresses"),
@@ -162,6 +169,7 @@ fn main() -> ExitCode {
                 ("stale", State::Stale),
                 ("free", State::Free),
                 ("draining", State::Draining),
+                ("sealed", State::Sealed),
             ];
             let filter = Filter {
                 states: states
@@ -174,6 +182,7 @@ fn main() -> ExitCode {
             show::show(
                 &t,
                 watchdog_pid(args),
+                &AgentState::read(&dir(args), name(args)),
                 args.get_flag("json"),
                 &filter,
                 &mut out,
@@ -184,6 +193,7 @@ fn main() -> ExitCode {
                 &t,
                 name(args),
                 watchdog_pid(args),
+                &AgentState::read(&dir(args), name(args)),
                 args.get_flag("prometheus"),
                 &mut out,
             )

@@ -624,6 +624,9 @@ pub struct Lease {
     /// A draining slot: its address left the pool while leased; never
     /// handed out again.
     pub draining: bool,
+    /// Cluster mode: a free slot that is sealed (its block is not this
+    /// server's to hand out; protocol I7).
+    pub sealed: bool,
 }
 
 /// The address of `slot` in a table of `pool` plus `drain`.
@@ -655,6 +658,7 @@ impl Lease {
             state,
             meta,
             draining: false,
+            sealed: crate::word::is_sealed(word),
         }
     }
 
@@ -662,6 +666,7 @@ impl Lease {
     pub fn word(&self) -> u64 {
         match self.state {
             LeaseState::Leased(o) => o.word(),
+            LeaseState::Free(f) if self.sealed => f.word() | crate::word::SEALED,
             LeaseState::Free(f) => f.word(),
         }
     }

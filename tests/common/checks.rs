@@ -1624,10 +1624,26 @@ pub fn s36_cluster_a_server_cut_off_from_etcd_refuses_callers_and_hangs_up_at_it
     let a1 = s.ev("addr1");
     assert!(in_pool(&a1, [10, 9, 36, 0], 31), "{a1}");
     assert_eq!(lease(&s.snap("up"), &a1)["state"], "leased");
+    // `rasstatic stats` tells the agent's state and the blocks it holds;
+    // the caller's address is in one of them.
     let stats = s.read("stats.up");
+    assert!(stats.contains("cluster   claim deadline in "), "{stats}");
+    assert!(stats.contains("agent     server bras-1 (pid "), "{stats}");
+    assert!(stats.contains("), joined, token "), "{stats}");
+    let up = s.snap("up");
+    let blocks = up["cluster"]["agent"]["blocks"].as_array().expect("blocks");
+    let a: std::net::Ipv4Addr = a1.parse().unwrap();
     assert!(
-        stats.contains("cluster"),
-        "stats show cluster mode:\n{stats}"
+        blocks.iter().any(|b| {
+            let f: std::net::Ipv4Addr = b["first"].as_str().unwrap().parse().unwrap();
+            let l: std::net::Ipv4Addr = b["last"].as_str().unwrap().parse().unwrap();
+            f <= a && a <= l
+        }),
+        "{a1} is in no block held: {blocks:?}"
+    );
+    assert!(
+        up["sealed"].as_u64().unwrap() > 0,
+        "the blocks not held are sealed"
     );
     // Cut off: a new caller is refused once the claim deadline passed,
     // cleanly and with the reason in its pppd's log.
@@ -1670,6 +1686,12 @@ pub fn s36_cluster_a_server_cut_off_from_etcd_refuses_callers_and_hangs_up_at_it
     );
     let fenced = s.snap("fenced");
     assert_eq!(held(&fenced), vec![], "nothing leased while fenced");
+    assert_eq!(fenced["cluster"]["fenced"], true);
+    let stats = s.read("stats.fenced");
+    assert!(
+        stats.contains("), etcd unreachable, token "),
+        "the agent reports etcd unreachable:\n{stats}"
+    );
     let prom = s.read("stats.fenced.prom");
     let refused = prom
         .lines()

@@ -402,7 +402,8 @@ pub fn held(snap: &serde_json::Value) -> Vec<(String, String, Option<u64>)> {
         .as_array()
         .expect("leases array")
         .iter()
-        .filter(|l| l["state"] != "free")
+        // Free, and sealed (free, in another server's block): not held.
+        .filter(|l| l["state"] != "free" && l["state"] != "sealed")
         .map(|l| {
             (
                 l["address"].as_str().unwrap().to_string(),

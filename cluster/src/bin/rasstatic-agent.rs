@@ -212,6 +212,7 @@ async fn run(s: Setup) -> Result<(), String> {
         agent.held()
     );
     let mut lost = false;
+    report(&s, &agent, "joined", "");
     loop {
         tokio::time::sleep(s.timing.renew_every).await;
         if agent.table().is_retired() || agent.table().superseded() {
@@ -252,8 +253,35 @@ async fn run(s: Setup) -> Result<(), String> {
                 eprintln!("rasstatic-agent: registration lost; claims stop at the claim deadline; registering again");
                 lost = true;
             }
-            Err(e) => eprintln!("rasstatic-agent: {e}; retrying"),
+            Err(e) => {
+                eprintln!("rasstatic-agent: {e}; retrying");
+                report(&s, &agent, "etcd unreachable", &e.to_string());
+                continue;
+            }
         }
+        let state = if lost { "registration lost" } else { "joined" };
+        report(&s, &agent, state, "");
+    }
+}
+
+/// Write what `rasstatic show` and `stats` tell of the agent
+/// (`NAME.agent.state` beside the table; informative only).
+fn report(s: &Setup, agent: &Agent, state: &str, error: &str) {
+    let st = rasstatic::agent_state::AgentState {
+        agent: rasstatic::owner::Owner::current().map_or(0, |o| o.word()),
+        server_id: s.sid.clone(),
+        endpoints: s.endpoints.join(","),
+        state: state.into(),
+        token: agent.registration().token,
+        block: s.spec.block,
+        held: agent.held(),
+        strays: agent.strays() as u32,
+        renewed_ns: agent.renewed_ns(),
+        updated_ns: rasstatic::table::boot_ns(),
+        error: error.into(),
+    };
+    if let Err(e) = st.write(&s.dir, &s.name) {
+        eprintln!("rasstatic-agent: cannot write its state for rasstatic show: {e}");
     }
 }
 

@@ -10,6 +10,7 @@ use std::io::{self, Write};
 
 use serde_json::to_writer;
 
+use rasstatic::agent_state::AgentState;
 use rasstatic::owner::Owner;
 use rasstatic::pool::{self, Range};
 use rasstatic::protocol::EndedBy;
@@ -27,6 +28,9 @@ pub enum State {
     Draining,
     Stale,
     Free,
+    /// Cluster mode: free, but in a block this server does not hold (or
+    /// not yet opened by its agent): never handed out here.
+    Sealed,
 }
 
 impl State {
@@ -36,6 +40,7 @@ impl State {
             State::Draining => "draining",
             State::Stale => "stale",
             State::Free => "free",
+            State::Sealed => "sealed",
         }
     }
 }
@@ -48,6 +53,7 @@ pub fn state(l: &Lease, live: &TableLiveness) -> (State, Option<Owner>) {
         LeaseState::Leased(o) if live.is_alive(o) && l.draining => (State::Draining, Some(o)),
         LeaseState::Leased(o) if live.is_alive(o) => (State::Leased, Some(o)),
         LeaseState::Leased(o) => (State::Stale, Some(o)),
+        LeaseState::Free(_) if l.sealed => (State::Sealed, None),
         LeaseState::Free(_) => (State::Free, None),
     }
 }
@@ -58,6 +64,7 @@ struct Counts {
     draining: u64,
     stale: u64,
     free: u64,
+    sealed: u64,
 }
 
 impl Counts {
@@ -67,11 +74,12 @@ impl Counts {
             State::Draining => self.draining += 1,
             State::Stale => self.stale += 1,
             State::Free => self.free += 1,
+            State::Sealed => self.sealed += 1,
         }
     }
 
     fn total(&self) -> u64 {
-        self.leased + self.draining + self.stale + self.free
+        self.leased + self.draining + self.stale + self.free + self.sealed
     }
 }
 
@@ -212,6 +220,7 @@ fn row(out: &mut impl Write, line: &mut String, cells: [&str; 9]) -> io::Result<
 pub fn show(
     t: &Reader,
     wd: Option<u32>,
+    agent: &Agent,
     json: bool,
     f: &Filter,
     out: &mut impl Write,
@@ -240,6 +249,9 @@ pub fn show(
             write!(out, ",\"select\":")?;
             to_writer(&mut *out, s).map_err(io::Error::from)?;
         }
+        write!(out, ",\"cluster\":")?;
+        let c = t.counters().map_err(|e| e.to_string())?;
+        to_writer(&mut *out, &cluster_json(t, &c, agent)).map_err(io::Error::from)?;
         write!(out, ",\"leases\":[")?;
         let mut first = true;
         for l in leases(t, sel) {
@@ -256,12 +268,13 @@ pub fn show(
         }
         writeln!(
             out,
-            "],\"scanned\":{},\"leased\":{},\"stale\":{},\"free\":{},\"draining\":{}}}",
+            "],\"scanned\":{},\"leased\":{},\"stale\":{},\"free\":{},\"draining\":{},\"sealed\":{}}}",
             n.total(),
             n.leased,
             n.stale,
             n.free,
-            n.draining
+            n.draining,
+            n.sealed
         )?;
         return Ok(());
     }
@@ -321,6 +334,10 @@ pub fn show(
         0 => String::new(),
         d => format!(", {d} draining"),
     };
+    let draining = match n.sealed {
+        0 => draining,
+        s => format!("{draining}, {s} sealed (other servers' blocks)"),
+    };
     writeln!(
         out,
         ": {} leased, {} stale, {} free{draining}  (pool {}, table {})",
@@ -330,8 +347,149 @@ pub fn show(
         t.pool(),
         escape(&t.path().display().to_string())
     )?;
+    let c = t.counters().map_err(|e| e.to_string())?;
+    for l in cluster_lines(t, &c, agent) {
+        writeln!(out, "{l}")?;
+    }
     writeln!(out, "{}", watchdog_line(wd))?;
     Ok(())
+}
+
+/// What a table's cluster agent last reported: none (a standalone
+/// table, or no agent ever ran), or its state file, or why that file was
+/// refused.
+pub type Agent = Result<Option<AgentState>, String>;
+
+/// A `CLOCK_BOOTTIME` instant relative to now, for people.
+fn rel(t: u64) -> String {
+    let now = table::boot_ns();
+    if t <= 1 {
+        "passed (no renewal verified yet)".into()
+    } else if t > now {
+        format!("in {:.1} s", (t - now) as f64 / 1e9)
+    } else {
+        format!("passed {:.1} s ago", (now - t) as f64 / 1e9)
+    }
+}
+
+/// The blocks as address ranges: "3 (10.9.36.24-10.9.36.31)".
+fn block_ranges(t: &Reader, a: &AgentState) -> Vec<(u32, String, String)> {
+    a.held
+        .iter()
+        .filter_map(|&b| {
+            let first = b.checked_mul(a.block)?;
+            let last = first
+                .checked_add(a.block - 1)?
+                .min(t.size().checked_sub(1)?);
+            (first < t.size()).then(|| {
+                (
+                    b,
+                    t.pool().addr(first).to_string(),
+                    t.pool().addr(last).to_string(),
+                )
+            })
+        })
+        .collect()
+}
+
+/// The cluster lines of `show` and `stats` (none for a standalone table).
+fn cluster_lines(t: &Reader, c: &table::Counters, agent: &Agent) -> Vec<String> {
+    let mut v = Vec::new();
+    if c.claim_deadline_ns != 0 {
+        v.push(format!(
+            "cluster   claim deadline {}, hang deadline {}",
+            rel(c.claim_deadline_ns),
+            rel(c.hang_deadline_ns)
+        ));
+    }
+    match agent {
+        Ok(None) if c.claim_deadline_ns != 0 => v.push(
+            "agent     none has reported for this table (is rasstatic-agent running?)".into(),
+        ),
+        Ok(None) => {}
+        Err(e) => v.push(format!("agent     {}", escape(e))),
+        Ok(Some(a)) => {
+            let pid = Owner::from_word(a.agent).map_or(0, |o| o.pid());
+            let running = if a.agent_alive() {
+                format!("pid {pid}")
+            } else {
+                format!("pid {pid}, NOT RUNNING")
+            };
+            let renewed = match a.renewed_ns {
+                0 => "none verified yet".to_string(),
+                r => format!(
+                    "{:.1} s ago",
+                    table::boot_ns().saturating_sub(r) as f64 / 1e9
+                ),
+            };
+            v.push(format!(
+                "agent     server {} ({running}), {}, token {}, last verified renewal {renewed}, at {}",
+                escape(&a.server_id),
+                escape(&a.state),
+                a.token,
+                escape(&a.endpoints)
+            ));
+            if !a.error.is_empty() {
+                v.push(format!("agent     last error: {}", escape(&a.error)));
+            }
+            let blocks: Vec<String> = block_ranges(t, a)
+                .into_iter()
+                .map(|(b, f, l)| format!("{b} ({f}-{l})"))
+                .collect();
+            v.push(format!(
+                "blocks    {} held of {} addresses each: {}{}",
+                a.held.len(),
+                a.block,
+                if blocks.is_empty() {
+                    "none".to_string()
+                } else {
+                    blocks.join(", ")
+                },
+                match a.strays {
+                    0 => String::new(),
+                    s => format!("; {s} session(s) in blocks not held, being hung up"),
+                }
+            ));
+        }
+    }
+    v
+}
+
+/// The `cluster` object of `show --json`: null for a standalone table.
+fn cluster_json(t: &Reader, c: &table::Counters, agent: &Agent) -> serde_json::Value {
+    use serde_json::json;
+    if c.claim_deadline_ns == 0 && matches!(agent, Ok(None)) {
+        return serde_json::Value::Null;
+    }
+    let now = table::boot_ns() as f64;
+    let secs = |t: u64| ((t as f64 - now) / 1e6).round() / 1e3;
+    let agent = match agent {
+        Ok(None) => serde_json::Value::Null,
+        Err(e) => json!({ "error": e }),
+        Ok(Some(a)) => json!({
+            "server_id": a.server_id,
+            "pid": Owner::from_word(a.agent).map_or(0, |o| o.pid()),
+            "running": a.agent_alive(),
+            "state": a.state,
+            "token": a.token,
+            "endpoints": a.endpoints,
+            "block_size": a.block,
+            "blocks": block_ranges(t, a)
+                .into_iter()
+                .map(|(b, f, l)| json!({ "block": b, "first": f, "last": l }))
+                .collect::<Vec<_>>(),
+            "strays": a.strays,
+            "renewed_seconds_ago": if a.renewed_ns == 0 { None } else { Some(-secs(a.renewed_ns)) },
+            "error": if a.error.is_empty() { None } else { Some(&a.error) },
+        }),
+    };
+    json!({
+        "claim_deadline_seconds": if c.claim_deadline_ns <= 1 { None } else { Some(secs(c.claim_deadline_ns)) },
+        "hang_deadline_seconds": if c.hang_deadline_ns == 0 { None } else { Some(secs(c.hang_deadline_ns)) },
+        "fenced": c.claim_deadline_ns != 0 && (c.claim_deadline_ns as f64) <= now,
+        "fenced_refusals": c.fenced,
+        "agent": agent,
+    })
 }
 
 /// One element of the `leases` array, keys in the documented order.
@@ -398,6 +556,7 @@ pub fn stats<W: Write>(
     t: &Reader,
     name: &str,
     wd: Option<u32>,
+    agent: &Agent,
     prometheus: bool,
     out: &mut W,
 ) -> Result<(), Failure> {
@@ -442,6 +601,9 @@ pub fn stats<W: Write>(
             ("draining", n.draining),
         ] {
             writeln!(out, "rasstatic_leases{{{l},state=\"{s}\"}} {v}")?;
+        }
+        if c.claim_deadline_ns != 0 {
+            writeln!(out, "rasstatic_leases{{{l},state=\"sealed\"}} {}", n.sealed)?;
         }
         metric(
             out,
@@ -518,6 +680,62 @@ pub fn stats<W: Write>(
             )?;
             writeln!(out, "rasstatic_cluster_fenced_total{{{l}}} {}", c.fenced)?;
         }
+        if c.claim_deadline_ns != 0 || !matches!(agent, Ok(None)) {
+            let a = agent.as_ref().ok().and_then(|a| a.as_ref());
+            metric(
+                out,
+                "cluster_agent_up",
+                "gauge",
+                "Cluster mode: whether the rasstatic-agent that last reported for the table runs.",
+            )?;
+            writeln!(
+                out,
+                "rasstatic_cluster_agent_up{{{l}}} {}",
+                u8::from(a.is_some_and(|a| a.agent_alive()))
+            )?;
+            if let Some(a) = a {
+                let esc = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+                metric(
+                    out,
+                    "cluster_agent_info",
+                    "gauge",
+                    "Cluster mode: the agent's server id and etcd state (joined, etcd unreachable, registration lost).",
+                )?;
+                writeln!(
+                    out,
+                    "rasstatic_cluster_agent_info{{{l},server_id=\"{}\",state=\"{}\"}} 1",
+                    esc(&a.server_id),
+                    esc(&a.state)
+                )?;
+                metric(
+                    out,
+                    "cluster_blocks_held",
+                    "gauge",
+                    "Cluster mode: blocks of the pool this server holds.",
+                )?;
+                writeln!(out, "rasstatic_cluster_blocks_held{{{l}}} {}", a.held.len())?;
+                metric(
+                    out,
+                    "cluster_strays",
+                    "gauge",
+                    "Cluster mode: sessions in blocks this server does not hold, being hung up.",
+                )?;
+                writeln!(out, "rasstatic_cluster_strays{{{l}}} {}", a.strays)?;
+                if a.renewed_ns != 0 {
+                    metric(
+                        out,
+                        "cluster_renewal_age_seconds",
+                        "gauge",
+                        "Cluster mode: seconds since the last renewal etcd verified was sent.",
+                    )?;
+                    writeln!(
+                        out,
+                        "rasstatic_cluster_renewal_age_seconds{{{l}}} {:.3}",
+                        table::boot_ns().saturating_sub(a.renewed_ns) as f64 / 1e9
+                    )?;
+                }
+            }
+        }
         return Ok(());
     }
     let fmt = |v: &[(&str, u64)]| {
@@ -548,21 +766,15 @@ pub fn stats<W: Write>(
             c.fenced
         )?;
     }
-    if c.claim_deadline_ns != 0 {
-        let now = table::boot_ns();
-        let rel = |t: u64| {
-            if t > now {
-                format!("in {:.1} s", (t - now) as f64 / 1e9)
-            } else {
-                format!("passed {:.1} s ago", (now - t) as f64 / 1e9)
-            }
-        };
+    if n.sealed != 0 {
         writeln!(
             out,
-            "cluster   claim deadline {}, hang deadline {}",
-            rel(c.claim_deadline_ns),
-            rel(c.hang_deadline_ns)
+            "sealed    {} (free, in blocks this server does not hold)",
+            n.sealed
         )?;
+    }
+    for line in cluster_lines(t, &c, agent) {
+        writeln!(out, "{line}")?;
     }
     writeln!(out, "{}", watchdog_line(wd))?;
     Ok(())
