@@ -225,7 +225,24 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 }
 
 fn pair_latency(fraction: f64) -> (u64, u64, u64) {
-    let (t, _) = fresh_table(&format!("lat{}", (fraction * 100.0) as u32));
+    pair_latency_in(fraction, false)
+}
+
+/// As [`pair_latency`]; `cluster`: the table in cluster mode, as an agent
+/// leaves it with every block held (deadlines far ahead, nothing sealed),
+/// so each claim also reads the claim deadline and the clock.
+fn pair_latency_in(fraction: f64, cluster: bool) -> (u64, u64, u64) {
+    let (t, _) = fresh_table(&format!(
+        "lat{}{}",
+        (fraction * 100.0) as u32,
+        if cluster { "c" } else { "" }
+    ));
+    if cluster {
+        t.enter_cluster_mode();
+        let now = rasstatic::table::boot_ns();
+        t.set_deadlines(now + 3_600_000_000_000, now + 7_200_000_000_000);
+        t.unseal(0, t.total());
+    }
     prefill(&t, fraction);
     let me = Owner::current().unwrap();
     let info = SessionInfo {
@@ -418,12 +435,60 @@ fn plugin_checks() -> ((u64, u64), (u64, u64)) {
     (claim, tick)
 }
 
+/// The claim+release pair in single-machine mode and in cluster mode,
+/// side by side: five rounds each, alternating, so that drift on the
+/// machine hits both alike; the median of the rounds' medians.
+fn cluster_pairs() {
+    // What cluster mode adds to a claim: one read of CLOCK_BOOTTIME.
+    let n = 10_000_000u32;
+    let t = Instant::now();
+    let mut acc = 0u64;
+    for _ in 0..n {
+        acc = acc.wrapping_add(rasstatic::table::boot_ns());
+    }
+    println!(
+        "one clock_gettime(CLOCK_BOOTTIME): {:.1} ns ({})\n",
+        t.elapsed().as_nanos() as f64 / f64::from(n),
+        acc % 10
+    );
+    println!("| pool full | single-machine pair median | cluster mode pair median | cluster / single | single p99 | cluster p99 |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    for f in [0.0, 0.5, 0.99] {
+        let (mut s, mut c, mut sp, mut cp) = (vec![], vec![], vec![], vec![]);
+        for _ in 0..5 {
+            let (m, p, _) = pair_latency_in(f, false);
+            s.push(m);
+            sp.push(p);
+            let (m, p, _) = pair_latency_in(f, true);
+            c.push(m);
+            cp.push(p);
+        }
+        for v in [&mut s, &mut c, &mut sp, &mut cp] {
+            v.sort_unstable();
+        }
+        println!(
+            "| {:.0}% | {} ns | {} ns | {:.2} | {} ns | {} ns |",
+            f * 100.0,
+            s[2],
+            c[2],
+            c[2] as f64 / s[2] as f64,
+            sp[2],
+            cp[2]
+        );
+    }
+}
+
 fn main() {
     if let Some(n) = std::env::var("RASSTATIC_BENCH_PAIRS")
         .ok()
         .and_then(|v| v.parse().ok())
     {
         pairs_only(n);
+        return;
+    }
+    if std::env::var_os("RASSTATIC_BENCH_CLUSTER").is_some() {
+        cluster_pairs();
+        cleanup();
         return;
     }
     if std::env::var_os("RASSTATIC_BENCH_CHECKS").is_some() {

@@ -206,6 +206,9 @@ pub struct Claimed {
     pub slot: u32,
     /// True when the caller already held this slot.
     pub existing: bool,
+    /// The slot's word before the claim (the caller's own when
+    /// `existing`): what [`Slots::unclaim`] puts back.
+    pub prev: u64,
 }
 
 /// A lease freed by a reap.
@@ -318,29 +321,51 @@ impl<W: Word> Slots<'_, W> {
 
     /// Try to take one slot. `Some(existing)` on success.
     #[inline]
-    fn try_take(&self, slot: u32, me: Owner) -> Option<bool> {
+    fn try_take(&self, slot: u32, me: Owner) -> Option<(bool, u64)> {
         let w = self.word(slot);
         if w == me.word() {
-            return Some(true);
+            return Some((true, w));
         }
         if is_claimable(w)
             && self.owners[slot as usize]
                 .compare_exchange(w, me.word())
                 .is_ok()
         {
-            return Some(false);
+            return Some((false, w));
         }
         None
     }
 
     /// Bookkeeping after a successful take; round-robin picks move the
     /// cursor, preferred ones do not.
-    fn took(&self, slot: u32, existing: bool, round_robin: bool) -> Claimed {
+    fn took(&self, slot: u32, (existing, prev): (bool, u64), round_robin: bool) -> Claimed {
         self.hint_taken(slot);
         if round_robin && !existing {
             self.cursor.store(u64::from(slot) + 1, Ordering::Relaxed);
         }
-        Claimed { slot, existing }
+        Claimed {
+            slot,
+            existing,
+            prev,
+        }
+    }
+
+    /// Undo `c`, a new claim by `me` that must not stand (cluster mode:
+    /// the claim deadline passed while it was made): the slot's word goes
+    /// back to what it was, as if the claim had never been made. Only the
+    /// holder changes a leased word (I1), so nothing else can have
+    /// changed it meanwhile. False if `me` does not hold it.
+    pub fn unclaim(&self, c: Claimed, me: Owner) -> bool {
+        if c.existing {
+            return false;
+        }
+        let ok = self.owners[c.slot as usize]
+            .compare_exchange(me.word(), c.prev)
+            .is_ok();
+        if ok {
+            self.hint_free(c.slot);
+        }
+        ok
     }
 
     /// Claim a slot for `me`, with the sweep budget that checks holders

@@ -88,6 +88,8 @@ impl Agent {
             renewed_ns: 0,
         };
         agent.reconcile_and_raise(sent);
+        // Ready for callers at once, not one step later.
+        agent.fill(&mut Step::default()).await?;
         Ok(agent)
     }
 
@@ -272,6 +274,23 @@ impl Agent {
             .sum()
     }
 
+    /// Take free blocks while the claimable addresses are below the low
+    /// water mark (and blocks are free), unsealing each once the ledger
+    /// records it as this registration's. Not while a stray lives: the
+    /// deadlines are held back then, and so is new work.
+    async fn fill(&mut self, step: &mut Step) -> Result<()> {
+        while self.strays.is_empty() && self.claimable() < self.low_water {
+            let Some(b) = self.ledger.acquire(&self.reg).await? else {
+                break;
+            };
+            let r = self.ledger.spec().slots(b);
+            self.held.insert(b);
+            self.table.unseal(r.start, r.len() as u32);
+            step.acquired.push(b);
+        }
+        Ok(())
+    }
+
     /// One round: renew and raise the deadlines; fetch a block when the
     /// claimable addresses run low; give an empty block back when there
     /// are plenty; free the blocks of servers that are gone. An error
@@ -286,15 +305,7 @@ impl Agent {
         // block the ledger no longer names us for is sealed.
         self.held = self.ledger.held(&self.reg).await?.into_iter().collect();
         self.reconcile_and_raise(sent);
-        while self.claimable() < self.low_water {
-            let Some(b) = self.ledger.acquire(&self.reg).await? else {
-                break;
-            };
-            let r = self.ledger.spec().slots(b);
-            self.held.insert(b);
-            self.table.unseal(r.start, r.len() as u32);
-            step.acquired.push(b);
-        }
+        self.fill(&mut step).await?;
         // One empty block back per step, keeping at least one.
         if self.claimable() > self.high_water && self.held.len() > 1 {
             let spec = self.ledger.spec().clone();

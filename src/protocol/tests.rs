@@ -71,7 +71,8 @@ fn round_robin_claims_next_after_last() {
         again,
         Claimed {
             slot: 3,
-            existing: true
+            existing: true,
+            prev: p(4).word()
         }
     );
 }
@@ -343,4 +344,60 @@ fn seal_free_closes_every_free_slot_and_names_the_leased_ones() {
         .claim(p(3), ClaimOpts::default(), &live, 0)
         .claimed
         .is_none());
+}
+
+#[test]
+fn an_unclaimed_slot_is_as_it_was() {
+    let (o, b, c) = table(4);
+    let s = Slots {
+        owners: &o,
+        bitmap: &b,
+        cursor: &c,
+        sweep: &AtomicU64::new(0),
+    };
+    let p = |i| Owner::new(i, 1);
+    let live = Set((1..20).map(|i| p(i).word()).collect());
+    let first = s
+        .claim(p(1), ClaimOpts::default(), &live, 0)
+        .claimed
+        .unwrap();
+    assert!(s.release(first.slot, p(1), EndedBy::IpDown, 77));
+    let before = s.word(first.slot);
+    let c = s
+        .claim(
+            p(2),
+            ClaimOpts {
+                prefer: Some(first.slot),
+                avoid: None,
+            },
+            &live,
+            0,
+        )
+        .claimed
+        .unwrap();
+    assert_eq!((c.slot, c.existing, c.prev), (first.slot, false, before));
+    assert!(!s.unclaim(c, p(3)), "only the claimer undoes its claim");
+    assert!(s.unclaim(c, p(2)));
+    assert_eq!(
+        s.word(first.slot),
+        before,
+        "the last holder's record is back"
+    );
+    assert!(!s.unclaim(c, p(2)), "once");
+    let again = s.claim(
+        p(2),
+        ClaimOpts {
+            prefer: Some(first.slot),
+            avoid: None,
+        },
+        &live,
+        0,
+    );
+    assert!(!s.unclaim(
+        Claimed {
+            existing: true,
+            ..again.claimed.unwrap()
+        },
+        p(2)
+    ));
 }

@@ -252,10 +252,8 @@ impl Table {
             return Ok(Some(Claimed {
                 slot: held as u32 - 1,
                 existing: true,
+                prev: me.word(),
             }));
-        }
-        if self.fenced_now() {
-            return Ok(None);
         }
         if opts.prefer.is_none() && policy == Policy::Sticky && !info.peer.is_empty() {
             opts.prefer = self.sticky_lookup(&info.peer);
@@ -268,7 +266,10 @@ impl Table {
             self.live().swept_at.store(boot_ms(), Ordering::Relaxed);
         }
         let Some(c) = out.claimed else {
-            self.live().refused.fetch_add(1, Ordering::Relaxed);
+            // Counted as fenced if the claim deadline has passed too.
+            if !self.fenced_now() {
+                self.live().refused.fetch_add(1, Ordering::Relaxed);
+            }
             return Ok(None);
         };
         if c.existing {
@@ -281,9 +282,12 @@ impl Table {
             self.slots().release(c.slot, me, EndedBy::Api, now());
             return Err(Retired);
         }
-        // The deadline may have passed while we claimed: give it back.
+        // Cluster mode: the claim deadline, read once, after the
+        // compare-and-swap, so that a claim that stalled anywhere before it
+        // cannot stand. One that must not is undone: the slot's word goes
+        // back to what it was (its last holder's record too).
         if self.fenced_now() {
-            self.slots().release(c.slot, me, EndedBy::Api, now());
+            self.slots().unclaim(c, me);
             return Ok(None);
         }
         self.live().assigned.fetch_add(1, Ordering::Relaxed);

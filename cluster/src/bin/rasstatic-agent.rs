@@ -196,6 +196,14 @@ async fn run(s: Setup) -> Result<(), String> {
     let client = Client::connect(&s.endpoints, Some(opts))
         .await
         .map_err(|e| format!("etcd at {}: {e}", s.endpoints.join(",")))?;
+    // Say so if etcd lacks the lease-safety fixes (the member this
+    // client reached; the README names the safe versions).
+    let mut probe = client.clone();
+    if let Ok(st) = probe.status().await {
+        if let Some(p) = rasstatic_cluster::etcd_version_problem(st.version()) {
+            eprintln!("rasstatic-agent: warning: {p}");
+        }
+    }
     let ledger = Ledger::new(client, spec.clone(), &s.sid).map_err(|e| e.to_string())?;
     let about = format!("pid {}", std::process::id());
     let mut agent = Agent::start(ledger, table, s.timing, &about)
