@@ -139,3 +139,47 @@ fn another_pool_or_a_server_id_in_use_is_refused() {
     drop(first);
     let _ = std::fs::remove_file(&log);
 }
+
+#[test]
+fn a_config_file_gives_the_settings_and_options_after_it_override_them() {
+    let d = dir("config");
+    std::fs::create_dir_all(&d).unwrap();
+    let conf = format!("{d}/bras.cluster");
+    // Port 1 on loopback: nothing listens.
+    std::fs::write(
+        &conf,
+        format!(
+            "# bras-1\nendpoints http://127.0.0.1:1\nserver-id bras-1\npool 10.60.0.0/24\nblock 8   # addresses per block\ndir {d}\n"
+        ),
+    )
+    .unwrap();
+    let bin = env!("CARGO_BIN_EXE_rasstatic-agent");
+    let mut c = Command::new(bin);
+    c.args(["--config", &conf]);
+    let (code, err) = run(c);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("etcd at http://127.0.0.1:1"), "{err}");
+    let mut c = Command::new(bin);
+    c.args(["--config", &conf, "--block", "7"]);
+    let (code, err) = run(c);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("block size 7"),
+        "the option after it wins: {err}"
+    );
+    std::fs::write(&conf, "endpoints http://127.0.0.1:1\nendpoint x\n").unwrap();
+    let mut c = Command::new(bin);
+    c.args(["--config", &conf]);
+    let (code, err) = run(c);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!("{conf}:2: \"endpoint\" is not a setting")),
+        "{err}"
+    );
+    let mut c = Command::new(bin);
+    c.args(["--config", &format!("{d}/missing.cluster")]);
+    let (code, err) = run(c);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("missing.cluster: No such file"), "{err}");
+    let _ = std::fs::remove_dir_all(&d);
+}

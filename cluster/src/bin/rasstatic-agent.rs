@@ -27,6 +27,13 @@ fn cli() -> Command {
     Command::new("rasstatic-agent")
         .about("rasstatic's cluster agent: one pool shared by several dial-in servers through etcd")
         .version(env!("CARGO_PKG_VERSION"))
+        // A setting from --config is overridden by the same option given
+        // after it on the command line.
+        .args_override_self(true)
+        .arg(a(
+            "config",
+            "A file of settings, one \"NAME VALUE\" a line, NAME an option below without its dashes (# starts a comment); options given after it override it",
+        ))
         .arg(a("endpoints", "etcd client URLs, comma-separated").required(true))
         .arg(a("server-id", "This server's id, unique in the cluster").required(true))
         .arg(
@@ -310,9 +317,62 @@ impl log::Log for Stderr {
 
 static LOGGER: Stderr = Stderr;
 
+/// The settings of `--config FILE` as command-line options, in the file's
+/// order, placed where `--config` was (so options after it win).
+fn expand_config(args: Vec<String>) -> Result<Vec<String>, String> {
+    let known: Vec<String> = cli()
+        .get_arguments()
+        .filter_map(|a| a.get_long().map(str::to_string))
+        .filter(|l| l != "config")
+        .collect();
+    let mut out = Vec::new();
+    let mut it = args.into_iter();
+    while let Some(a) = it.next() {
+        let file = match a.strip_prefix("--config") {
+            Some("") => it
+                .next()
+                .ok_or("--config: give the file's path".to_string())?,
+            Some(v) if v.starts_with('=') => v[1..].to_string(),
+            _ => {
+                out.push(a);
+                continue;
+            }
+        };
+        let text = std::fs::read_to_string(&file).map_err(|e| format!("--config {file}: {e}"))?;
+        for (n, line) in text.lines().enumerate() {
+            let line = line.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let (k, v) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+            let v = v.trim();
+            if !known.iter().any(|x| x == k) {
+                return Err(format!(
+                    "{file}:{}: \"{k}\" is not a setting (settings: {})",
+                    n + 1,
+                    known.join(", ")
+                ));
+            }
+            if v.is_empty() {
+                return Err(format!("{file}:{}: {k}: no value", n + 1));
+            }
+            out.push(format!("--{k}"));
+            out.push(v.to_string());
+        }
+    }
+    Ok(out)
+}
+
 fn main() -> ExitCode {
     let _ = log::set_logger(&LOGGER).map(|()| log::set_max_level(log::LevelFilter::Info));
-    let m = cli().get_matches();
+    let args = match expand_config(std::env::args().collect()) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("rasstatic-agent: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let m = cli().get_matches_from(args);
     let s = match setup(&m) {
         Ok(s) => s,
         Err(e) => {
