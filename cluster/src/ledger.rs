@@ -9,6 +9,7 @@
 //! | `blocks/<n>` | `held <sid> <token>` or `free <last sid or ->` | none |
 //! | `graced/<sid>/<token>` | marker: a grace period was started | none |
 //! | `grace/<sid>/<token>` | the grace period itself | a lease of the grace time |
+//! | `epoch/<sid>` | written by each registration of `sid` | none |
 //!
 //! A server's **token** is the `create_revision` of its `servers/<sid>`
 //! key: etcd's revision counter is cluster-wide and only grows, so each
@@ -37,7 +38,11 @@
 //!   key it started gone (its lease expired on the etcd leader). A new
 //!   registration of X deletes X's markers in the transaction that
 //!   creates its key, so a grace period always starts after X's latest
-//!   registration ended.
+//!   registration ended. A grace period starts (T4) only if `epoch/X`,
+//!   read before X's key was seen absent, is unchanged when it is
+//!   written: no registration of X came between, so its lease, granted
+//!   after that read, runs out at least `grace` after X's latest
+//!   registration ended, however long the reclaiming server stalled.
 //! - **E3.** A server takes a block ([`Ledger::acquire`]) only in a
 //!   transaction that also checks its registration is the one it holds:
 //!   a server whose lease expired can take nothing.
@@ -234,6 +239,28 @@ impl Ledger {
         self.key(&format!("servers/{sid}"))
     }
 
+    fn epoch_key(&self, sid: &str) -> String {
+        self.key(&format!("epoch/{sid}"))
+    }
+
+    /// Each server's `epoch/<sid>` `mod_revision` (absent: 0).
+    async fn epochs(&mut self) -> Result<HashMap<String, i64>> {
+        let prefix = self.key("epoch/");
+        let r = self
+            .client
+            .get(prefix.clone(), Some(GetOptions::new().with_prefix()))
+            .await?;
+        Ok(r.kvs()
+            .iter()
+            .map(|kv| {
+                (
+                    String::from_utf8_lossy(&kv.key()[prefix.len()..]).into_owned(),
+                    kv.mod_revision(),
+                )
+            })
+            .collect())
+    }
+
     fn block_key(&self, b: u32) -> String {
         self.key(&format!("blocks/{b:06}"))
     }
@@ -290,6 +317,9 @@ impl Ledger {
                     self.key(&format!("grace/{}/", self.sid)),
                     Some(DeleteOptions::new().with_prefix()),
                 ),
+                // A reclaimer that read the old epoch cannot start a grace
+                // period now (E2, T4).
+                TxnOp::put(self.epoch_key(&self.sid), about, None),
             ])
             .or_else([TxnOp::get(key, None)]);
         let r = self.client.txn(txn).await?;
@@ -512,7 +542,17 @@ impl Ledger {
     /// itself; while its key exists nothing of it is reclaimed. Returns
     /// the blocks freed.
     pub async fn reclaim(&mut self) -> Result<Vec<u32>> {
+        self.reclaim_stalling(std::time::Duration::ZERO).await
+    }
+
+    /// [`Ledger::reclaim`], stalling `stall` between granting a grace
+    /// period's lease and writing it (T4): for the tests, which make a
+    /// server register again and die in that gap.
+    #[doc(hidden)]
+    pub async fn reclaim_stalling(&mut self, stall: std::time::Duration) -> Result<Vec<u32>> {
         let grace = self.spec.grace as i64;
+        // The epochs first, then the servers (E2).
+        let epochs = self.epochs().await?;
         let servers = self.servers().await?;
         let blocks = self.blocks().await?;
         let mut freed = Vec::new();
@@ -552,10 +592,15 @@ impl Ledger {
             // after the holder's key was seen absent, so it runs out no
             // earlier than `grace` seconds after the holder's lease did.
             let lease = self.client.lease_grant(grace, None).await?;
+            if !stall.is_zero() {
+                tokio::time::sleep(stall).await;
+            }
+            let epoch = epochs.get(sid).copied().unwrap_or(0);
             let txn = Txn::new()
                 .when([
                     Compare::create_revision(skey, CompareOp::Equal, 0),
                     Compare::create_revision(marker.clone(), CompareOp::Equal, 0),
+                    Compare::mod_revision(self.epoch_key(sid), CompareOp::Equal, epoch),
                 ])
                 .and_then([
                     TxnOp::put(marker, "", None),

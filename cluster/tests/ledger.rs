@@ -341,6 +341,48 @@ fn a_new_registration_voids_the_old_grace_period() {
     });
 }
 
+/// A reclaiming server that stalls between granting a grace period's lease
+/// and writing it, while the holder registers again and dies again in that
+/// gap, starts no grace period then: the holder's blocks come back only a
+/// full grace period after its *latest* registration ended (E2, the epoch
+/// key). Without the epoch, the grace period would run from the stalled
+/// grant, before that registration even began.
+#[test]
+fn a_stalled_reclaimer_starts_no_grace_period_across_a_new_registration() {
+    let _g = serial();
+    let e = Etcd::start();
+    rt().block_on(async {
+        let s = spec("10.21.0.0/24", 16);
+        let mut a = ledger(&e, &s, "bras-1").await;
+        let reg = a.register(3, "a").await.unwrap();
+        let mine = a.acquire(&reg).await.unwrap().unwrap();
+        a.client().lease_revoke(reg.lease).await.unwrap();
+        let mut b = ledger(&e, &s, "bras-2").await;
+        // b reads bras-1 gone, grants a grace lease, and stalls 2 s before
+        // writing it. Meanwhile bras-1 registers again, and that
+        // registration ends too.
+        let again = async {
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            let reg2 = a.register(3, "a").await.unwrap();
+            a.client().lease_revoke(reg2.lease).await.unwrap();
+            Instant::now()
+        };
+        let (r, ended) = tokio::join!(b.reclaim_stalling(Duration::from_secs(2)), again);
+        assert!(r.unwrap().is_empty());
+        let mut freed = Vec::new();
+        while freed.is_empty() && ended.elapsed() < Duration::from_secs(20) {
+            freed = b.reclaim().await.unwrap();
+            assert!(
+                freed.is_empty() || ended.elapsed() >= Duration::from_secs(3),
+                "freed {:?} after the latest registration ended, within the grace period (3 s)",
+                ended.elapsed()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(freed, vec![mine]);
+    });
+}
+
 /// The registration survives the loss of the etcd leader: the remaining
 /// two members elect another, renewals go on, and the claim deadline is
 /// never reached.
