@@ -239,6 +239,22 @@ impl Ledger {
         self.key(&format!("servers/{sid}"))
     }
 
+    /// The keys under `prefix` (relative to the pool's), without it.
+    async fn keys_under(&mut self, prefix: &str) -> Result<std::collections::HashSet<String>> {
+        let prefix = self.key(prefix);
+        let r = self
+            .client
+            .get(
+                prefix.clone(),
+                Some(GetOptions::new().with_prefix().with_keys_only()),
+            )
+            .await?;
+        Ok(r.kvs()
+            .iter()
+            .map(|kv| String::from_utf8_lossy(&kv.key()[prefix.len()..]).into_owned())
+            .collect())
+    }
+
     fn epoch_key(&self, sid: &str) -> String {
         self.key(&format!("epoch/{sid}"))
     }
@@ -555,6 +571,11 @@ impl Ledger {
         let epochs = self.epochs().await?;
         let servers = self.servers().await?;
         let blocks = self.blocks().await?;
+        // Which grace periods were started, and which still run: no
+        // transaction is tried that these say would fail (each still
+        // checks for itself: they are only read once per call).
+        let marked = self.keys_under("graced/").await?;
+        let running = self.keys_under("grace/").await?;
         let mut freed = Vec::new();
         let mut started: Vec<(String, i64)> = Vec::new();
         for b in &blocks {
@@ -563,6 +584,11 @@ impl Ledger {
             };
             if servers.contains_key(sid) {
                 continue;
+            }
+            let which = format!("{sid}/{token}");
+            let is_marked = marked.contains(&which);
+            if is_marked && running.contains(&which) {
+                continue; // its grace period runs
             }
             let skey = self.server_key(sid);
             let marker = self.key(&format!("graced/{sid}/{token}"));
@@ -581,11 +607,11 @@ impl Ledger {
                     Compare::create_revision(timer.clone(), CompareOp::Equal, 0),
                 ])
                 .and_then([TxnOp::put(key, free.value(), None)]);
-            if self.client.txn(txn).await?.succeeded() {
+            if is_marked && self.client.txn(txn).await?.succeeded() {
                 freed.push(b.index);
                 continue;
             }
-            if started.contains(&(sid.clone(), *token)) {
+            if is_marked || started.contains(&(sid.clone(), *token)) {
                 continue;
             }
             // T4: start the grace period, once. Its lease is granted now,
