@@ -121,6 +121,7 @@ impl AgentState {
     }
 
     /// Whether the agent that wrote this still runs.
+    /// (See also [`wake`].)
     pub fn agent_alive(&self) -> bool {
         Owner::from_word(self.agent).is_some_and(|o| o.is_alive())
     }
@@ -182,6 +183,17 @@ impl AgentState {
     }
 }
 
+/// Ask the agent of table `name` in `dir` to step now (a caller was
+/// refused for want of addresses in the blocks it holds): SIGUSR1 to the
+/// process its state file names, through a pidfd, so never to another
+/// process that reused its PID. False if no running agent reported.
+pub fn wake(dir: &Path, name: &str) -> bool {
+    let Ok(Some(a)) = AgentState::read(dir, name) else {
+        return false;
+    };
+    Owner::from_word(a.agent).is_some_and(|o| o.signal(libc::SIGUSR1).is_ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,6 +235,29 @@ mod tests {
         fs::set_permissions(path(&d, "t"), fs::Permissions::from_mode(0o666)).unwrap();
         let e = AgentState::read(&d, "t").unwrap_err();
         assert!(e.contains("writable by others"), "{e}");
+        assert!(!wake(&d, "t"), "a refused state file wakes nobody");
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn wake_signals_the_agent_named_and_nobody_else() {
+        let d = std::env::temp_dir().join(format!("rasstatic-wake-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).unwrap();
+        assert!(!wake(&d, "t"), "no state file: no agent");
+        // A stand-in agent: SIGUSR1 ends it.
+        let mut child = std::process::Command::new("sleep").arg("60").spawn().unwrap();
+        let a = AgentState {
+            agent: Owner::of_pid(child.id()).unwrap().unwrap().word(),
+            server_id: "bras-1".into(),
+            block: 8,
+            ..AgentState::default()
+        };
+        a.write(&d, "t").unwrap();
+        assert!(wake(&d, "t"));
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGUSR1));
+        assert!(!wake(&d, "t"), "it is gone: nobody is signalled");
         fs::remove_dir_all(&d).unwrap();
     }
 }

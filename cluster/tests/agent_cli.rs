@@ -183,3 +183,59 @@ fn a_config_file_gives_the_settings_and_options_after_it_override_them() {
     assert!(err.contains("missing.cluster: No such file"), "{err}");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// A pppd refused for want of addresses wakes the agent (SIGUSR1, as the
+/// plugin does): the agent takes a block at once, not at its next step.
+#[test]
+fn a_refused_caller_wakes_the_agent_for_a_block() {
+    let e = Etcd::start();
+    let ep = e.endpoints().join(",");
+    let log = format!("/tmp/rasstatic-agent-cli-wake-{}.log", std::process::id());
+    let d = dir("wake");
+    // Steps 5 s apart (TTL 15 s, claims stop 5 s before it).
+    let mut a = Reaped(
+        agent(&ep, "bras-w", "10.51.0.0/24", &d)
+            .args(["--renew-ms", "5000"])
+            .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(&mut a.0, &log, "joined pool");
+    let joined = Instant::now();
+    let dir = std::path::Path::new(&d);
+    let t = rasstatic::table::Table::open_existing(dir, "default").unwrap();
+    let holders: Vec<Reaped> = (0..40)
+        .map(|_| Reaped(Command::new("sleep").arg("60").spawn().unwrap()))
+        .collect();
+    let claim = |h: &Reaped| {
+        t.claim(
+            rasstatic::owner::Owner::of_pid(h.0.id()).unwrap().unwrap(),
+            rasstatic::protocol::ClaimOpts::default(),
+            rasstatic::table::Policy::RoundRobin,
+            &rasstatic::table::SessionInfo::default(),
+        )
+        .unwrap()
+    };
+    // Joining took one block (8 addresses): claim them all.
+    let mut n = 0;
+    while claim(&holders[n]).is_some() {
+        n += 1;
+    }
+    assert_eq!(n, 8, "one block at joining");
+    assert!(rasstatic::agent_state::wake(dir, "default"));
+    let t0 = Instant::now();
+    while claim(&holders[n]).is_none() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(2),
+            "no block within 2 s of the wake-up"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        joined.elapsed() < Duration::from_secs(5),
+        "the claim came only with the agent's own next step"
+    );
+    assert!(a.0.try_wait().unwrap().is_none(), "SIGUSR1 did not end the agent");
+    let _ = std::fs::remove_file(&log);
+    let _ = std::fs::remove_dir_all(&d);
+}

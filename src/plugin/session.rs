@@ -634,11 +634,19 @@ impl Plugin {
                 }
                 Ok(None) if r.table.is_cluster() => {
                     self.lease = None;
+                    // Ask the agent for a block now rather than at its
+                    // next step (the next caller gets it).
+                    let woke = crate::agent_state::wake(&self.cfg.dir, &self.cfg.name);
                     log::error!(
-                        "cluster: no free address in the blocks this server holds ({} of the pool's {} leased here); refusing {}; rasstatic-agent fetches a block when few are left",
+                        "cluster: no free address in the blocks this server holds ({} of the pool's {} leased here); refusing {}; {}",
                         r.table.slots().leased(),
                         r.pool.size(),
-                        who(info)
+                        who(info),
+                        if woke {
+                            "asked rasstatic-agent for another block"
+                        } else {
+                            "no running rasstatic-agent has reported for this table"
+                        }
                     );
                     return None;
                 }

@@ -192,6 +192,12 @@ fn lock_table(s: &Setup) -> Result<std::fs::File, String> {
 }
 
 async fn run(s: Setup) -> Result<(), String> {
+    // SIGUSR1 (a pppd refused a caller for want of addresses, see
+    // `rasstatic::agent_state::wake`): step now. Set up before the state
+    // file names this process, so the signal never finds its default
+    // action (exit).
+    let mut wake = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())
+        .map_err(|e| format!("SIGUSR1: {e}"))?;
     let _lock = lock_table(&s)?;
     let spec = s.spec.clone();
     let table = open_fenced(&s, &spec)?;
@@ -229,7 +235,10 @@ async fn run(s: Setup) -> Result<(), String> {
     let mut lost = false;
     report(&s, &agent, "joined", "");
     loop {
-        tokio::time::sleep(s.timing.renew_every).await;
+        tokio::select! {
+            _ = tokio::time::sleep(s.timing.renew_every) => {}
+            _ = wake.recv() => {}
+        }
         if agent.table().is_retired() || agent.table().superseded() {
             // Reset, or made again under its name: the pppds claim from
             // the new file. Follow it, fenced first.
