@@ -246,7 +246,10 @@ mod tests {
         fs::create_dir_all(&d).unwrap();
         assert!(!wake(&d, "t"), "no state file: no agent");
         // A stand-in agent: SIGUSR1 ends it.
-        let mut child = std::process::Command::new("sleep").arg("60").spawn().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
         let a = AgentState {
             agent: Owner::of_pid(child.id()).unwrap().unwrap().word(),
             server_id: "bras-1".into(),

@@ -809,7 +809,7 @@ fn show_and_stats_tell_the_blocks_held_the_sealed_addresses_and_the_agents_state
     a.write(&f.dir, "default").unwrap();
     let plain = run(&["show"]);
     assert!(
-        plain.contains("8 sealed (other servers' blocks)"),
+        plain.contains("8 sealed (not this server's to hand out)"),
         "{plain}"
     );
     assert!(

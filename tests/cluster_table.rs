@@ -59,7 +59,6 @@ fn me() -> Owner {
 /// fenced.
 fn assert_born_fenced(t: &Table) {
     assert!(t.is_cluster() && t.is_fenced(), "fenced at birth");
-    assert!(!t.hang_due(), "no hang deadline before an agent sets one");
     for s in 0..t.total() {
         assert!(is_sealed(t.word(s)), "slot {s}: {:#x}", t.word(s));
     }
@@ -73,6 +72,11 @@ fn a_cluster_table_is_born_fenced_and_sealed() {
     let d = TempDir::new("born");
     let t = open(&d, true, now_ms(), SPEC);
     assert_born_fenced(&t);
+    assert_eq!(
+        t.deadlines().1,
+        0,
+        "made from nothing: no hang deadline yet"
+    );
     // An agent's verified renewal and a block unsealed: claims there only.
     let now = boot_ns();
     t.set_deadlines(now + 60_000_000_000, now + 120_000_000_000);
@@ -135,6 +139,11 @@ fn a_reset_of_a_cluster_table_stays_in_cluster_mode_with_its_leases() {
     let n = open(&d, false, now_ms() + 1000, wider);
     assert!(t.is_retired() || t.superseded());
     assert!(n.is_cluster() && n.is_fenced(), "born fenced again");
+    assert_eq!(
+        n.deadlines().1,
+        t.deadlines().1,
+        "the hang deadline is carried: its sessions hang up in time"
+    );
     let ns = n.slot_of(addr).unwrap();
     assert_eq!(n.word(ns), me().word(), "the live lease is carried");
     for s in (0..n.total()).filter(|&s| s != ns) {
@@ -154,6 +163,11 @@ fn a_deleted_cluster_table_is_made_again_in_cluster_mode() {
     fs::remove_file(d.0.join("t.table")).unwrap();
     let n = t.recreate().unwrap().expect("made again from the mapping");
     assert!(n.is_cluster() && n.is_fenced());
+    assert_eq!(
+        n.deadlines().1,
+        t.deadlines().1,
+        "the hang deadline is carried"
+    );
     let ns = n.slot_of(addr).unwrap();
     assert_eq!(n.word(ns), me().word(), "the live lease is carried");
     assert!((0..n.total())
@@ -171,4 +185,26 @@ fn the_hang_deadline_comes_due() {
     std::thread::sleep(std::time::Duration::from_millis(40));
     assert!(t.hang_due());
     assert!(!t.is_fenced(), "the claim deadline is later here");
+}
+
+#[test]
+fn a_claim_refused_at_the_deadline_leaves_the_slot_as_it_was() {
+    // An agent's renewal that runs out in 30 ms.
+    let d = TempDir::new("unclaim");
+    let u = open(&d, true, now_ms(), SPEC);
+    let now = boot_ns();
+    u.set_deadlines(now + 30_000_000, now + 60_000_000_000);
+    u.unseal(0, 16);
+    let s = claim(&u, me()).expect("before the deadline");
+    assert!(u.release(s, me(), rasstatic::protocol::EndedBy::IpDown));
+    let before: Vec<u64> = (0..u.total()).map(|s| u.word(s)).collect();
+    std::thread::sleep(std::time::Duration::from_millis(40));
+    let (_, _, fenced) = u.deadlines();
+    assert_eq!(claim(&u, Owner::new(1, 1)), None);
+    assert_eq!(u.deadlines().2, fenced + 1);
+    let after: Vec<u64> = (0..u.total()).map(|s| u.word(s)).collect();
+    assert_eq!(
+        after, before,
+        "the refused claim changed no word (its last holder's record too)"
+    );
 }

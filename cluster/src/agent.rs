@@ -31,6 +31,13 @@ use crate::ledger::{GiveBack, Ledger, LedgerError, Registration, Result};
 /// How long a stray session has, after its SIGTERM, before SIGKILL.
 pub const STRAY_KILL_AFTER: Duration = Duration::from_secs(10);
 
+/// After joining or following a new table, how long no block is given
+/// back. A session whose lease a table made anew lacks (one still
+/// negotiating when the old file was deleted or damaged) makes its block
+/// look empty until it re-asserts (every 3 s), or, finding its slot
+/// sealed, hangs up (after 30 s): longer than both.
+pub const SETTLE: Duration = Duration::from_secs(60);
+
 /// What one step did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Step {
@@ -56,6 +63,11 @@ pub struct Agent {
     strays: HashMap<u64, Instant>,
     /// When the last renewal etcd verified was sent (`CLOCK_BOOTTIME`).
     renewed_ns: u64,
+    /// When the agent joined or last followed a new table.
+    table_since: Instant,
+    /// How long after that no block is given back ([`SETTLE`]; the tests
+    /// and the benchmark, which start from nothing, set less).
+    pub settle: Duration,
 }
 
 impl Agent {
@@ -86,6 +98,8 @@ impl Agent {
             high_water: block * 3,
             strays: HashMap::new(),
             renewed_ns: 0,
+            table_since: Instant::now(),
+            settle: SETTLE,
         };
         agent.reconcile_and_raise(sent);
         // Ready for callers at once, not one step later.
@@ -105,6 +119,16 @@ impl Agent {
     fn reconcile(&mut self) -> usize {
         let spec = self.ledger.spec().clone();
         let mut live_strays = HashMap::new();
+        // The table's watchdog holds a dead session's lease for a moment
+        // while it cleans up after it (seize): never signalled.
+        let watchdog = self.table.path().parent().zip(
+            self.table
+                .path()
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".table")),
+        );
+        let watchdog = watchdog.and_then(|(d, n)| rasstatic::watchdog::running(d, n));
         for b in 0..spec.blocks() {
             let r = spec.slots(b);
             if self.held.contains(&b) {
@@ -119,7 +143,9 @@ impl Agent {
                         let first = self.strays.get(&owner.word()).copied();
                         let since = first.unwrap_or_else(Instant::now);
                         live_strays.insert(owner.word(), since);
-                        if owner.iface().is_some() {
+                        if Some(owner.pid()) == watchdog && owner.iface().is_none() {
+                            // Counted (it holds the slot), left alone.
+                        } else if owner.iface().is_some() {
                             // An interface's lease from a rebuild: its
                             // pppd takes it over (re-assert) or it goes
                             // with the interface.
@@ -236,6 +262,7 @@ impl Agent {
     pub fn replace_table(&mut self, table: Table) {
         let (claim, hang, _) = self.table.deadlines();
         self.table = table;
+        self.table_since = Instant::now();
         if self.reconcile() == 0 {
             self.table.set_deadlines(claim, hang);
         }
@@ -306,8 +333,12 @@ impl Agent {
         self.held = self.ledger.held(&self.reg).await?.into_iter().collect();
         self.reconcile_and_raise(sent);
         self.fill(&mut step).await?;
-        // One empty block back per step, keeping at least one.
-        if self.claimable() > self.high_water && self.held.len() > 1 {
+        // One empty block back per step, keeping at least one, once the
+        // table has settled.
+        if self.claimable() > self.high_water
+            && self.held.len() > 1
+            && self.table_since.elapsed() >= self.settle
+        {
             let spec = self.ledger.spec().clone();
             let empty = self.held.iter().rev().copied().find(|&b| {
                 let r = spec.slots(b);
@@ -319,7 +350,13 @@ impl Agent {
                     // On an error the block stays sealed: the transaction
                     // may have gone through. The next step's look at the
                     // ledger settles it.
-                    match self.ledger.give_back(&self.reg, b).await? {
+                    let answer = self.ledger.give_back(&self.reg, b).await;
+                    if answer.is_err() {
+                        // It may have gone through: not ours until the
+                        // ledger says so again (sealed meanwhile).
+                        self.held.remove(&b);
+                    }
+                    match answer? {
                         GiveBack::Returned => {
                             self.held.remove(&b);
                             step.returned.push(b);

@@ -65,9 +65,9 @@ impl Timing {
         if self.hang_margin >= self.ttl + self.grace {
             return Some("the hang margin must be shorter than ttl + grace".into());
         }
-        if self.hang_margin < Duration::from_secs(1) {
+        if self.hang_margin < Duration::from_secs(2) {
             return Some(
-                "the hang margin must be 1 s at least (pppd checks the deadline each second)"
+                "the hang margin must be 2 s at least (pppd checks the deadline each second, and needs a moment to hang up)"
                     .into(),
             );
         }

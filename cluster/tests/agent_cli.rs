@@ -235,7 +235,10 @@ fn a_refused_caller_wakes_the_agent_for_a_block() {
         joined.elapsed() < Duration::from_secs(5),
         "the claim came only with the agent's own next step"
     );
-    assert!(a.0.try_wait().unwrap().is_none(), "SIGUSR1 did not end the agent");
+    assert!(
+        a.0.try_wait().unwrap().is_none(),
+        "SIGUSR1 did not end the agent"
+    );
     let _ = std::fs::remove_file(&log);
     let _ = std::fs::remove_dir_all(&d);
 }

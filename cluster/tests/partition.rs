@@ -172,7 +172,7 @@ fn start_agent(net: &Net, e: &Etcd, i: usize, log: &Path) -> Child {
         .arg("--dir")
         .arg(table_dir(i))
         .args(["--ttl", "3", "--grace", "3", "--claim-margin-ms", "1000"])
-        .args(["--hang-margin-ms", "1500", "--renew-ms", "500"])
+        .args(["--hang-margin-ms", "2000", "--renew-ms", "500"])
         .stdin(Stdio::null())
         .stdout(out.try_clone().unwrap())
         .stderr(out)

@@ -79,6 +79,9 @@ pub struct Plugin {
     ticks: u32,
     /// Cluster mode: this session was hung up at the hang deadline.
     fenced_off: bool,
+    /// Cluster mode: the latest hang deadline seen in any table this pppd
+    /// used (a table made anew may carry none until the agent follows it).
+    seen_hang: u64,
     /// Cluster mode: re-asserts in a row that found this session's slot
     /// sealed (its lease lost, its block not unsealed by the agent).
     sealed_seen: u32,
@@ -130,6 +133,7 @@ impl Plugin {
             ticking: false,
             ticks: 0,
             fenced_off: false,
+            seen_hang: 0,
             sealed_seen: 0,
             followed: None,
             ifname: None,
@@ -202,16 +206,27 @@ impl Plugin {
     /// another server after the grace period: the session hangs up now,
     /// before its address can be handed out there.
     fn hang_up_if_due(&mut self) {
-        let (Some(addr), Some(r)) = (self.lease, self.ready.as_ref()) else {
+        let Some(r) = self.ready.as_ref() else {
             return;
         };
-        if self.fenced_off || !r.table.hang_due() {
+        // Every hang deadline comes from a verified renewal: the latest
+        // seen holds, whichever table showed it.
+        self.seen_hang = self.seen_hang.max(r.table.deadlines().1);
+        // A session: a lease, or an interface up (a lease lost meanwhile,
+        // e.g. across a detach, still has its address on it).
+        let in_session = self.lease.is_some() || self.ifname.is_some();
+        let now = crate::table::boot_ns();
+        if self.fenced_off || !in_session || self.seen_hang == 0 || now < self.seen_hang {
             return;
         }
-        let (_, hang, _) = r.table.deadlines();
-        let late = crate::table::boot_ns().saturating_sub(hang) / 1_000_000;
+        let late = now.saturating_sub(self.seen_hang) / 1_000_000;
+        let what = match (self.lease, &self.ifname) {
+            (Some(a), _) => a.to_string(),
+            (None, Some(i)) => format!("the session on {i}"),
+            (None, None) => "the session".into(),
+        };
         log::error!(
-            "cluster: hanging up {addr}: this server's registration in etcd was not renewed in time (hang deadline passed {late} ms ago); its address may go to another server after the grace period"
+            "cluster: hanging up {what}: this server's registration in etcd was not renewed in time (hang deadline passed {late} ms ago); its address may go to another server after the grace period"
         );
         self.fenced_off = true;
         self.effects.push(Effect::HangUp);
@@ -256,6 +271,7 @@ impl Plugin {
     pub fn dead(&mut self) {
         self.release(EndedBy::PhaseDead);
         self.prev = None;
+        self.ifname = None;
         self.last_signal = 0;
     }
 

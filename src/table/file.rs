@@ -415,6 +415,10 @@ pub(super) struct NewTable<'a> {
     /// until an agent has verified a renewal and unsealed the blocks the
     /// ledger names this server for (protocol I7).
     pub cluster: bool,
+    /// Cluster mode: the hang deadline of the table this one replaces (0
+    /// if none or unknown), carried so that its sessions still hang up in
+    /// time if no agent follows the new table.
+    pub hang_deadline_ns: u64,
 }
 
 /// Write a complete new table, with all its space allocated, in a file
@@ -542,6 +546,8 @@ pub(super) fn create_file(
             .map_err(io_err(&shown, "write"))?;
         if cluster {
             file.write_all_at(&CLUSTER_BIRTH_DEADLINE_NS.to_ne_bytes(), CLAIM_DEADLINE_AT)
+                .map_err(io_err(&shown, "write"))?;
+            file.write_all_at(&new.hang_deadline_ns.to_ne_bytes(), HANG_DEADLINE_AT)
                 .map_err(io_err(&shown, "write"))?;
         }
         let bitmap: Vec<u8> = bitmap.iter().flat_map(|w| w.to_ne_bytes()).collect();

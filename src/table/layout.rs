@@ -116,6 +116,10 @@ pub const LIVE_OFFSET: usize = 2048;
 pub const CLAIM_DEADLINE_AT: u64 =
     (LIVE_OFFSET + std::mem::offset_of!(Live, claim_deadline_ns)) as u64;
 
+/// Where [`Live::hang_deadline_ns`] is in the file.
+pub const HANG_DEADLINE_AT: u64 =
+    (LIVE_OFFSET + std::mem::offset_of!(Live, hang_deadline_ns)) as u64;
+
 /// The claim deadline a cluster-mode table is born with, and the least
 /// one a pppd in cluster mode leaves a table with: 1 ns after boot, long
 /// past, so every claim is fenced until an agent verified a renewal.

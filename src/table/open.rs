@@ -136,6 +136,7 @@ impl Table {
                     defined_ms: def.defined_ms,
                     seeds: &seeds,
                     cluster: def.cluster,
+                    hang_deadline_ns: 0,
                 };
                 if let Some(f) = create_file(&path, &new, false)? {
                     log::info!(
@@ -261,6 +262,7 @@ impl Table {
                 defined_ms: def.defined_ms,
                 seeds: &seeds,
                 cluster: def.cluster || t.is_cluster(),
+                hang_deadline_ns: t.deadlines().1,
             };
             let f = match create_file(&path, &new, true) {
                 Ok(f) => f.expect("a rename replaces"),
@@ -408,7 +410,7 @@ impl Table {
         seeds.extend(kernel_seeds_with(&self.pool, &seeds, &ours));
         // Made even with no lease to carry: whoever maps this table now
         // waits for its successor's name (see `current`).
-        let made = match self.make_successor(&seeds, self.is_cluster()) {
+        let made = match self.make_successor(&seeds, self.is_cluster(), self.deadlines().1) {
             Ok(m) => m,
             Err(e) => {
                 protocol::roll_back_reset(reset, me.word());
@@ -568,17 +570,28 @@ impl Table {
         // deadline with pread (a failure reads as standalone; the agent's
         // lock file beside the table still makes it cluster, see
         // `create_file`).
-        let mut word = [0u8; 8];
-        let cluster =
-            std::os::unix::fs::FileExt::read_exact_at(&self._file, &mut word, CLAIM_DEADLINE_AT)
-                .is_ok_and(|()| u64::from_ne_bytes(word) != 0);
-        self.make_successor(&kernel_seeds(&self.pool, &[]), cluster)?;
+        let word = |at: u64| {
+            let mut w = [0u8; 8];
+            std::os::unix::fs::FileExt::read_exact_at(&self._file, &mut w, at)
+                .map_or(0, |()| u64::from_ne_bytes(w))
+        };
+        let cluster = word(CLAIM_DEADLINE_AT) != 0;
+        self.make_successor(
+            &kernel_seeds(&self.pool, &[]),
+            cluster,
+            word(HANG_DEADLINE_AT),
+        )?;
         Ok(Some(aside))
     }
 
     /// A new table at this table's name, if the name is free, of this
     /// table's definition and starting with `seeds` (see `create_file`).
-    fn make_successor(&self, seeds: &[Seed], cluster: bool) -> Result<Option<File>, TableError> {
+    fn make_successor(
+        &self,
+        seeds: &[Seed],
+        cluster: bool,
+        hang_deadline_ns: u64,
+    ) -> Result<Option<File>, TableError> {
         let spec = self.spec();
         let new = NewTable {
             pool: &self.pool,
@@ -586,6 +599,7 @@ impl Table {
             defined_ms: self.defined_ms(),
             seeds,
             cluster,
+            hang_deadline_ns,
         };
         create_file(&self.path, &new, false)
     }

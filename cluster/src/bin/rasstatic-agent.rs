@@ -139,11 +139,13 @@ fn setup(m: &clap::ArgMatches) -> Result<Setup, String> {
 /// Joining unseals what this server holds, and hangs up sessions in blocks
 /// it does not; if joining fails, the table stays closed.
 fn open_fenced(s: &Setup, spec: &Spec) -> Result<Table, String> {
-    // A table made here is born fenced and sealed.
+    // A table made here is born fenced and sealed. The definition is
+    // the oldest possible: the agent never resets a table to its own
+    // pool (a table of another pool is followed, then refused below).
     let def = rasstatic::table::Definition {
         pool: &s.pool,
         spec: &s.spec_text,
-        defined_ms: rasstatic::table::now_ms(),
+        defined_ms: 0,
         cluster: true,
     };
     let (table, _) = Table::open_as(&s.dir, &s.name, &def).map_err(|e| e.to_string())?;
@@ -158,11 +160,12 @@ fn open_fenced(s: &Setup, spec: &Spec) -> Result<Table, String> {
     // 1 ns after boot: long past, so claims are fenced; deadlines only
     // rise, so an earlier agent's last verified ones stand.
     table.enter_cluster_mode();
+    // Every free slot, in every block: an earlier agent's deadlines may
+    // still allow claims, and which blocks are ours only etcd says. The
+    // agent unseals the blocks it holds once it has joined.
     for b in 0..spec.blocks() {
         let r = spec.slots(b);
-        if table.block_state(r.start, r.len() as u32).1 == 0 {
-            let _ = table.seal(r.start, r.len() as u32);
-        }
+        table.seal_free(r.start, r.len() as u32);
     }
     Ok(table)
 }
@@ -239,9 +242,10 @@ async fn run(s: Setup) -> Result<(), String> {
             _ = tokio::time::sleep(s.timing.renew_every) => {}
             _ = wake.recv() => {}
         }
-        if agent.table().is_retired() || agent.table().superseded() {
-            // Reset, or made again under its name: the pppds claim from
-            // the new file. Follow it, fenced first.
+        if agent.table().is_retired() || agent.table().superseded() || agent.table().replaced() {
+            // Reset, made again under its name, deleted or rebuilt after
+            // damage: the pppds claim from the new file. Follow it (making
+            // it if it is gone), fenced first.
             let t = open_fenced(&s, &spec)?;
             eprintln!("rasstatic-agent: the table was replaced; following the new one");
             agent.replace_table(t);
@@ -279,7 +283,11 @@ async fn run(s: Setup) -> Result<(), String> {
             }
             Err(e) => {
                 eprintln!("rasstatic-agent: {e}; retrying");
-                report(&s, &agent, "etcd unreachable", &e.to_string());
+                let state = match e {
+                    LedgerError::Etcd(_) => "etcd unreachable",
+                    _ => "error",
+                };
+                report(&s, &agent, state, &e.to_string());
                 continue;
             }
         }

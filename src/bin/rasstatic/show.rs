@@ -336,7 +336,7 @@ pub fn show(
     };
     let draining = match n.sealed {
         0 => draining,
-        s => format!("{draining}, {s} sealed (other servers' blocks)"),
+        s => format!("{draining}, {s} sealed (not this server's to hand out)"),
     };
     writeln!(
         out,
@@ -363,7 +363,9 @@ pub type Agent = Result<Option<AgentState>, String>;
 /// A `CLOCK_BOOTTIME` instant relative to now, for people.
 fn rel(t: u64) -> String {
     let now = table::boot_ns();
-    if t <= 1 {
+    if t == 0 {
+        "none set yet".into()
+    } else if t == 1 {
         "passed (no renewal verified yet)".into()
     } else if t > now {
         format!("in {:.1} s", (t - now) as f64 / 1e9)
