@@ -214,12 +214,16 @@ fn hang_ups(s: &mut Server, ids: &Ids) {
     });
 }
 
-fn pct(v: &mut [Duration], p: f64) -> f64 {
+/// The `p` quantile in milliseconds, as printed ("-" with no sample).
+fn pct(v: &mut [Duration], p: f64) -> String {
     v.sort();
     if v.is_empty() {
-        return f64::NAN;
+        return "-".into();
     }
-    v[((v.len() - 1) as f64 * p) as usize].as_secs_f64() * 1e3
+    format!(
+        "{:.1}",
+        v[((v.len() - 1) as f64 * p) as usize].as_secs_f64() * 1e3
+    )
 }
 
 fn main() {
@@ -361,7 +365,7 @@ fn main() {
             "## Block fetch\n\n\
              | agent steps that took a block | step median | step p99 | refusals for want of addresses, then a claim | first refusal to next claim, median | p99 |\n\
              | --- | --- | --- | --- | --- | --- |\n\
-             | {} | {:.1} ms | {:.1} ms | {} | {:.0} ms | {:.0} ms |\n\n\
+             | {} | {} ms | {} ms | {} | {} ms | {} ms |\n\n\
              A step renews (a keepalive and a verify transaction), reads the blocks held, and takes a block (a read and a transaction); \
              the agents here step every {} ms, so a dry server waits up to that long plus the step.\n\n",
             fetches.len(),

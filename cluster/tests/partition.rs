@@ -464,6 +464,97 @@ fn three_servers_partitions_and_a_dead_server_never_share_an_address() {
             // SAFETY: waitpid on our own child.
             unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
         }
+    }
+    // Every address claimable exactly once: callers at both live servers
+    // until both refuse and etcd has no free block. Each address goes out
+    // once, from a block etcd records for the server that handed it out,
+    // and every address of the pool goes out.
+    let callers: Vec<Child> = (0..80)
+        .map(|_| Command::new("sleep").arg("600").spawn().unwrap())
+        .collect();
+    let mut next = 0;
+    let mut got: Vec<(usize, u32, String)> = Vec::new();
+    let tables: Vec<(usize, Table)> = [1, 3]
+        .iter()
+        .map(|&i| {
+            (
+                i,
+                Table::open_existing(&servers[i - 1].dir, "default").unwrap(),
+            )
+        })
+        .collect();
+    let t0 = Instant::now();
+    loop {
+        let mut any = false;
+        for (i, t) in &tables {
+            let who = Owner::of_pid(callers[next].id()).unwrap().unwrap();
+            if let Some(c) = t
+                .claim(
+                    who,
+                    ClaimOpts::default(),
+                    Policy::RoundRobin,
+                    &SessionInfo::default(),
+                )
+                .unwrap()
+            {
+                got.push((*i, c.slot, t.addr(c.slot).to_string()));
+                next += 1;
+                any = true;
+            }
+        }
+        // Free: recorded free, or never written (no key).
+        let held = blocks(&e)
+            .iter()
+            .filter(|(_, v)| v.starts_with("held "))
+            .count();
+        let free = 8 - held;
+        if !any && free == 0 {
+            break;
+        }
+        if !any {
+            // The agents take the free blocks at their next step.
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "never drained: {got:?}"
+        );
+    }
+    let records = blocks(&e);
+    let mut seen = std::collections::HashSet::new();
+    for (srv, slot, addr) in &got {
+        assert!(seen.insert(addr.clone()), "{addr} went out twice");
+        let key = format!("/blocks/{:06}", slot / 8);
+        let rec = &records.iter().find(|(k, _)| k.ends_with(&key)).unwrap().1;
+        assert!(
+            rec.starts_with(&format!("held bras-{srv} ")),
+            "{addr} from bras-{srv}, in block {} recorded as {rec}",
+            slot / 8
+        );
+    }
+    let state: Vec<String> = tables
+        .iter()
+        .map(|(i, t)| {
+            let per: Vec<String> = (0..8)
+                .map(|b| {
+                    let n = (t.size() - b * 8).min(8);
+                    let (sealed, leased) = t.block_state(b * 8, n);
+                    format!("{b}:{sealed}s/{leased}l")
+                })
+                .collect();
+            format!("bras-{i} {:?} fenced {}", per, t.is_fenced())
+        })
+        .collect();
+    assert_eq!(
+        seen.len() as u32,
+        Pool::parse(POOL, "").unwrap().size(),
+        "not every address of the pool went out: {records:?} {state:?}"
+    );
+    for mut c in callers {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    for srv in servers.iter_mut() {
         if let Some(mut a) = srv.agent.take() {
             let _ = a.kill();
             let _ = a.wait();
