@@ -208,3 +208,22 @@ fn a_claim_refused_at_the_deadline_leaves_the_slot_as_it_was() {
         "the refused claim changed no word (its last holder's record too)"
     );
 }
+
+#[test]
+fn a_damaged_table_is_never_taken_for_a_cluster_s() {
+    // Garbage where the deadlines are: the rebuilt table is standalone
+    // (no lock file of an agent beside it), and claims go on.
+    let d = TempDir::new("garbage");
+    let t = open(&d, false, now_ms(), SPEC);
+    let path = d.0.join("t.table");
+    {
+        use std::os::unix::fs::FileExt;
+        let f = fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.write_all_at(&[0xa5; 64], 0).unwrap();
+        f.write_all_at(&[0x5a; 4096], 2048).unwrap();
+    }
+    let _ = t.rebuild_damaged(&t.verify().unwrap_err()).unwrap();
+    let n = Table::open_existing(&d.0, "t").unwrap();
+    assert!(!n.is_cluster(), "made a cluster's table from garbage");
+    assert!(claim(&n, me()).is_some());
+}

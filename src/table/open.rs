@@ -262,7 +262,8 @@ impl Table {
                 defined_ms: def.defined_ms,
                 seeds: &seeds,
                 cluster: def.cluster || t.is_cluster(),
-                hang_deadline_ns: t.deadlines().1,
+                // CLOCK_BOOTTIME of an earlier boot means nothing now.
+                hang_deadline_ns: if stale_boot { 0 } else { t.deadlines().1 },
             };
             let f = match create_file(&path, &new, true) {
                 Ok(f) => f.expect("a rename replaces"),
@@ -570,17 +571,11 @@ impl Table {
         // deadline with pread (a failure reads as standalone; the agent's
         // lock file beside the table still makes it cluster, see
         // `create_file`).
-        let word = |at: u64| {
-            let mut w = [0u8; 8];
-            std::os::unix::fs::FileExt::read_exact_at(&self._file, &mut w, at)
-                .map_or(0, |()| u64::from_ne_bytes(w))
-        };
-        let cluster = word(CLAIM_DEADLINE_AT) != 0;
-        self.make_successor(
-            &kernel_seeds(&self.pool, &[]),
-            cluster,
-            word(HANG_DEADLINE_AT),
-        )?;
+        // Nothing of the damaged file is trusted, its deadlines neither: a
+        // cluster's table is made in cluster mode by the agent's lock file
+        // beside it (see `create_file`), and its pppds keep the latest hang
+        // deadline they saw.
+        self.make_successor(&kernel_seeds(&self.pool, &[]), false, 0)?;
         Ok(Some(aside))
     }
 
