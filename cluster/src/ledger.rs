@@ -239,8 +239,9 @@ impl Ledger {
         self.key(&format!("servers/{sid}"))
     }
 
-    /// The keys under `prefix` (relative to the pool's), without it.
-    async fn keys_under(&mut self, prefix: &str) -> Result<std::collections::HashSet<String>> {
+    /// The keys under `prefix` (relative to the pool's), without it, with
+    /// their `create_revision` and `mod_revision`.
+    async fn under(&mut self, prefix: &str) -> Result<Vec<(String, i64, i64)>> {
         let prefix = self.key(prefix);
         let r = self
             .client
@@ -251,8 +252,19 @@ impl Ledger {
             .await?;
         Ok(r.kvs()
             .iter()
-            .map(|kv| String::from_utf8_lossy(&kv.key()[prefix.len()..]).into_owned())
+            .map(|kv| {
+                (
+                    String::from_utf8_lossy(&kv.key()[prefix.len()..]).into_owned(),
+                    kv.create_revision(),
+                    kv.mod_revision(),
+                )
+            })
             .collect())
+    }
+
+    /// The keys under `prefix`, without it.
+    async fn keys_under(&mut self, prefix: &str) -> Result<std::collections::HashSet<String>> {
+        Ok(self.under(prefix).await?.into_iter().map(|k| k.0).collect())
     }
 
     fn epoch_key(&self, sid: &str) -> String {
@@ -261,19 +273,11 @@ impl Ledger {
 
     /// Each server's `epoch/<sid>` `mod_revision` (absent: 0).
     async fn epochs(&mut self) -> Result<HashMap<String, i64>> {
-        let prefix = self.key("epoch/");
-        let r = self
-            .client
-            .get(prefix.clone(), Some(GetOptions::new().with_prefix()))
-            .await?;
-        Ok(r.kvs()
-            .iter()
-            .map(|kv| {
-                (
-                    String::from_utf8_lossy(&kv.key()[prefix.len()..]).into_owned(),
-                    kv.mod_revision(),
-                )
-            })
+        Ok(self
+            .under("epoch/")
+            .await?
+            .into_iter()
+            .map(|(k, _, m)| (k, m))
             .collect())
     }
 
@@ -414,19 +418,11 @@ impl Ledger {
 
     /// The servers registered now, with their tokens.
     pub async fn servers(&mut self) -> Result<HashMap<String, i64>> {
-        let prefix = self.key("servers/");
-        let r = self
-            .client
-            .get(prefix.clone(), Some(GetOptions::new().with_prefix()))
-            .await?;
-        Ok(r.kvs()
-            .iter()
-            .map(|kv| {
-                (
-                    String::from_utf8_lossy(&kv.key()[prefix.len()..]).into_owned(),
-                    kv.create_revision(),
-                )
-            })
+        Ok(self
+            .under("servers/")
+            .await?
+            .into_iter()
+            .map(|(k, c, _)| (k, c))
             .collect())
     }
 
