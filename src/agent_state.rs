@@ -3,8 +3,11 @@
 //! `NAME.agent.state`, replaced whole (written under a temporary name,
 //! then renamed) after every step of the agent.
 //!
-//! It is informative only: nothing decides from it. The decisions are in
-//! the table (its deadlines and sealed slots) and in etcd. A file that is
+//! It is informative: nothing decides from it. The decisions are in the
+//! table (its deadlines and sealed slots) and in etcd. The one use beyond
+//! `show` is a hint: an agent started after one that died offers etcd the
+//! registration (lease and token) named here, and resumes it only if etcd
+//! confirms that registration is alive and this server's. A file that is
 //! not a regular file owned by this user, is writable by others, or does
 //! not parse is refused with the reason.
 
@@ -29,6 +32,8 @@ pub struct AgentState {
     pub state: String,
     /// The registration's token (its key's create revision in etcd).
     pub token: i64,
+    /// The registration's etcd lease ID (0: none).
+    pub lease: i64,
     /// Addresses per block.
     pub block: u32,
     /// The blocks this server holds, by index.
@@ -63,12 +68,13 @@ impl AgentState {
         let held: Vec<String> = self.held.iter().map(u32::to_string).collect();
         let _ = write!(
             s,
-            "agent {}\nserver_id {}\nendpoints {}\nstate {}\ntoken {}\nblock {}\nheld {}\nstrays {}\nrenewed_ns {}\nupdated_ns {}\nerror {}\n",
+            "agent {}\nserver_id {}\nendpoints {}\nstate {}\ntoken {}\nlease {}\nblock {}\nheld {}\nstrays {}\nrenewed_ns {}\nupdated_ns {}\nerror {}\n",
             self.agent,
             clean(&self.server_id),
             clean(&self.endpoints),
             clean(&self.state),
             self.token,
+            self.lease,
             self.block,
             held.join(" "),
             self.strays,
@@ -99,6 +105,11 @@ impl AgentState {
                     a.token = v
                         .parse()
                         .map_err(|_| format!("token \"{v}\": not a number"))?
+                }
+                "lease" => {
+                    a.lease = v
+                        .parse()
+                        .map_err(|_| format!("lease \"{v}\": not a number"))?
                 }
                 "block" => a.block = num(k, v)? as u32,
                 "held" => {
@@ -206,6 +217,7 @@ mod tests {
             endpoints: "http://127.0.0.1:2379".into(),
             state: "joined".into(),
             token: 7,
+            lease: 0x694d_9a3b_5c8e_1f02,
             block: 16,
             held: vec![0, 3],
             strays: 0,

@@ -799,6 +799,7 @@ fn show_and_stats_tell_the_blocks_held_the_sealed_addresses_and_the_agents_state
         endpoints: "http://127.0.0.1:2379".into(),
         state: "joined".into(),
         token: 42,
+        lease: 7_587_882_386_512_343_810,
         block: 8,
         held: vec![1],
         strays: 0,

@@ -68,20 +68,47 @@ pub struct Agent {
     /// How long after that no block is given back ([`SETTLE`]; the tests
     /// and the benchmark, which start from nothing, set less).
     pub settle: Duration,
+    /// Whether it resumed an earlier agent's registration at start.
+    resumed: bool,
 }
 
 impl Agent {
     /// Join the cluster: check the pool definition, register, renew once,
     /// take back the blocks an earlier registration of this server held,
     /// and seal every other block in the table.
-    pub async fn start(
+    pub async fn start(ledger: Ledger, table: Table, timing: Timing, about: &str) -> Result<Agent> {
+        Self::start_or_resume(ledger, table, timing, about, None).await
+    }
+
+    /// [`Agent::start`], but first try to resume the registration
+    /// `(lease, token)` an earlier agent of this server left
+    /// ([`Ledger::resume`]); register anew if etcd has no such live
+    /// registration. See [`Agent::resumed`].
+    pub async fn start_or_resume(
         mut ledger: Ledger,
         table: Table,
         timing: Timing,
         about: &str,
+        resume: Option<(i64, i64)>,
     ) -> Result<Agent> {
         ledger.ensure_config().await?;
-        let reg = ledger.register(timing.ttl.as_secs() as i64, about).await?;
+        let ttl = timing.ttl.as_secs() as i64;
+        let resumed = match resume {
+            Some((lease, token)) => match ledger.resume(lease, token, ttl, about).await? {
+                Ok(reg) => Some(reg),
+                Err(why) => {
+                    log::warn!(
+                        "cluster: not resuming the registration the last agent left (token {token}): {why}; registering anew"
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
+        let reg = match resumed {
+            Some(reg) => reg,
+            None => ledger.register(ttl, about).await?,
+        };
         let mut renewer = Renewer::new(&ledger, &reg).await?;
         let sent = renewer.renew(&mut ledger, &reg).await?;
         let mut held: BTreeSet<u32> = ledger.held(&reg).await?.into_iter().collect();
@@ -100,6 +127,7 @@ impl Agent {
             renewed_ns: 0,
             table_since: Instant::now(),
             settle: SETTLE,
+            resumed: resumed.is_some(),
         };
         agent.reconcile_and_raise(sent);
         // Ready for callers at once, not one step later.
@@ -270,6 +298,12 @@ impl Agent {
 
     pub fn timing(&self) -> Timing {
         self.timing
+    }
+
+    /// Whether [`Agent::start_or_resume`] resumed the registration it
+    /// was given (rather than registering anew).
+    pub fn resumed(&self) -> bool {
+        self.resumed
     }
 
     pub fn registration(&self) -> Registration {

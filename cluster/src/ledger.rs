@@ -368,6 +368,57 @@ impl Ledger {
         })
     }
 
+    /// T10: resume the registration `token` on `lease`, made by an earlier
+    /// agent of this server on this machine (its state file names both),
+    /// instead of waiting out its lease as a duplicate. Only if etcd still
+    /// has that very registration (key created at `token`, on `lease`)
+    /// and the lease was granted `ttl` seconds: the deadlines this agent
+    /// sets assume its own TTL, and a lease's TTL cannot change. The
+    /// transaction rewrites what the registration says of its agent
+    /// (`about`); its token, lease and the epoch stay, so for the others
+    /// nothing ended and no grace period starts. `Ok(Err(why))`: not
+    /// resumable (gone, another registration, another TTL); register.
+    pub async fn resume(
+        &mut self,
+        lease: i64,
+        token: i64,
+        ttl: i64,
+        about: &str,
+    ) -> Result<std::result::Result<Registration, String>> {
+        if lease == 0 || token <= 0 {
+            return Ok(Err("no registration named".into()));
+        }
+        let live = self.client.lease_time_to_live(lease, None).await?;
+        // An expired or unknown lease has a TTL of -1.
+        if live.ttl() <= 0 {
+            return Ok(Err("its lease has expired".into()));
+        }
+        if live.granted_ttl() != ttl {
+            return Ok(Err(format!(
+                "its lease was granted a TTL of {} s, and this agent's is {ttl} s",
+                live.granted_ttl()
+            )));
+        }
+        let key = self.server_key(&self.sid);
+        let txn = Txn::new()
+            .when([
+                Compare::create_revision(key.clone(), CompareOp::Equal, token),
+                Compare::lease(key.clone(), CompareOp::Equal, lease),
+            ])
+            .and_then([TxnOp::put(
+                key,
+                about,
+                Some(PutOptions::new().with_lease(lease)),
+            )]);
+        if !self.client.txn(txn).await?.succeeded() {
+            return Ok(Err(format!(
+                "etcd holds no registration of {} with that token on that lease",
+                self.sid
+            )));
+        }
+        Ok(Ok(Registration { lease, token, ttl }))
+    }
+
     /// T8: our registration is still the one we made, on the lease we
     /// hold. Linearizable: a stale leader, or a renewal etcd acknowledged
     /// for a lease it was revoking, cannot pass it.

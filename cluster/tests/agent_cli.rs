@@ -242,3 +242,113 @@ fn a_refused_caller_wakes_the_agent_for_a_block() {
     let _ = std::fs::remove_file(&log);
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// An agent that dies (SIGKILL, as in a crash) and is started again on the
+/// same table resumes the registration it left in etcd, which lives on
+/// for up to a TTL: same token and lease, its blocks and its sessions'
+/// leases kept, and the deadlines rise again. Without that, the new agent
+/// is refused as a duplicate of the old registration until its lease
+/// expires. One started with another TTL may not resume it (the deadlines
+/// it sets assume its own TTL) and is refused as a duplicate, saying why.
+#[test]
+fn a_restarted_agent_resumes_its_registration() {
+    use rasstatic::agent_state::AgentState;
+    let e = Etcd::start();
+    let ep = e.endpoints().join(",");
+    let d = dir("resume");
+    let dir = std::path::Path::new(&d);
+    let log1 = format!(
+        "/tmp/rasstatic-agent-cli-resume1-{}.log",
+        std::process::id()
+    );
+    let log2 = format!(
+        "/tmp/rasstatic-agent-cli-resume2-{}.log",
+        std::process::id()
+    );
+    let start = |log: &str| {
+        Reaped(
+            agent(&ep, "bras-r", "10.52.0.0/24", &d)
+                .stderr(Stdio::from(std::fs::File::create(log).unwrap()))
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let mut first = start(&log1);
+    wait_for(&mut first.0, &log1, "joined pool");
+    let before = AgentState::read(dir, "default").unwrap().unwrap();
+    assert!(before.token > 0 && before.lease != 0, "{before:?}");
+    assert!(!before.held.is_empty(), "{before:?}");
+    let t = rasstatic::table::Table::open_existing(dir, "default").unwrap();
+    let holders: Vec<Reaped> = (0..2)
+        .map(|_| Reaped(Command::new("sleep").arg("60").spawn().unwrap()))
+        .collect();
+    let owner = |h: &Reaped| rasstatic::owner::Owner::of_pid(h.0.id()).unwrap().unwrap();
+    let claim = |h: &Reaped| {
+        t.claim(
+            owner(h),
+            rasstatic::protocol::ClaimOpts::default(),
+            rasstatic::table::Policy::RoundRobin,
+            &rasstatic::table::SessionInfo::default(),
+        )
+        .unwrap()
+    };
+    let slot = claim(&holders[0]).expect("a claim while the first agent runs");
+    let (claim_deadline, _, _) = t.deadlines();
+
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
+    let mut second = start(&log2);
+    wait_for(&mut second.0, &log2, "resumed its registration");
+    let text = std::fs::read_to_string(&log2).unwrap();
+    assert!(
+        text.contains(&format!(
+            "(token {}, lease {:x})",
+            before.token, before.lease
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("joined pool"), "registered anew: {text}");
+    // Its first report names the same registration and blocks.
+    let t0 = Instant::now();
+    let after = loop {
+        let a = AgentState::read(dir, "default").unwrap().unwrap();
+        if a.agent != before.agent {
+            break a;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "no report: {text}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!((after.token, after.lease), (before.token, before.lease));
+    assert_eq!(after.held, before.held);
+    assert_eq!(after.state, "joined");
+    // The session's lease stayed; the deadlines rose; claims go on.
+    assert_eq!(
+        t.lease(slot.slot).state,
+        rasstatic::table::LeaseState::Leased(owner(&holders[0]))
+    );
+    assert!(
+        t.deadlines().0 > claim_deadline,
+        "the claim deadline did not rise after the restart"
+    );
+    assert!(claim(&holders[1]).is_some(), "no claim after the restart");
+
+    // Another TTL: the lease's cannot change, so no resumption.
+    second.0.kill().unwrap();
+    second.0.wait().unwrap();
+    let mut c = agent(&ep, "bras-r", "10.52.0.0/24", &d);
+    c.args(["--ttl", "20"]);
+    let (code, err) = run(c);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("not resuming the registration the last agent left")
+            && err.contains("granted a TTL of 15 s, and this agent's is 20 s"),
+        "{err}"
+    );
+    assert!(
+        err.contains("server id bras-r is registered by another live agent"),
+        "{err}"
+    );
+    let _ = std::fs::remove_file(&log1);
+    let _ = std::fs::remove_file(&log2);
+    let _ = std::fs::remove_dir_all(&d);
+}

@@ -222,19 +222,47 @@ async fn run(s: Setup) -> Result<(), String> {
     }
     let ledger = Ledger::new(client, spec.clone(), &s.sid).map_err(|e| e.to_string())?;
     let about = format!("pid {}", std::process::id());
-    let mut agent = Agent::start(ledger, table, s.timing, &about)
+    // An agent of this server that died (a crash, a restart, an upgrade)
+    // left its registration alive in etcd for up to a TTL: resume it if
+    // etcd confirms it, rather than being refused as a duplicate while it
+    // lasts. Only this machine's state file names it, and only an agent
+    // holding the table's lock (so the one that wrote it is gone) reads
+    // it here.
+    let resume = match rasstatic::agent_state::AgentState::read(&s.dir, &s.name) {
+        Ok(Some(st)) if st.server_id == s.sid && st.lease != 0 && !st.agent_alive() => {
+            Some((st.lease, st.token))
+        }
+        Ok(_) => None,
+        Err(e) => {
+            eprintln!("rasstatic-agent: not resuming a registration: {e}");
+            None
+        }
+    };
+    let mut agent = Agent::start_or_resume(ledger, table, s.timing, &about, resume)
         .await
         .map_err(|e| match e {
             LedgerError::Etcd(e) => format!("etcd at {}: {e}", s.endpoints.join(",")),
             e => e.to_string(),
         })?;
-    eprintln!(
-        "rasstatic-agent: server {} joined pool {} (token {}), holding blocks {:?}",
-        s.sid,
-        s.name,
-        agent.registration().token,
-        agent.held()
-    );
+    let reg = agent.registration();
+    if agent.resumed() {
+        eprintln!(
+            "rasstatic-agent: server {} resumed its registration in pool {} (token {}, lease {:x}), holding blocks {:?}",
+            s.sid,
+            s.name,
+            reg.token,
+            reg.lease,
+            agent.held()
+        );
+    } else {
+        eprintln!(
+            "rasstatic-agent: server {} joined pool {} (token {}), holding blocks {:?}",
+            s.sid,
+            s.name,
+            reg.token,
+            agent.held()
+        );
+    }
     let mut lost = false;
     report(&s, &agent, "joined", "");
     loop {
@@ -305,6 +333,7 @@ fn report(s: &Setup, agent: &Agent, state: &str, error: &str) {
         endpoints: s.endpoints.join(","),
         state: state.into(),
         token: agent.registration().token,
+        lease: agent.registration().lease,
         block: s.spec.block,
         held: agent.held(),
         strays: agent.strays() as u32,
