@@ -14,6 +14,8 @@ pub const ETCD: &str = "/usr/bin/etcd";
 
 pub struct Member {
     pub name: String,
+    /// The address it listens on.
+    pub addr: String,
     pub client_port: u16,
     pub peer_port: u16,
     pub child: Option<Child>,
@@ -25,8 +27,6 @@ pub struct Etcd {
     initial: String,
     /// The network namespace the members run in (None: this one).
     pub netns: Option<String>,
-    /// The address they listen on.
-    pub addr: String,
 }
 
 static NEXT: AtomicU16 = AtomicU16::new(0);
@@ -42,33 +42,53 @@ impl Etcd {
     /// As [`Etcd::start`], in network namespace `netns` (made by the
     /// test), listening on `addr` there.
     pub fn start_in(netns: Option<&str>, addr: &str) -> Etcd {
-        assert!(
-            std::path::Path::new(ETCD).exists(),
-            "{ETCD} is missing: install Debian's etcd-server (scripts/setup.sh does)"
-        );
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         // 6 ports per cluster, from a base that depends on the process, so
         // that two test binaries running at once do not meet.
         // Below Linux's ephemeral ports (32768 on), which outgoing
         // connections take.
         let base = 20000 + (std::process::id() % 200) as u16 * 60 + n * 6;
+        let members = (0..3)
+            .map(|i| (addr.to_string(), base + i * 2, base + i * 2 + 1))
+            .collect();
+        Etcd::start_members(netns, n, members)
+    }
+
+    /// Three members in network namespace `netns` (made by the test), each
+    /// on its own address of `addrs`, on etcd's own ports (2379 for
+    /// clients, 2380 for peers), as a production cluster is set up.
+    pub fn start_on(netns: &str, addrs: [&str; 3]) -> Etcd {
+        let members = addrs.iter().map(|a| (a.to_string(), 2379, 2380)).collect();
+        Etcd::start_members(Some(netns), NEXT.fetch_add(1, Ordering::SeqCst), members)
+    }
+
+    /// Members at (address, client port, peer port); `n` tells this
+    /// cluster's data directory from the others of this process.
+    fn start_members(netns: Option<&str>, n: u16, at: Vec<(String, u16, u16)>) -> Etcd {
+        assert!(
+            std::path::Path::new(ETCD).exists(),
+            "{ETCD} is missing: install Debian's etcd-server (scripts/setup.sh does)"
+        );
         let dir = PathBuf::from(format!(
             "/dev/shm/rasstatic-etcd-{}-{n}",
             std::process::id()
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let members: Vec<Member> = (0..3)
-            .map(|i| Member {
+        let members: Vec<Member> = at
+            .into_iter()
+            .enumerate()
+            .map(|(i, (addr, client_port, peer_port))| Member {
                 name: format!("m{i}"),
-                client_port: base + i * 2,
-                peer_port: base + i * 2 + 1,
+                addr,
+                client_port,
+                peer_port,
                 child: None,
             })
             .collect();
         let initial = members
             .iter()
-            .map(|m| format!("{}=http://{addr}:{}", m.name, m.peer_port))
+            .map(|m| format!("{}=http://{}:{}", m.name, m.addr, m.peer_port))
             .collect::<Vec<_>>()
             .join(",");
         let mut e = Etcd {
@@ -76,9 +96,8 @@ impl Etcd {
             members,
             initial,
             netns: netns.map(str::to_string),
-            addr: addr.to_string(),
         };
-        for i in 0..3 {
+        for i in 0..e.members.len() {
             e.spawn(i, "new");
         }
         e.wait_ready(Duration::from_secs(30));
@@ -89,7 +108,7 @@ impl Etcd {
         let m = &self.members[i];
         let data = self.dir.join(&m.name);
         let log = std::fs::File::create(self.dir.join(format!("{}.log", m.name))).unwrap();
-        let a = &self.addr;
+        let a = &m.addr;
         let child = self
             .command(ETCD)
             .args(["--name", &m.name])
@@ -138,7 +157,7 @@ impl Etcd {
     pub fn endpoints(&self) -> Vec<String> {
         self.members
             .iter()
-            .map(|m| format!("http://{}:{}", self.addr, m.client_port))
+            .map(|m| format!("http://{}:{}", m.addr, m.client_port))
             .collect()
     }
 
@@ -212,7 +231,7 @@ impl Etcd {
             .env("ETCDCTL_API", "3")
             .args([
                 "--endpoints",
-                &format!("http://{}:{}", self.addr, m.client_port),
+                &format!("http://{}:{}", m.addr, m.client_port),
                 "--command-timeout=1s",
                 "endpoint",
                 "status",
