@@ -44,6 +44,10 @@ pub struct Step {
     pub acquired: Vec<u32>,
     pub returned: Vec<u32>,
     pub reclaimed: Vec<u32>,
+    /// The ledger work after the renewal ran out of its time
+    /// ([`Agent::work_budget`]) and was cut short; the next step goes on
+    /// from what the ledger says then.
+    pub cut_short: bool,
 }
 
 pub struct Agent {
@@ -70,6 +74,14 @@ pub struct Agent {
     pub settle: Duration,
     /// Whether it resumed an earlier agent's registration at start.
     resumed: bool,
+    /// How long a step's ledger work (after its renewal) may take before
+    /// it is cut short: the renewal period, so a slow etcd or a long
+    /// reclaim never holds the next renewal back by more than that.
+    pub work_budget: Duration,
+    /// Tests only: a stall at the start of each step's ledger work (a
+    /// stand-in for an etcd that answers slowly).
+    #[doc(hidden)]
+    pub work_stall: Duration,
 }
 
 impl Agent {
@@ -128,6 +140,8 @@ impl Agent {
             table_since: Instant::now(),
             settle: SETTLE,
             resumed: resumed.is_some(),
+            work_budget: timing.renew_every,
+            work_stall: Duration::ZERO,
         };
         agent.reconcile_and_raise(sent);
         // Ready for callers at once, not one step later.
@@ -141,7 +155,10 @@ impl Agent {
     /// that must not be up (its block was reclaimed after this server's
     /// deadlines, or this server runs under another id now): its holder
     /// is sent SIGTERM (pppd then hangs up and releases), SIGKILL
-    /// [`STRAY_KILL_AFTER`] later, and a dead holder's lease is reaped.
+    /// [`STRAY_KILL_AFTER`] later. A dead holder's lease is left to the
+    /// table's watchdog, which removes what the session left in the kernel
+    /// too, and reaped here if no watchdog runs or it has not within
+    /// [`STRAY_KILL_AFTER`] (saying what may be left).
     /// Run at every step: a slot such a session frees is sealed at the
     /// next. Returns the live strays left.
     fn reconcile(&mut self) -> usize {
@@ -199,12 +216,44 @@ impl Agent {
                             );
                             let _ = owner.signal(libc::SIGKILL);
                         }
-                    } else {
-                        let _ = self.table.reap(
-                            slot,
-                            &live,
-                            rasstatic::protocol::EndedBy::ReapWatchdog,
-                        );
+                    } else if watchdog.is_some()
+                        && self
+                            .strays
+                            .get(&owner.word())
+                            .is_none_or(|t| t.elapsed() < STRAY_KILL_AFTER)
+                    {
+                        // Dead: the table's watchdog reaps it (it watches
+                        // every holder) and removes what the session left
+                        // in the kernel (its proxy-ARP entry, its host
+                        // route). Counted until then; reaped here if the
+                        // watchdog has not, STRAY_KILL_AFTER on.
+                        let since = self.strays.get(&owner.word()).copied();
+                        live_strays.insert(owner.word(), since.unwrap_or_else(Instant::now));
+                    } else if self
+                        .table
+                        .reap(slot, &live, rasstatic::protocol::EndedBy::ReapWatchdog)
+                        .is_some()
+                    {
+                        // No watchdog cleans up after it.
+                        let left = match lease.meta.as_ref() {
+                            Some(m) if m.proxyarp => "its proxy-ARP entry and any host route",
+                            Some(m) if !m.ifname.is_empty() => "any host route",
+                            _ => "",
+                        };
+                        if left.is_empty() {
+                            log::warn!(
+                                "cluster: reaped {} in block {b} from pid {}, which died holding it",
+                                self.table.addr(slot),
+                                owner.pid()
+                            );
+                        } else {
+                            log::warn!(
+                                "cluster: reaped {} in block {b} from pid {}, which died holding it; no watchdog cleaned up after it, so {left} it left may stay in the kernel (ip neigh show proxy {addr}; ip route show {addr})",
+                                self.table.addr(slot),
+                                owner.pid(),
+                                addr = self.table.addr(slot)
+                            );
+                        }
                     }
                 }
             }
@@ -352,21 +401,53 @@ impl Agent {
         Ok(())
     }
 
-    /// One round: renew and raise the deadlines; fetch a block when the
+    /// One round: renew and raise the deadlines; then, within
+    /// [`Agent::work_budget`], the ledger work: fetch a block when the
     /// claimable addresses run low; give an empty block back when there
     /// are plenty; free the blocks of servers that are gone. An error
     /// (etcd unreachable, registration lost) leaves the deadlines where
     /// they were: the table fences itself when they pass.
+    ///
+    /// The deadlines rise right after the renewal, before any ledger
+    /// work, if the last reconcile found no stray: a stray cannot appear
+    /// while the registration lives (the renewal's verify proved it does),
+    /// because only this server moves its blocks then (E2), and it seals a
+    /// block before it gives it back. The ledger work may be cut short at
+    /// any await: each transaction is atomic, and one whose answer was
+    /// never read is settled by the next step's look at the ledger, as a
+    /// lost answer is (a block taken is unsealed then; a block sealed to
+    /// be given back stays sealed until the ledger names this server
+    /// again).
     pub async fn step(&mut self) -> Result<Step> {
         let sent = self.renew().await?;
+        if self.strays.is_empty() {
+            self.renewed_ns = sent;
+            self.table.set_deadlines(
+                self.timing.claim_deadline(sent),
+                self.timing.hang_deadline(sent),
+            );
+        }
         let mut step = Step::default();
+        let budget = self.work_budget;
+        match tokio::time::timeout(budget, self.work(sent, &mut step)).await {
+            Ok(r) => r?,
+            Err(_) => step.cut_short = true,
+        }
+        Ok(step)
+    }
+
+    /// A step's ledger work, after its renewal (sent at `sent`).
+    async fn work(&mut self, sent: u64, step: &mut Step) -> Result<()> {
+        if !self.work_stall.is_zero() {
+            tokio::time::sleep(self.work_stall).await;
+        }
         // What the ledger says this registration holds decides. A block
         // taken or given back by a transaction whose answer was lost is
         // settled here: unsealed only once the ledger names us, and a
         // block the ledger no longer names us for is sealed.
         self.held = self.ledger.held(&self.reg).await?.into_iter().collect();
         self.reconcile_and_raise(sent);
-        self.fill(&mut step).await?;
+        self.fill(step).await?;
         // One empty block back per step, keeping at least one, once the
         // table has settled.
         if self.claimable() > self.high_water
@@ -405,6 +486,6 @@ impl Agent {
             }
         }
         step.reclaimed = self.ledger.reclaim().await?;
-        Ok(step)
+        Ok(())
     }
 }

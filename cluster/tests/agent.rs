@@ -353,3 +353,96 @@ fn a_session_in_a_block_not_held_is_hung_up_and_claims_wait_until_it_is_gone() {
         let _ = std::fs::remove_dir_all(dir);
     });
 }
+
+/// A dead session in a block the server does not hold is left to the
+/// table's watchdog while one runs (it also removes what the session left
+/// in the kernel), and counted as a stray meanwhile; if the watchdog has
+/// not reaped it within STRAY_KILL_AFTER, the agent does. The watchdog
+/// here is a stand-in that holds the watchdog's lock and never reaps.
+#[test]
+fn a_dead_stray_is_left_to_the_watchdog_then_reaped() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let e = Etcd::start();
+    rt().block_on(async {
+        let (t, dir) = table("deadstray");
+        let mut gone = Holder::new();
+        let addr = claim(&t, &gone).unwrap();
+        let slot = t.slot_of(addr).unwrap();
+        let word = t.word(slot);
+        gone.0.kill().unwrap();
+        gone.0.wait().unwrap();
+        let lock = rasstatic::watchdog::Lock::acquire(&dir, "default").unwrap();
+        assert!(rasstatic::watchdog::running(&dir, "default").is_some());
+        t.enter_cluster_mode();
+        let spec = Spec::new("deadstrays", t.pool(), 8, TIMING.grace.as_secs()).unwrap();
+        let client = Client::connect(e.endpoints(), None).await.unwrap();
+        let ledger = Ledger::new(client, spec, "bras-d").unwrap();
+        let t0 = Instant::now();
+        let mut a = Agent::start(ledger, t, TIMING, "bras-d").await.unwrap();
+        // Left to the watchdog: still leased, counted, no deadline raised.
+        while t0.elapsed() < rasstatic_cluster::agent::STRAY_KILL_AFTER - Duration::from_secs(1) {
+            assert_eq!(a.table().word(slot), word, "reaped while a watchdog runs");
+            assert_eq!(a.strays(), 1);
+            assert!(a.table().is_fenced());
+            std::thread::sleep(Duration::from_millis(500));
+            a.step().await.unwrap();
+        }
+        // The watchdog did not reap it in time: the agent does.
+        std::thread::sleep(Duration::from_secs(2));
+        a.step().await.unwrap();
+        assert_ne!(a.table().word(slot), word, "never reaped");
+        a.step().await.unwrap();
+        assert_eq!(a.strays(), 0);
+        assert!(!a.table().is_fenced(), "claims did not resume");
+        drop(lock);
+        let _ = std::fs::remove_dir_all(dir);
+    });
+}
+
+/// A step whose ledger work stalls (a stand-in for an etcd that answers
+/// slowly, or a long reclaim) is cut short after one renewal period: the
+/// renewals, and the deadlines they raise, go on, so the table is never
+/// fenced, though each stall is far longer than the time from a renewal
+/// to its claim deadline (2 s here).
+#[test]
+fn slow_ledger_work_holds_no_renewal_back() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let e = Etcd::start();
+    rt().block_on(async {
+        let (mut a, dir) = agent(&e, "bras-slow").await;
+        a.work_stall = Duration::from_secs(30);
+        // Watches the table, as pppd would see it, every 20 ms.
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watcher = {
+            let stop = stop.clone();
+            let dir = dir.clone();
+            std::thread::spawn(move || {
+                let t = Table::open_existing(&dir, "default").unwrap();
+                let mut fenced = 0u32;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    if t.is_fenced() {
+                        fenced += 1;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                fenced
+            })
+        };
+        let t0 = Instant::now();
+        let mut last = a.table().deadlines().0;
+        let mut steps = 0;
+        while t0.elapsed() < Duration::from_secs(6) {
+            let st = a.step().await.unwrap();
+            assert!(st.cut_short, "the stalled work was not cut short");
+            let claim_deadline = a.table().deadlines().0;
+            assert!(claim_deadline > last, "no renewal raised the deadline");
+            last = claim_deadline;
+            steps += 1;
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(watcher.join().unwrap(), 0, "the table was seen fenced");
+        assert!(steps >= 6, "{steps} steps in 6 s");
+        let h = Holder::new();
+        assert!(claim(a.table(), &h).is_some(), "no claim after the stalls");
+    });
+}

@@ -265,9 +265,16 @@ async fn run(s: Setup) -> Result<(), String> {
     }
     let mut lost = false;
     report(&s, &agent, "joined", "");
+    // A step every renewal period, counted from the start of the last one
+    // (a step that took longer is followed by the next at once): with
+    // each step's ledger work cut at one period, renewals are at most
+    // about two periods apart, whatever the ledger work.
+    let mut period = tokio::time::interval(s.timing.renew_every);
+    period.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    period.tick().await;
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(s.timing.renew_every) => {}
+            _ = period.tick() => {}
             _ = wake.recv() => {}
         }
         if agent.table().is_retired() || agent.table().superseded() || agent.table().replaced() {
@@ -302,6 +309,12 @@ async fn run(s: Setup) -> Result<(), String> {
                     }
                     for b in &st.reclaimed {
                         eprintln!("rasstatic-agent: freed block {b} of a server that is gone");
+                    }
+                    if st.cut_short {
+                        eprintln!(
+                            "rasstatic-agent: etcd is slow: the ledger work took over {:?} and was cut short (renewals go on; the next step resumes it)",
+                            agent.work_budget
+                        );
                     }
                 }
             }
