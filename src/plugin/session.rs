@@ -44,6 +44,16 @@ pub const CLUSTER_TICK_SECS: u32 = 1;
 /// server does not hold.
 pub const SEALED_HANG_TRIES: u32 = 10;
 
+/// Cluster mode: how long a caller refused for want of addresses in the
+/// server's blocks waits, once the agent has been woken for a block,
+/// before it is refused. The agent's step that takes a block lasts about
+/// 12 ms (p99 21 ms, BENCHMARKS.md); pppd is blocked meanwhile, in this
+/// caller's negotiation only.
+pub const AGENT_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How often a waiting caller tries to claim again.
+const AGENT_POLL: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// The plugin's state in one pppd process.
 pub struct Plugin {
     pub cfg: Config,
@@ -610,7 +620,12 @@ impl Plugin {
         // replaced table; damage in place is the tick's and the
         // watchdog's to find.
         let policy = self.cfg.policy;
-        for _attempt in 0..3 {
+        // Cluster mode: when the agent was woken for a block, since when
+        // this caller waits for it.
+        let mut waiting: Option<std::time::Instant> = None;
+        let mut attempts = 0;
+        while attempts < 3 {
+            attempts += 1;
             let r = self.ready.as_ref().expect("started");
             let opts = ClaimOpts {
                 prefer: self.lease.or(self.prev).and_then(|a| r.table.slot_of(a)),
@@ -631,6 +646,13 @@ impl Plugin {
                 Ok(Some(c)) => {
                     let addr = r.pool.addr(c.slot);
                     self.lease = Some(addr);
+                    if let Some(since) = waiting {
+                        log::info!(
+                            "cluster: the agent took a block for {} in {} ms",
+                            who(info),
+                            since.elapsed().as_millis()
+                        );
+                    }
                     if c.existing {
                         log::info!("{} keeps {addr}", who(info));
                     } else {
@@ -651,17 +673,34 @@ impl Plugin {
                 Ok(None) if r.table.is_cluster() => {
                     self.lease = None;
                     // Ask the agent for a block now rather than at its
-                    // next step (the next caller gets it).
-                    let woke = crate::agent_state::wake(&self.cfg.dir, &self.cfg.name);
+                    // next step, and wait for it a moment.
+                    let woke = match waiting {
+                        Some(since) => since.elapsed() < AGENT_WAIT,
+                        None => {
+                            let woke = crate::agent_state::wake(&self.cfg.dir, &self.cfg.name);
+                            if woke {
+                                waiting = Some(std::time::Instant::now());
+                            }
+                            woke
+                        }
+                    };
+                    if woke {
+                        std::thread::sleep(AGENT_POLL);
+                        attempts -= 1;
+                        continue;
+                    }
                     log::error!(
                         "cluster: no free address in the blocks this server holds ({} of the pool's {} leased here); refusing {}; {}",
                         r.table.slots().leased(),
                         r.pool.size(),
                         who(info),
-                        if woke {
-                            "asked rasstatic-agent for another block"
+                        if waiting.is_some() {
+                            format!(
+                                "rasstatic-agent, asked for another block, took none in {} ms (has etcd a free block?)",
+                                AGENT_WAIT.as_millis()
+                            )
                         } else {
-                            "no running rasstatic-agent has reported for this table"
+                            "no running rasstatic-agent has reported for this table".to_string()
                         }
                     );
                     return None;

@@ -423,3 +423,75 @@ fn cluster_mode_a_lost_lease_is_never_re_entered_into_a_sealed_slot() {
         p.ready.as_ref().unwrap().table.word(slot)
     ));
 }
+
+/// A stand-in agent for the wake-up: a process the table's agent state
+/// file names (the wake-up's SIGUSR1 ends it).
+fn stand_in_agent(dir: &std::path::Path) -> std::process::Child {
+    let child = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    crate::agent_state::AgentState {
+        agent: Owner::of_pid(child.id()).unwrap().unwrap().word(),
+        server_id: "bras-1".into(),
+        block: 8,
+        ..Default::default()
+    }
+    .write(dir, "default")
+    .unwrap();
+    child
+}
+
+fn woken(mut agent: std::process::Child) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    let _ = agent.kill();
+    agent.wait().unwrap().signal() == Some(libc::SIGUSR1)
+}
+
+#[test]
+fn cluster_mode_a_caller_short_of_addresses_waits_for_the_agents_block() {
+    use std::time::{Duration, Instant};
+    let (mut p, d) = plugin("agentwait", "10.7.0.0/28");
+    p.cfg.apply("rasstatic-cluster", None).unwrap();
+    p.configured(None).unwrap();
+    p.take_effects();
+    let now = crate::table::boot_ns();
+    let t = &p.ready.as_ref().unwrap().table;
+    t.set_deadlines(now + 600_000_000_000, now + 900_000_000_000);
+    // No agent has reported: refused at once.
+    let t0 = Instant::now();
+    assert_eq!(p.choose(&info(), None), None);
+    assert!(t0.elapsed() < AGENT_WAIT / 2, "{:?}", t0.elapsed());
+    // The agent, woken, opens block 1 150 ms later (its step): this
+    // caller is served, not refused.
+    let agent = stand_in_agent(&d.0);
+    let dir = d.0.clone();
+    let opener = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(150));
+        Table::open_existing(&dir, "default").unwrap().unseal(8, 8);
+    });
+    let t0 = Instant::now();
+    let a = p
+        .choose(&info(), None)
+        .expect("served once the agent took a block");
+    let waited = t0.elapsed();
+    opener.join().unwrap();
+    assert!(addr("10.7.0.8") <= a && a <= addr("10.7.0.15"), "{a}");
+    assert!(waited >= Duration::from_millis(150), "{waited:?}");
+    assert!(woken(agent), "the agent was not woken");
+    // The agent takes no block: refused after waiting AGENT_WAIT.
+    assert!(p.allowed(a));
+    p.down(EndedBy::IpDown);
+    p.release_scheduled();
+    let t = &p.ready.as_ref().unwrap().table;
+    assert_eq!(t.seal(8, 8), Ok(()));
+    let agent = stand_in_agent(&d.0);
+    let t0 = Instant::now();
+    assert_eq!(p.choose(&info(), None), None);
+    let waited = t0.elapsed();
+    assert!(
+        waited >= AGENT_WAIT && waited < AGENT_WAIT * 2,
+        "{waited:?}"
+    );
+    assert!(woken(agent), "the agent was not woken");
+}
