@@ -38,6 +38,11 @@ pub const STRAY_KILL_AFTER: Duration = Duration::from_secs(10);
 /// sealed, hangs up (after 30 s): longer than both.
 pub const SETTLE: Duration = Duration::from_secs(60);
 
+/// How long a block must be seen empty, at every step, before it is given
+/// back while the pool has free blocks: a block emptied by a lull is kept
+/// for the next burst rather than written back and forth.
+pub const HYSTERESIS: Duration = Duration::from_secs(60);
+
 /// What one step did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Step {
@@ -78,6 +83,11 @@ pub struct Agent {
     /// it is cut short: the renewal period, so a slow etcd or a long
     /// reclaim never holds the next renewal back by more than that.
     pub work_budget: Duration,
+    /// How long a block must stay empty before it is given back while
+    /// etcd has free blocks ([`HYSTERESIS`]).
+    pub hysteresis: Duration,
+    /// Held blocks seen empty at every step since.
+    empty_since: HashMap<u32, Instant>,
     /// Tests only: a stall at the start of each step's ledger work (a
     /// stand-in for an etcd that answers slowly).
     #[doc(hidden)]
@@ -141,6 +151,8 @@ impl Agent {
             settle: SETTLE,
             resumed: resumed.is_some(),
             work_budget: timing.renew_every,
+            hysteresis: HYSTERESIS,
+            empty_since: HashMap::new(),
             work_stall: Duration::ZERO,
         };
         agent.reconcile_and_raise(sent);
@@ -449,17 +461,47 @@ impl Agent {
         self.reconcile_and_raise(sent);
         self.fill(step).await?;
         // One empty block back per step, keeping at least one, once the
-        // table has settled.
-        if self.claimable() > self.high_water
+        // table has settled: a block seen empty at every step for the
+        // hysteresis time, while more than three blocks' worth are
+        // claimable. When etcd had no free block at the last look (other
+        // servers may be short), at once, down to a block and the low
+        // water mark's worth.
+        let spec = self.ledger.spec().clone();
+        let now = Instant::now();
+        let empty: BTreeSet<u32> = self
+            .held
+            .iter()
+            .copied()
+            .filter(|&b| {
+                let r = spec.slots(b);
+                self.table.block_state(r.start, r.len() as u32).1 == 0
+            })
+            .collect();
+        self.empty_since.retain(|b, _| empty.contains(b));
+        for &b in &empty {
+            self.empty_since.entry(b).or_insert(now);
+        }
+        let scarce = self.ledger.free_seen() == Some(0);
+        let keep = if scarce {
+            self.low_water + spec.block
+        } else {
+            self.high_water
+        };
+        if self.claimable() > keep
             && self.held.len() > 1
             && self.table_since.elapsed() >= self.settle
         {
-            let spec = self.ledger.spec().clone();
-            let empty = self.held.iter().rev().copied().find(|&b| {
-                let r = spec.slots(b);
-                self.table.block_state(r.start, r.len() as u32).1 == 0
+            let hysteresis = if scarce {
+                Duration::ZERO
+            } else {
+                self.hysteresis
+            };
+            let back = self.held.iter().rev().copied().find(|b| {
+                self.empty_since
+                    .get(b)
+                    .is_some_and(|t| t.elapsed() >= hysteresis)
             });
-            if let Some(b) = empty {
+            if let Some(b) = back {
                 let r = spec.slots(b);
                 if self.table.seal(r.start, r.len() as u32).is_ok() {
                     // On an error the block stays sealed: the transaction

@@ -203,6 +203,9 @@ pub struct Ledger {
     spec: Spec,
     sid: String,
     prefix: String,
+    /// Free blocks (free or never written) at the last read of every
+    /// block record ([`Ledger::blocks`]).
+    free_seen: Option<u32>,
 }
 
 impl Ledger {
@@ -216,6 +219,7 @@ impl Ledger {
             spec,
             sid: sid.to_string(),
             prefix,
+            free_seen: None,
         })
     }
 
@@ -464,7 +468,18 @@ impl Ledger {
             slot.record = record;
             slot.rev = kv.mod_revision();
         }
+        let free = out
+            .iter()
+            .filter(|b| matches!(b.record, Record::Absent | Record::Free { .. }))
+            .count();
+        self.free_seen = Some(free as u32);
         Ok(out)
+    }
+
+    /// How many blocks were free at the last read of every block record
+    /// (each step's reclaim reads them; `None` before the first).
+    pub fn free_seen(&self) -> Option<u32> {
+        self.free_seen
     }
 
     /// The servers registered now, with their tokens.

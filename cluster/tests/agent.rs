@@ -89,6 +89,7 @@ async fn agent(e: &Etcd, sid: &str) -> (Agent, PathBuf) {
     // The tests start from nothing: no table was made anew under a
     // session, so blocks may go back at once.
     a.settle = Duration::ZERO;
+    a.hysteresis = Duration::ZERO;
     (a, dir)
 }
 
@@ -444,5 +445,88 @@ fn slow_ledger_work_holds_no_renewal_back() {
         assert!(steps >= 6, "{steps} steps in 6 s");
         let h = Holder::new();
         assert!(claim(a.table(), &h).is_some(), "no claim after the stalls");
+    });
+}
+
+/// An empty block goes back only once it has been seen empty for the
+/// hysteresis time, while etcd has free blocks; when etcd has none (other
+/// servers may be short), at once, down to a block and the low water
+/// mark's worth of claimable addresses.
+#[test]
+fn empty_blocks_go_back_after_the_hysteresis_or_at_once_when_the_pool_is_scarce() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let e = Etcd::start();
+    rt().block_on(async {
+        let (mut a, da) = agent(&e, "bras-h").await;
+        a.hysteresis = Duration::from_secs(2);
+        // 40 sessions: five blocks or more.
+        let hs: Vec<Holder> = (0..40).map(|_| Holder::new()).collect();
+        let mut up = Vec::new();
+        for h in &hs {
+            let got = loop {
+                if let Some(x) = claim(a.table(), h) {
+                    break x;
+                }
+                a.step().await.unwrap();
+            };
+            up.push((a.table().slot_of(got).unwrap(), h.owner()));
+        }
+        for (slot, who) in &up {
+            assert!(a.table().release(*slot, *who, EndedBy::IpDown));
+        }
+        let held = a.held().len();
+        assert!(held >= 5, "{held} blocks");
+        assert!(a.claimable() > a.high_water);
+        // Empty, plenty claimable, etcd has free blocks: kept for now.
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_millis(1500) {
+            let st = a.step().await.unwrap();
+            assert!(st.returned.is_empty(), "given back before the hysteresis");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert_eq!(a.ledger().free_seen().map(|f| f > 0), Some(true));
+        std::thread::sleep(Duration::from_millis(600));
+        let st = a.step().await.unwrap();
+        assert_eq!(st.returned.len(), 1, "not given back after the hysteresis");
+
+        // Scarce: another server takes every free block.
+        a.hysteresis = Duration::from_secs(3600);
+        let (mut b, db) = agent(&e, "bras-h2").await;
+        let more: Vec<Holder> = (0..64).map(|_| Holder::new()).collect();
+        let mut n = 0;
+        loop {
+            b.step().await.unwrap();
+            while n < more.len() && claim(b.table(), &more[n]).is_some() {
+                n += 1;
+            }
+            if b.ledger().free_seen() == Some(0) {
+                break;
+            }
+            assert!(n < more.len(), "etcd never ran out of blocks");
+        }
+        // a steps again: it sees no free block, and gives an empty block
+        // back at once; b takes it, and so on, down to a block and a
+        // quarter at a.
+        let keep = a.low_water + 8;
+        let (held_before, before) = (a.held().len(), n);
+        for _ in 0..20 {
+            a.step().await.unwrap();
+            b.step().await.unwrap();
+            while n < more.len() && claim(b.table(), &more[n]).is_some() {
+                n += 1;
+            }
+        }
+        assert!(
+            a.held().len() < held_before,
+            "nothing given back while the pool is scarce"
+        );
+        assert!(
+            a.claimable() <= keep && a.claimable() > a.low_water,
+            "{} claimable",
+            a.claimable()
+        );
+        assert!(n > before, "the other server got none of them");
+        let _ = std::fs::remove_dir_all(da);
+        let _ = std::fs::remove_dir_all(db);
     });
 }
