@@ -2,27 +2,22 @@
 //! non-zero exit, and joins nothing.
 
 mod etcd;
+mod support;
 
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use etcd::Etcd;
+use support::{wait_for, Reaped};
+
+/// How long an agent may take to say what a test waits for.
+const LIMIT: Duration = Duration::from_secs(20);
 
 fn agent(endpoints: &str, sid: &str, pool: &str, dir: &str) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_rasstatic-agent"));
     c.args(["--endpoints", endpoints, "--server-id", sid, "--pool", pool])
         .args(["--block", "8", "--dir", dir]);
     c
-}
-
-/// A child killed and reaped however the test ends.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn dir(tag: &str) -> String {
@@ -37,25 +32,6 @@ fn run(mut c: Command) -> (i32, String) {
         o.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&o.stderr).into_owned(),
     )
-}
-
-/// Until `child` has written `what` to its stderr file `log`.
-fn wait_for(child: &mut Child, log: &str, what: &str) {
-    let t0 = Instant::now();
-    loop {
-        let text = std::fs::read_to_string(log).unwrap_or_default();
-        if text.contains(what) {
-            return;
-        }
-        if let Ok(Some(st)) = child.try_wait() {
-            panic!("the agent exited ({st}): {text}");
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "never said {what:?}: {text}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[test]
@@ -113,7 +89,12 @@ fn another_pool_or_a_server_id_in_use_is_refused() {
             .spawn()
             .unwrap(),
     );
-    wait_for(&mut first.0, &log, "joined pool");
+    wait_for(
+        &mut first.0,
+        std::path::Path::new(&log),
+        "joined pool",
+        LIMIT,
+    );
     // Another pool under the same name: refused, both definitions named.
     let (code, err) = run(agent(&ep, "bras-2", "10.50.0.0/25", &dir("two")));
     assert_eq!(code, 1, "{err}");
@@ -200,7 +181,7 @@ fn a_refused_caller_wakes_the_agent_for_a_block() {
             .spawn()
             .unwrap(),
     );
-    wait_for(&mut a.0, &log, "joined pool");
+    wait_for(&mut a.0, std::path::Path::new(&log), "joined pool", LIMIT);
     let joined = Instant::now();
     let dir = std::path::Path::new(&d);
     let t = rasstatic::table::Table::open_existing(dir, "default").unwrap();
@@ -208,13 +189,10 @@ fn a_refused_caller_wakes_the_agent_for_a_block() {
         .map(|_| Reaped(Command::new("sleep").arg("60").spawn().unwrap()))
         .collect();
     let claim = |h: &Reaped| {
-        t.claim(
+        support::claim(
+            &t,
             rasstatic::owner::Owner::of_pid(h.0.id()).unwrap().unwrap(),
-            rasstatic::protocol::ClaimOpts::default(),
-            rasstatic::table::Policy::RoundRobin,
-            &rasstatic::table::SessionInfo::default(),
         )
-        .unwrap()
     };
     // Joining took one block (8 addresses): claim them all.
     let mut n = 0;
@@ -274,7 +252,12 @@ fn a_restarted_agent_resumes_its_registration() {
         )
     };
     let mut first = start(&log1);
-    wait_for(&mut first.0, &log1, "joined pool");
+    wait_for(
+        &mut first.0,
+        std::path::Path::new(&log1),
+        "joined pool",
+        LIMIT,
+    );
     let before = AgentState::read(dir, "default").unwrap().unwrap();
     assert!(before.token > 0 && before.lease != 0, "{before:?}");
     assert!(!before.held.is_empty(), "{before:?}");
@@ -283,22 +266,19 @@ fn a_restarted_agent_resumes_its_registration() {
         .map(|_| Reaped(Command::new("sleep").arg("60").spawn().unwrap()))
         .collect();
     let owner = |h: &Reaped| rasstatic::owner::Owner::of_pid(h.0.id()).unwrap().unwrap();
-    let claim = |h: &Reaped| {
-        t.claim(
-            owner(h),
-            rasstatic::protocol::ClaimOpts::default(),
-            rasstatic::table::Policy::RoundRobin,
-            &rasstatic::table::SessionInfo::default(),
-        )
-        .unwrap()
-    };
+    let claim = |h: &Reaped| support::claim(&t, owner(h));
     let slot = claim(&holders[0]).expect("a claim while the first agent runs");
     let (claim_deadline, _, _) = t.deadlines();
 
     first.0.kill().unwrap();
     first.0.wait().unwrap();
     let mut second = start(&log2);
-    wait_for(&mut second.0, &log2, "resumed its registration");
+    wait_for(
+        &mut second.0,
+        std::path::Path::new(&log2),
+        "resumed its registration",
+        LIMIT,
+    );
     let text = std::fs::read_to_string(&log2).unwrap();
     assert!(
         text.contains(&format!(

@@ -7,6 +7,7 @@
 //!   taken over and the session up is never due to hang up.
 
 mod etcd;
+mod support;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -15,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use etcd::Etcd;
 use rasstatic::owner::Owner;
-use rasstatic::protocol::{ClaimOpts, EndedBy};
-use rasstatic::table::{boot_ns, Policy, SessionInfo, Table};
+use rasstatic::protocol::EndedBy;
+use rasstatic::table::{boot_ns, Table};
 
 const POOL: &str = "10.70.0.0/26";
 
@@ -81,14 +82,7 @@ fn agent(e: &Etcd, sid: &str, d: &Path) -> Reaped {
 }
 
 fn claim(t: &Table, who: Owner) -> Option<u32> {
-    t.claim(
-        who,
-        ClaimOpts::default(),
-        Policy::RoundRobin,
-        &SessionInfo::default(),
-    )
-    .unwrap()
-    .map(|c| c.slot)
+    support::claim(t, who).map(|c| c.slot)
 }
 
 /// Who holds block `b` in etcd: "held SID TOKEN", "free ...", or "".

@@ -10,6 +10,7 @@
 //! As root (network namespaces, nftables); `./test.sh` runs as root.
 
 mod etcd;
+mod support;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ use rasstatic::owner::Owner;
 use rasstatic::pool::Pool;
 use rasstatic::protocol::{ClaimOpts, EndedBy};
 use rasstatic::table::{boot_ns, Policy, SessionInfo, Table};
+use support::sh;
 
 const POOL: &str = "10.40.0.0/26";
 const SERVERS: usize = 3;
@@ -61,11 +63,6 @@ fn shared() -> &'static Shared {
         assert_ne!(p, libc::MAP_FAILED);
         &*(p as *const Shared)
     }
-}
-
-fn sh(cmd: &str) {
-    let st = Command::new("sh").arg("-c").arg(cmd).status().unwrap();
-    assert!(st.success(), "{cmd}: {st}");
 }
 
 /// The namespaces: `core` with a bridge on 10.213.0.1/24 (etcd), and one
@@ -488,15 +485,7 @@ fn three_servers_partitions_and_a_dead_server_never_share_an_address() {
         let mut any = false;
         for (i, t) in &tables {
             let who = Owner::of_pid(callers[next].id()).unwrap().unwrap();
-            if let Some(c) = t
-                .claim(
-                    who,
-                    ClaimOpts::default(),
-                    Policy::RoundRobin,
-                    &SessionInfo::default(),
-                )
-                .unwrap()
-            {
+            if let Some(c) = support::claim(t, who) {
                 got.push((*i, c.slot, t.addr(c.slot).to_string()));
                 next += 1;
                 any = true;

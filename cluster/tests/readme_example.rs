@@ -15,30 +15,21 @@
 //! As root (a network namespace); `./test.sh` runs as root.
 
 mod etcd;
+mod support;
 
 use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use etcd::Etcd;
 use rasstatic::owner::Owner;
-use rasstatic::protocol::ClaimOpts;
-use rasstatic::table::{Policy, SessionInfo, Table};
+use rasstatic::table::Table;
+use support::{claim, sh, wait_for, Reaped};
 
 /// Callers per server: more than one block of 64.
 const CALLERS: usize = 80;
-
-/// A child killed and reaped however the test ends.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 struct Netns(String);
 
@@ -46,11 +37,6 @@ impl Drop for Netns {
     fn drop(&mut self) {
         let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
     }
-}
-
-fn sh(cmd: &str) {
-    let st = Command::new("sh").arg("-c").arg(cmd).status().unwrap();
-    assert!(st.success(), "{cmd}: {st}");
 }
 
 /// The README's example: (the agent's settings file, the pppd options).
@@ -77,24 +63,6 @@ fn example() -> (String, String) {
         settings.to_string(),
         format!("# /etc/ppp/options{options}\n"),
     )
-}
-
-fn wait_for(child: &mut Child, log: &Path, what: &str) {
-    let t0 = Instant::now();
-    loop {
-        let text = std::fs::read_to_string(log).unwrap_or_default();
-        if text.contains(what) {
-            return;
-        }
-        if let Ok(Some(st)) = child.try_wait() {
-            panic!("the agent exited ({st}): {text}");
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "never said {what:?}: {text}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[test]
@@ -170,6 +138,7 @@ fn the_readme_three_server_example_runs_as_written() {
             &mut a.0,
             &log,
             &format!("server bras-{i} joined pool default"),
+            Duration::from_secs(30),
         );
         agents.push((a, log));
         dirs.push(dir);
@@ -188,15 +157,7 @@ fn the_readme_three_server_example_runs_as_written() {
             let who = Owner::of_pid(c.0.id()).unwrap().unwrap();
             let t0 = Instant::now();
             let claimed = loop {
-                if let Some(c) = t
-                    .claim(
-                        who,
-                        ClaimOpts::default(),
-                        Policy::RoundRobin,
-                        &SessionInfo::default(),
-                    )
-                    .unwrap()
-                {
+                if let Some(c) = claim(&t, who) {
                     break c;
                 }
                 rasstatic::agent_state::wake(dir, "default");

@@ -379,15 +379,23 @@ fn a_standalone_table_opened_with_rasstatic_cluster_is_fenced_but_keeps_its_leas
     assert_eq!(p.tick(), Some(CLUSTER_TICK_SECS));
 }
 
-#[test]
-fn cluster_mode_a_lost_lease_is_never_re_entered_into_a_sealed_slot() {
-    let (mut p, _d) = plugin("sealedlost", "10.7.0.0/28");
+/// A cluster-mode plugin on 10.7.0.0/28 whose agent has verified a
+/// renewal (deadlines 10 and 15 minutes away), no block opened yet.
+fn joined(tag: &str) -> (Plugin, Dir) {
+    let (mut p, d) = plugin(tag, "10.7.0.0/28");
     p.cfg.apply("rasstatic-cluster", None).unwrap();
     p.configured(None).unwrap();
     p.take_effects();
     let now = crate::table::boot_ns();
     let t = &p.ready.as_ref().unwrap().table;
     t.set_deadlines(now + 600_000_000_000, now + 900_000_000_000);
+    (p, d)
+}
+
+#[test]
+fn cluster_mode_a_lost_lease_is_never_re_entered_into_a_sealed_slot() {
+    let (mut p, _d) = joined("sealedlost");
+    let t = &p.ready.as_ref().unwrap().table;
     t.unseal(0, 8);
     let a = call(&mut p);
     let slot = p.ready.as_ref().unwrap().table.slot_of(a).unwrap();
@@ -451,13 +459,7 @@ fn woken(mut agent: std::process::Child) -> bool {
 #[test]
 fn cluster_mode_a_caller_short_of_addresses_waits_for_the_agents_block() {
     use std::time::{Duration, Instant};
-    let (mut p, d) = plugin("agentwait", "10.7.0.0/28");
-    p.cfg.apply("rasstatic-cluster", None).unwrap();
-    p.configured(None).unwrap();
-    p.take_effects();
-    let now = crate::table::boot_ns();
-    let t = &p.ready.as_ref().unwrap().table;
-    t.set_deadlines(now + 600_000_000_000, now + 900_000_000_000);
+    let (mut p, d) = joined("agentwait");
     // No agent has reported: refused at once.
     let t0 = Instant::now();
     assert_eq!(p.choose(&info(), None), None);
