@@ -1,21 +1,32 @@
 #!/bin/sh
-# Installs a package from target/debian/ (built by scripts/build-debs.sh)
-# into a clean Debian root and tests it the way an administrator uses it:
+# Installs the packages of one Debian release from target/debian/ (built
+# by scripts/build-debs.sh: rasstatic and rasstatic-agent) into a clean
+# Debian root and tests them the way an administrator uses them:
 #
-# 1. A minimal Debian root of the package's release (mmdebstrap, variant
+# 1. A minimal Debian root of the packages' release (mmdebstrap, variant
 #    apt, plus systemd, man-db and the tools the call needs: socat, kmod,
 #    iproute2, procps), cached as target/pkgtest/<suite>-base.tar and
 #    unpacked afresh for each run.
-# 2. In a chroot: `apt-get install ./rasstatic_*.deb` (apt fetches the ppp
-#    it depends on from Debian), then dpkg -L, man -w, systemd-analyze
-#    verify, rasstatic check on the example options, and apt refusing the
-#    package built for the other pppd.
+# 2. In a chroot: `apt-get install ./rasstatic_*.deb ./rasstatic-agent_*.deb`
+#    (apt fetches the ppp rasstatic depends on from Debian), then for
+#    rasstatic dpkg -L, man -w, systemd-analyze verify, rasstatic check on
+#    the example options, and apt refusing the package built for the other
+#    pppd; for rasstatic-agent dpkg -L, no conffile, man -w,
+#    systemd-analyze verify of an instance of its unit, the agent run in
+#    the root (--version; a bad setting: exit 2 naming FILE:LINE; the
+#    example settings with no etcd to reach: exit 1), an instance enabled;
+#    then apt-get purge rasstatic-agent: none of its files, nor the
+#    enabled instance's link, nor a path naming it is left, nothing new,
+#    and nothing of rasstatic is touched.
 # 3. User-Mode Linux booted on that root (the kernel scripts/uml-kernel.sh
 #    chooses), running scripts/package-test-guest.sh as PID 1: a real call
 #    through the installed pppd with `plugin rasstatic.so` from
 #    /usr/lib/pppd/<version>/, a reinstall and a removal while calls are up.
 # 4. In the chroot again: apt-get purge, then no file of the package, no
 #    path naming it, and nothing new since the install but apt and dpkg records.
+#
+# rasstatic-agent depends on this very rasstatic, so it is purged before
+# the boot, which removes rasstatic with calls up.
 #
 # Usage: test-package.sh deb12|deb13
 # Prints one "ok CHECK" or "FAIL CHECK: why" line per check, then
@@ -38,6 +49,8 @@ done
 [ "$(id -u)" = 0 ] || { echo "test-package: must run as root (chroot, mounts)" >&2; exit 1; }
 DEB=$(ls "$ROOT"/target/debian/rasstatic_*+"${V}"_amd64.deb 2>/dev/null | head -1)
 [ -n "$DEB" ] || { echo "test-package: no target/debian/rasstatic_*+${V}_amd64.deb: run scripts/build-debs.sh" >&2; exit 1; }
+AGENT_DEB=$(ls "$ROOT"/target/debian/rasstatic-agent_*+"${V}"_amd64.deb 2>/dev/null | head -1)
+[ -n "$AGENT_DEB" ] || { echo "test-package: no target/debian/rasstatic-agent_*+${V}_amd64.deb: run scripts/build-debs.sh" >&2; exit 1; }
 
 T=$ROOT/target/pkgtest
 W=$T/$V
@@ -90,8 +103,9 @@ files() {
 # 2. Install as an administrator would.
 mkdir -p "$P"
 cp "$DEB" "$P/rasstatic.deb"
+cp "$AGENT_DEB" "$P/rasstatic-agent.deb"
 files > "$W/files.before"
-if inroot sh -c 'apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q ./var/tmp/pkgtest/rasstatic.deb' \
+if inroot sh -c 'apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q ./var/tmp/pkgtest/rasstatic.deb ./var/tmp/pkgtest/rasstatic-agent.deb' \
         > "$W/install.log" 2>&1; then
     ok install
 else
@@ -136,6 +150,94 @@ check systemd-analyze-verify inroot sh -c \
     'systemd-analyze verify /lib/systemd/system/rasstatic-watchdog@.service 2>&1 | tee /dev/stderr | (! grep -q .)'
 check check-example inroot rasstatic check /usr/share/doc/rasstatic/examples/options.ttyS0.example
 check run-dir-after-install inroot sh -c '[ "$(stat -c "%a %U" /run/rasstatic)" = "700 root" ]'
+
+# The agent's package.
+inroot dpkg -L rasstatic-agent > "$W/dpkg-L-agent" 2>&1 || true
+for f in /usr/sbin/rasstatic-agent /lib/systemd/system/rasstatic-agent@.service \
+         /usr/share/doc/rasstatic-agent/copyright /usr/share/doc/rasstatic-agent/changelog.gz \
+         /usr/share/doc/rasstatic-agent/examples/default.cluster \
+         /usr/share/man/man8/rasstatic-agent.8.gz; do
+    if grep -qx "$f" "$W/dpkg-L-agent"; then ok "dpkg-L $f"; else fail "dpkg-L $f" "not listed"; fi
+done
+# The settings are the administrator's to write: no file in /etc, no
+# conffile.
+check agent-no-conffile inroot sh -c '! dpkg -L rasstatic-agent | grep -q "^/etc/" &&
+    [ -z "$(dpkg-query -W -f="\${Conffiles}" rasstatic-agent)" ]'
+check "man-w rasstatic-agent" inroot man -w rasstatic-agent
+check agent-man-renders inroot sh -c 'man -P cat rasstatic-agent 2>&1 | grep -q -- "--server-id"'
+# An instance, as systemctl enable makes one.
+check systemd-analyze-verify-agent inroot sh -c \
+    'systemd-analyze verify rasstatic-agent@default.service 2>&1 | tee /dev/stderr | (! grep -q .)'
+# The agent runs in this root (its shared libraries are there) and is the
+# packaged version.
+UPSTREAM=$(dpkg-deb -f "$AGENT_DEB" Version | sed 's/+deb[0-9]*$//')
+check agent-version inroot sh -c "[ \"\$(rasstatic-agent --version)\" = 'rasstatic-agent $UPSTREAM' ]"
+# A setting that is not one: exit status 2, the message names FILE:LINE.
+printf '# bras-1\nendpoints http://127.0.0.1:1\nendpoint http://127.0.0.1:2\n' > "$P/bad.cluster"
+code=0
+inroot rasstatic-agent --config /var/tmp/pkgtest/bad.cluster > "$W/agent-bad.log" 2>&1 || code=$?
+if [ "$code" = 2 ] && grep -q '^rasstatic-agent: /var/tmp/pkgtest/bad.cluster:3: "endpoint" is not a setting' "$W/agent-bad.log"; then
+    ok agent-bad-setting-exit-2
+else
+    fail agent-bad-setting-exit-2 "exit status $code: $(head -3 "$W/agent-bad.log" | tr '\n' ' ')"
+fi
+# The example settings are whole: with no etcd to reach (port 1 on
+# loopback), the agent makes its table, fenced, then exits 1.
+code=0
+inroot rasstatic-agent --config /usr/share/doc/rasstatic-agent/examples/default.cluster \
+    --endpoints http://127.0.0.1:1 --dir /var/tmp/pkgtest/agent-run > "$W/agent-join.log" 2>&1 || code=$?
+if [ "$code" = 1 ] && grep -q '^rasstatic-agent: etcd at http://127.0.0.1:1' "$W/agent-join.log" &&
+        [ -f "$P/agent-run/default.table" ]; then
+    ok agent-example-cannot-join-exit-1
+else
+    fail agent-example-cannot-join-exit-1 "exit status $code: $(tail -3 "$W/agent-join.log" | tr '\n' ' ')"
+fi
+# An instance enabled, as an administrator does: its link dangles once
+# the package is removed, and the purge removes it.
+WANTS=/etc/systemd/system/multi-user.target.wants/rasstatic-agent@default.service
+check agent-enable-instance inroot sh -c "systemctl enable rasstatic-agent@default.service && [ -L $WANTS ]"
+files > "$W/files.agent-installed"
+
+# The agent's purge: rasstatic stays, untouched.
+if inroot sh -c 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -q rasstatic-agent' > "$W/purge-agent.log" 2>&1; then
+    ok purge-agent
+else
+    fail purge-agent "$(tail -3 "$W/purge-agent.log" | tr '\n' ' ')"
+fi
+left=""
+while read -r f; do
+    [ "$f" = /. ] && continue
+    [ -e "$R$f" ] || [ -L "$R$f" ] || continue
+    [ -d "$R$f" ] && [ -n "$(ls -A "$R$f")" ] && continue
+    left="$left $f"
+done < "$W/dpkg-L-agent"
+if [ -z "$left" ]; then ok purge-agent-removes-its-files; else fail purge-agent-removes-its-files "$left"; fi
+check purge-agent-removes-enabled-link sh -c "! [ -e '$R$WANTS' ] && ! [ -L '$R$WANTS' ]"
+named=$(files | grep -i rasstatic-agent | grep -v -e '^/var/log/' -e '^/var/cache/man/' || true)
+if [ -z "$named" ]; then ok purge-agent-no-agent-path; else fail purge-agent-no-agent-path "$(echo $named)"; fi
+files > "$W/files.agent-purged"
+comm -13 "$W/files.agent-installed" "$W/files.agent-purged" \
+    | grep -v -e '^/var/lib/apt/' -e '^/var/cache/' -e '^/var/log/' -e '^/var/lib/dpkg/' \
+    > "$W/files.agent-new" || true
+if [ -s "$W/files.agent-new" ]; then
+    fail purge-agent-leaves-nothing-new "$(head -20 "$W/files.agent-new" | tr '\n' ' ')"
+else
+    ok purge-agent-leaves-nothing-new
+fi
+# Only the agent's own paths went (and apt's and dpkg's records changed).
+# Its paths as dpkg lists them, and under /usr too: /lib is a link to
+# usr/lib in a merged-/usr root.
+{ cat "$W/dpkg-L-agent"; sed -n 's#^/\(lib\|bin\|sbin\)/#/usr/\1/#p' "$W/dpkg-L-agent"; } > "$W/agent-paths"
+comm -23 "$W/files.agent-installed" "$W/files.agent-purged" \
+    | grep -v -e '^/var/lib/apt/' -e '^/var/cache/' -e '^/var/log/' -e '^/var/lib/dpkg/' -e "^$WANTS\$" \
+    | grep -vxF -f "$W/agent-paths" > "$W/files.agent-gone" || true
+if [ -s "$W/files.agent-gone" ]; then
+    fail purge-agent-keeps-rasstatic "not the agent's: $(head -20 "$W/files.agent-gone" | tr '\n' ' ')"
+elif [ "$(inroot dpkg-query -W -f='${Status}' rasstatic 2>&1)" != "install ok installed" ]; then
+    fail purge-agent-keeps-rasstatic "rasstatic is no longer installed"
+else
+    ok purge-agent-keeps-rasstatic
+fi
 files > "$W/files.installed"
 installed=$(date +%s)
 
