@@ -7,7 +7,8 @@
 //! default` (as the unit does), FILE being the example with its own
 //! `server-id`, and a table directory of its own (`--dir`, as the three
 //! share this machine). `rasstatic check`'s reading accepts the example's
-//! options.
+//! options, and the example the package ships (`cluster/default.cluster`)
+//! has the same settings.
 //! Callers at all three servers then get addresses of 100.64.0.0/20, none
 //! twice, each from a block etcd records as its server's, past the first
 //! block of each (the agents fetch more as callers come).
@@ -84,6 +85,21 @@ fn the_readme_three_server_example_runs_as_written() {
             "the example changed: no {want:?} in\n{settings}"
         );
     }
+    // The example the package ships says the same.
+    let settings_of = |text: &str| -> Vec<String> {
+        text.lines()
+            .map(|l| l.split('#').next().unwrap().trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect()
+    };
+    let shipped =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("default.cluster"))
+            .unwrap();
+    assert_eq!(
+        settings_of(&shipped),
+        settings_of(&settings),
+        "cluster/default.cluster and the README's example differ"
+    );
     let id = std::process::id();
     let work = PathBuf::from(format!("/tmp/rasstatic-readme-{id}"));
     let _ = std::fs::remove_dir_all(&work);
