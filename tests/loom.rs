@@ -992,3 +992,72 @@ fn a_reassert_never_takes_a_slot_sealed_to_give_its_block_back() {
         });
     }
 }
+
+/// Cluster mode's claim deadline: a claim that finds, after its
+/// compare-and-swap, that the deadline has passed is undone
+/// ([`Slots::unclaim`]) to the very word it replaced. That undo races
+/// another session, the agent sealing the block to give it back, and a
+/// reaper; the claimer may die anywhere, before or after its undo, and so
+/// may the agent. A word is never leased and sealed at once, two live
+/// processes never believe they hold one slot, a seal that reports success
+/// leaves nothing leased, and nothing is lost.
+#[test]
+fn a_claim_undone_at_the_deadline_races_a_seal_a_session_and_a_reaper() {
+    for (claimer_budget, agent_budget) in [
+        (usize::MAX, usize::MAX),
+        (2, usize::MAX),
+        (4, usize::MAX),
+        (6, usize::MAX),
+        (usize::MAX, 1),
+        (usize::MAX, 3),
+        (5, 2),
+    ] {
+        model(move || {
+            let t = Arc::new(Table::new(2));
+            let p = Arc::new(Procs::new());
+            let (t1, p1) = (t.clone(), p.clone());
+            let late = thread::spawn(move || {
+                process(&p1, 1, claimer_budget, || {
+                    let me = owner(1);
+                    if let Some(c) = t1.slots().claim(me, ClaimOpts::default(), &*p1, 0).claimed {
+                        // The deadline had passed: undone, never used.
+                        // (That the undo restores the very word it
+                        // replaced is tests/cluster_table.rs's to show:
+                        // here the others may change it right after.)
+                        assert!(t1.slots().unclaim(c, me), "a live holder's claim not undone");
+                    }
+                })
+            });
+            let (t2, p2) = (t.clone(), p.clone());
+            let other = thread::spawn(move || session(&t2, &p2, 2));
+            let (t3, p3) = (t.clone(), p.clone());
+            let agent = thread::spawn(move || {
+                let out = std::cell::Cell::new(None);
+                process(&p3, 3, agent_budget, || {
+                    out.set(Some(t3.slots().seal(0, 2)))
+                });
+                out.get()
+            });
+            t.slots().reap_all(&*p, EndedBy::ReapWatchdog, 0);
+            late.join().unwrap();
+            other.join().unwrap();
+            let sealed = agent.join().unwrap();
+            for s in 0..2 {
+                let w = t.slots().word(s);
+                assert!(
+                    Owner::from_word(w).is_none() || w & SEALED == 0,
+                    "a word leased and sealed at once: {w:#x}"
+                );
+            }
+            if let Some(Ok(())) = sealed {
+                assert_eq!(
+                    t.slots().sealed(0, 2),
+                    2,
+                    "a block reported sealed has an open or leased slot"
+                );
+            }
+            t.slots().unseal(0, 2);
+            check_nothing_lost(&t, &p, 2);
+        });
+    }
+}
