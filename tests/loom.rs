@@ -1024,7 +1024,10 @@ fn a_claim_undone_at_the_deadline_races_a_seal_a_session_and_a_reaper() {
                         // (That the undo restores the very word it
                         // replaced is tests/cluster_table.rs's to show:
                         // here the others may change it right after.)
-                        assert!(t1.slots().unclaim(c, me), "a live holder's claim not undone");
+                        assert!(
+                            t1.slots().unclaim(c, me),
+                            "a live holder's claim not undone"
+                        );
                     }
                 })
             });
