@@ -127,12 +127,26 @@ impl Agent {
             },
             None => None,
         };
-        let reg = match resumed {
-            Some(reg) => reg,
-            None => ledger.register(ttl, about).await?,
+        let (mut resumed, mut reg) = match resumed {
+            Some(reg) => (true, reg),
+            None => (false, ledger.register(ttl, about).await?),
         };
         let mut renewer = Renewer::new(&ledger, &reg).await?;
-        let sent = renewer.renew(&mut ledger, &reg).await?;
+        let sent = match renewer.renew(&mut ledger, &reg).await {
+            // The resumed lease ran out between the look and the renewal:
+            // register anew.
+            Err(LedgerError::Lost { .. }) if resumed => {
+                log::warn!(
+                    "cluster: the resumed registration (token {}) ended before its first renewal; registering anew",
+                    reg.token
+                );
+                resumed = false;
+                reg = ledger.register(ttl, about).await?;
+                renewer = Renewer::new(&ledger, &reg).await?;
+                renewer.renew(&mut ledger, &reg).await?
+            }
+            r => r?,
+        };
         let mut held: BTreeSet<u32> = ledger.held(&reg).await?.into_iter().collect();
         held.extend(ledger.readopt(&reg).await?);
         let block = ledger.spec().block;
@@ -149,7 +163,7 @@ impl Agent {
             renewed_ns: 0,
             table_since: Instant::now(),
             settle: SETTLE,
-            resumed: resumed.is_some(),
+            resumed,
             work_budget: timing.renew_every,
             hysteresis: HYSTERESIS,
             empty_since: HashMap::new(),
@@ -421,24 +435,23 @@ impl Agent {
     /// they were: the table fences itself when they pass.
     ///
     /// The deadlines rise right after the renewal, before any ledger
-    /// work, if the last reconcile found no stray: a stray cannot appear
-    /// while the registration lives (the renewal's verify proved it does),
-    /// because only this server moves its blocks then (E2), and it seals a
-    /// block before it gives it back. The ledger work may be cut short at
-    /// any await: each transaction is atomic, and one whose answer was
-    /// never read is settled by the next step's look at the ledger, as a
-    /// lost answer is (a block taken is unsealed then; a block sealed to
-    /// be given back stays sealed until the ledger names this server
-    /// again).
+    /// work, once a reconcile of the table with the blocks this agent
+    /// holds finds no stray (see the comment in the body). The ledger work
+    /// may be cut short at any await: each transaction is atomic, and one
+    /// whose answer was never read is settled by the next step's look at
+    /// the ledger, as a lost answer is (a block taken is unsealed then; a
+    /// block sealed to be given back left `held` before the give-back was
+    /// sent, and stays sealed until the ledger names this server again).
     pub async fn step(&mut self) -> Result<Step> {
         let sent = self.renew().await?;
-        if self.strays.is_empty() {
-            self.renewed_ns = sent;
-            self.table.set_deadlines(
-                self.timing.claim_deadline(sent),
-                self.timing.hang_deadline(sent),
-            );
-        }
+        // With the blocks held as this agent knows them (no etcd read):
+        // they are ones the ledger names this registration for, as only
+        // this server moves its blocks while its registration lives (E2),
+        // a block leaves `held` before its give-back is sent, and enters
+        // it only once the ledger recorded it. So strays are signalled,
+        // and the deadlines raised once they are gone, however slow the
+        // ledger reads after this are.
+        self.reconcile_and_raise(sent);
         let mut step = Step::default();
         let budget = self.work_budget;
         match tokio::time::timeout(budget, self.work(sent, &mut step)).await {
@@ -504,25 +517,22 @@ impl Agent {
             if let Some(b) = back {
                 let r = spec.slots(b);
                 if self.table.seal(r.start, r.len() as u32).is_ok() {
-                    // On an error the block stays sealed: the transaction
-                    // may have gone through. The next step's look at the
-                    // ledger settles it.
-                    let answer = self.ledger.give_back(&self.reg, b).await;
-                    if answer.is_err() {
-                        // It may have gone through: not ours until the
-                        // ledger says so again (sealed meanwhile).
-                        self.held.remove(&b);
-                    }
-                    match answer? {
-                        GiveBack::Returned => {
-                            self.held.remove(&b);
-                            step.returned.push(b);
-                        }
+                    // Not ours from here until the ledger says it still
+                    // is: the give-back may go through and its answer be
+                    // lost (an error, or this work cut short at the
+                    // await), and nothing may unseal it meanwhile (a
+                    // reconcile unseals exactly the blocks in `held`).
+                    // The next step's look at the ledger settles it.
+                    self.held.remove(&b);
+                    match self.ledger.give_back(&self.reg, b).await? {
+                        GiveBack::Returned => step.returned.push(b),
                         // Not ours any more: it stays sealed.
-                        GiveBack::NotOurs => {
-                            self.held.remove(&b);
+                        GiveBack::NotOurs => {}
+                        // Still ours.
+                        GiveBack::Raced => {
+                            self.held.insert(b);
+                            self.table.unseal(r.start, r.len() as u32);
                         }
-                        GiveBack::Raced => self.table.unseal(r.start, r.len() as u32),
                     }
                 }
             }

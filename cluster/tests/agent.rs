@@ -355,6 +355,37 @@ fn a_session_in_a_block_not_held_is_hung_up_and_claims_wait_until_it_is_gone() {
     });
 }
 
+/// A stray is dealt with, and the deadlines raised once it is gone, even
+/// when the ledger work after the renewal never gets anywhere (stalled at
+/// every step): the table is reconciled with the blocks the agent holds
+/// right after each renewal, with no etcd read.
+#[test]
+fn a_stray_is_hung_up_and_claims_resume_while_the_ledger_work_stalls() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let e = Etcd::start();
+    rt().block_on(async {
+        let (t, dir) = table("straystall");
+        let mut stray = Holder::new();
+        claim(&t, &stray).unwrap();
+        t.enter_cluster_mode();
+        let spec = Spec::new("straystall", t.pool(), 8, TIMING.grace.as_secs()).unwrap();
+        let client = Client::connect(e.endpoints(), None).await.unwrap();
+        let ledger = Ledger::new(client, spec, "bras-t").unwrap();
+        let mut a = Agent::start(ledger, t, TIMING, "bras-t").await.unwrap();
+        assert_eq!(a.strays(), 1);
+        a.work_stall = Duration::from_secs(30);
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(stray.0.wait().unwrap().signal(), Some(libc::SIGTERM));
+        // The next step reaps it (no watchdog runs) and raises the
+        // deadlines, though its ledger work is cut short.
+        let st = a.step().await.unwrap();
+        assert!(st.cut_short);
+        assert_eq!(a.strays(), 0);
+        assert!(!a.table().is_fenced(), "claims did not resume");
+        let _ = std::fs::remove_dir_all(dir);
+    });
+}
+
 /// A dead session in a block the server does not hold is left to the
 /// table's watchdog while one runs (it also removes what the session left
 /// in the kernel), and counted as a stray meanwhile; if the watchdog has
@@ -458,7 +489,7 @@ fn empty_blocks_go_back_after_the_hysteresis_or_at_once_when_the_pool_is_scarce(
     let e = Etcd::start();
     rt().block_on(async {
         let (mut a, da) = agent(&e, "bras-h").await;
-        a.hysteresis = Duration::from_secs(2);
+        a.hysteresis = Duration::from_secs(4);
         // 40 sessions: five blocks or more.
         let hs: Vec<Holder> = (0..40).map(|_| Holder::new()).collect();
         let mut up = Vec::new();
@@ -479,13 +510,13 @@ fn empty_blocks_go_back_after_the_hysteresis_or_at_once_when_the_pool_is_scarce(
         assert!(a.claimable() > a.high_water);
         // Empty, plenty claimable, etcd has free blocks: kept for now.
         let t0 = Instant::now();
-        while t0.elapsed() < Duration::from_millis(1500) {
+        while t0.elapsed() < Duration::from_millis(2500) {
             let st = a.step().await.unwrap();
             assert!(st.returned.is_empty(), "given back before the hysteresis");
             std::thread::sleep(Duration::from_millis(100));
         }
         assert_eq!(a.ledger().free_seen().map(|f| f > 0), Some(true));
-        std::thread::sleep(Duration::from_millis(600));
+        std::thread::sleep(Duration::from_millis(4500).saturating_sub(t0.elapsed()));
         let st = a.step().await.unwrap();
         assert_eq!(st.returned.len(), 1, "not given back after the hysteresis");
 
