@@ -84,6 +84,19 @@ RESULTS=$W/results
 : > "$RESULTS"
 ok() { echo "ok $1" >> "$RESULTS"; }
 fail() { echo "FAIL $1: $2" >> "$RESULTS"; }
+# gone_after_purge NAME LIST: ok if no path of LIST (a package's `dpkg -L`,
+# saved at install) is left in the root, but directories something else
+# still uses.
+gone_after_purge() {
+    left=""
+    while read -r f; do
+        [ "$f" = /. ] && continue
+        [ -e "$R$f" ] || [ -L "$R$f" ] || continue
+        [ -d "$R$f" ] && [ -n "$(ls -A "$R$f")" ] && continue
+        left="$left $f"
+    done < "$2"
+    if [ -z "$left" ]; then ok "$1"; else fail "$1" "$left"; fi
+}
 check() { # check NAME COMMAND...: ok if the command succeeds
     n=$1; shift
     if out=$("$@" 2>&1); then ok "$n"; else fail "$n" "$(echo "$out" | tail -3 | tr '\n' ' ')"; fi
@@ -204,14 +217,7 @@ if inroot sh -c 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -q rasstatic-ag
 else
     fail purge-agent "$(tail -3 "$W/purge-agent.log" | tr '\n' ' ')"
 fi
-left=""
-while read -r f; do
-    [ "$f" = /. ] && continue
-    [ -e "$R$f" ] || [ -L "$R$f" ] || continue
-    [ -d "$R$f" ] && [ -n "$(ls -A "$R$f")" ] && continue
-    left="$left $f"
-done < "$W/dpkg-L-agent"
-if [ -z "$left" ]; then ok purge-agent-removes-its-files; else fail purge-agent-removes-its-files "$left"; fi
+gone_after_purge purge-agent-removes-its-files "$W/dpkg-L-agent"
 check purge-agent-removes-enabled-link sh -c "! [ -e '$R$WANTS' ] && ! [ -L '$R$WANTS' ]"
 named=$(files | grep -i rasstatic-agent | grep -v -e '^/var/log/' -e '^/var/cache/man/' || true)
 if [ -z "$named" ]; then ok purge-agent-no-agent-path; else fail purge-agent-no-agent-path "$(echo $named)"; fi
@@ -270,14 +276,7 @@ else
 fi
 # Every file of the package is gone, and every directory of it that
 # nothing else uses.
-left=""
-while read -r f; do
-    [ "$f" = /. ] && continue
-    [ -e "$R$f" ] || [ -L "$R$f" ] || continue
-    [ -d "$R$f" ] && [ -n "$(ls -A "$R$f")" ] && continue
-    left="$left $f"
-done < "$W/dpkg-L"
-if [ -z "$left" ]; then ok purge-removes-package-files; else fail purge-removes-package-files "$left"; fi
+gone_after_purge purge-removes-package-files "$W/dpkg-L"
 # No path names it (formatted pages man-db caches when `man` is run are
 # man-db's, and expire with its daily job).
 named=$(files | grep -i rasstatic | grep -v -e '^/var/log/' -e '^/var/cache/man/' || true)

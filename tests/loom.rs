@@ -866,6 +866,53 @@ fn a_deleted_table_made_again_keeps_every_live_lease() {
     }
 }
 
+/// The agent, process 3, sealing slots 0 and 1 (a block, to give it
+/// back) with `budget` atomic operations: its result, if it lived.
+fn sealer(
+    t: &Arc<Table>,
+    p: &Arc<Procs>,
+    budget: usize,
+) -> thread::JoinHandle<Option<Result<(), u32>>> {
+    let (t, p) = (t.clone(), p.clone());
+    thread::spawn(move || {
+        let out = std::cell::Cell::new(None);
+        process(&p, 3, budget, || out.set(Some(t.slots().seal(0, 2))));
+        out.get()
+    })
+}
+
+/// After a seal of slots 0 and 1 raced the others: no word is leased and
+/// sealed at once; a seal that reported success left both sealed, nothing
+/// leased and nothing claimable; one that failed left no seal. (An agent
+/// that died leaves any mix: its successor settles it.)
+fn check_after_seal(t: &Table, p: &Procs, sealed: Option<Result<(), u32>>) {
+    for s in 0..2 {
+        let w = t.slots().word(s);
+        assert!(
+            Owner::from_word(w).is_none() || w & SEALED == 0,
+            "a word leased and sealed at once: {w:#x}"
+        );
+    }
+    match sealed {
+        Some(Ok(())) => {
+            assert_eq!(
+                t.slots().sealed(0, 2),
+                2,
+                "a block reported sealed has an open or leased slot"
+            );
+            assert!(
+                t.slots()
+                    .claim(owner(4), ClaimOpts::default(), p, 0)
+                    .claimed
+                    .is_none(),
+                "a claim in a sealed block"
+            );
+        }
+        Some(Err(_)) => assert_eq!(t.slots().sealed(0, 2), 0, "a failed seal left seals"),
+        None => {}
+    }
+}
+
 /// Cluster mode (I7): the agent seals a two-address block while a session
 /// claims and releases in it and a reaper runs; the session may die at
 /// any instruction, and so may the agent. A word is never leased and
@@ -892,41 +939,11 @@ fn a_seal_races_claims_releases_and_reaps() {
             let (t1, p1) = (t.clone(), p.clone());
             let a = thread::spawn(move || process(&p1, 1, session_budget, || session(&t1, &p1, 1)));
             // The agent is process 3: its result, if it lived.
-            let (t3, p3) = (t.clone(), p.clone());
-            let agent = thread::spawn(move || {
-                let out = std::cell::Cell::new(None);
-                process(&p3, 3, agent_budget, || {
-                    out.set(Some(t3.slots().seal(0, 2)))
-                });
-                out.get()
-            });
+            let agent = sealer(&t, &p, agent_budget);
             t.slots().reap_all(&*p, EndedBy::ReapWatchdog, 0);
             a.join().unwrap();
             let sealed = agent.join().unwrap();
-            let words: Vec<u64> = (0..2).map(|s| t.slots().word(s)).collect();
-            for w in &words {
-                assert!(
-                    Owner::from_word(*w).is_none() || *w & SEALED == 0,
-                    "a word leased and sealed at once: {w:#x}"
-                );
-            }
-            match sealed {
-                Some(Ok(())) => {
-                    assert_eq!(
-                        t.slots().sealed(0, 2),
-                        2,
-                        "a reported seal left a slot open"
-                    );
-                    // Nothing can be claimed from a sealed block.
-                    assert!(t
-                        .slots()
-                        .claim(owner(4), ClaimOpts::default(), &*p, 0)
-                        .claimed
-                        .is_none());
-                }
-                Some(Err(_)) => assert_eq!(t.slots().sealed(0, 2), 0, "a failed seal left seals"),
-                None => {} // The agent died: any mix; its successor settles it.
-            }
+            check_after_seal(&t, &p, sealed);
             // The block comes back (the agent unseals it): nothing lost.
             t.slots().unseal(0, 2);
             check_nothing_lost(&t, &p, 2);
@@ -960,32 +977,10 @@ fn a_reassert_never_takes_a_slot_sealed_to_give_its_block_back() {
                     }
                 })
             });
-            let (t3, p3) = (t.clone(), p.clone());
-            let agent = thread::spawn(move || {
-                let out = std::cell::Cell::new(None);
-                process(&p3, 3, agent_budget, || {
-                    out.set(Some(t3.slots().seal(0, 2)))
-                });
-                out.get()
-            });
+            let agent = sealer(&t, &p, agent_budget);
             a.join().unwrap();
             let sealed = agent.join().unwrap();
-            for s in 0..2 {
-                let w = t.slots().word(s);
-                assert!(
-                    Owner::from_word(w).is_none() || w & SEALED == 0,
-                    "a word leased and sealed at once: {w:#x}"
-                );
-            }
-            match sealed {
-                Some(Ok(())) => assert_eq!(
-                    t.slots().sealed(0, 2),
-                    2,
-                    "a block reported sealed has an open or leased slot"
-                ),
-                Some(Err(_)) => assert_eq!(t.slots().sealed(0, 2), 0, "a failed seal left seals"),
-                None => {}
-            }
+            check_after_seal(&t, &p, sealed);
             t.slots().reap_all(&*p, EndedBy::ReapWatchdog, 0);
             t.slots().unseal(0, 2);
             check_nothing_lost(&t, &p, 2);
@@ -1033,34 +1028,12 @@ fn a_claim_undone_at_the_deadline_races_a_seal_a_session_and_a_reaper() {
             });
             let (t2, p2) = (t.clone(), p.clone());
             let other = thread::spawn(move || session(&t2, &p2, 2));
-            let (t3, p3) = (t.clone(), p.clone());
-            let agent = thread::spawn(move || {
-                let out = std::cell::Cell::new(None);
-                process(&p3, 3, agent_budget, || {
-                    out.set(Some(t3.slots().seal(0, 2)))
-                });
-                out.get()
-            });
+            let agent = sealer(&t, &p, agent_budget);
             t.slots().reap_all(&*p, EndedBy::ReapWatchdog, 0);
             late.join().unwrap();
             other.join().unwrap();
             let sealed = agent.join().unwrap();
-            for s in 0..2 {
-                let w = t.slots().word(s);
-                assert!(
-                    Owner::from_word(w).is_none() || w & SEALED == 0,
-                    "a word leased and sealed at once: {w:#x}"
-                );
-            }
-            match sealed {
-                Some(Ok(())) => assert_eq!(
-                    t.slots().sealed(0, 2),
-                    2,
-                    "a block reported sealed has an open or leased slot"
-                ),
-                Some(Err(_)) => assert_eq!(t.slots().sealed(0, 2), 0, "a failed seal left seals"),
-                None => {}
-            }
+            check_after_seal(&t, &p, sealed);
             t.slots().unseal(0, 2);
             check_nothing_lost(&t, &p, 2);
         });
