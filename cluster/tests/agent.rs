@@ -93,6 +93,17 @@ async fn agent(e: &Etcd, sid: &str) -> (Agent, PathBuf) {
     (a, dir)
 }
 
+/// A standalone table `t` taken into a cluster, as rasstatic-agent and
+/// rasstatic-cluster do (fenced first), joined by server `sid` on pool
+/// `pool_name`.
+async fn join_fenced(e: &Etcd, t: Table, pool_name: &str, sid: &str) -> Agent {
+    t.enter_cluster_mode();
+    let spec = Spec::new(pool_name, t.pool(), 8, TIMING.grace.as_secs()).unwrap();
+    let client = Client::connect(e.endpoints(), None).await.unwrap();
+    let ledger = Ledger::new(client, spec, sid).unwrap();
+    Agent::start(ledger, t, TIMING, sid).await.unwrap()
+}
+
 fn claim(t: &Table, h: &Holder) -> Option<Ipv4Addr> {
     t.claim(
         h.owner(),
@@ -318,11 +329,7 @@ fn a_session_in_a_block_not_held_is_hung_up_and_claims_wait_until_it_is_gone() {
         let (t, dir) = table("stray");
         let mut stray = Holder::new();
         let addr = claim(&t, &stray).unwrap();
-        t.enter_cluster_mode();
-        let spec = Spec::new("strays", t.pool(), 8, TIMING.grace.as_secs()).unwrap();
-        let client = Client::connect(e.endpoints(), None).await.unwrap();
-        let ledger = Ledger::new(client, spec, "bras-s").unwrap();
-        let mut a = Agent::start(ledger, t, TIMING, "bras-s").await.unwrap();
+        let mut a = join_fenced(&e, t, "strays", "bras-s").await;
         // It holds no block yet: the session is a stray. It got SIGTERM,
         // and no deadline was raised while it lived.
         assert_eq!(a.held(), Vec::<u32>::new());
@@ -367,11 +374,7 @@ fn a_stray_is_hung_up_and_claims_resume_while_the_ledger_work_stalls() {
         let (t, dir) = table("straystall");
         let mut stray = Holder::new();
         claim(&t, &stray).unwrap();
-        t.enter_cluster_mode();
-        let spec = Spec::new("straystall", t.pool(), 8, TIMING.grace.as_secs()).unwrap();
-        let client = Client::connect(e.endpoints(), None).await.unwrap();
-        let ledger = Ledger::new(client, spec, "bras-t").unwrap();
-        let mut a = Agent::start(ledger, t, TIMING, "bras-t").await.unwrap();
+        let mut a = join_fenced(&e, t, "straystall", "bras-t").await;
         assert_eq!(a.strays(), 1);
         a.work_stall = Duration::from_secs(30);
         use std::os::unix::process::ExitStatusExt;
@@ -405,12 +408,8 @@ fn a_dead_stray_is_left_to_the_watchdog_then_reaped() {
         gone.0.wait().unwrap();
         let lock = rasstatic::watchdog::Lock::acquire(&dir, "default").unwrap();
         assert!(rasstatic::watchdog::running(&dir, "default").is_some());
-        t.enter_cluster_mode();
-        let spec = Spec::new("deadstrays", t.pool(), 8, TIMING.grace.as_secs()).unwrap();
-        let client = Client::connect(e.endpoints(), None).await.unwrap();
-        let ledger = Ledger::new(client, spec, "bras-d").unwrap();
         let t0 = Instant::now();
-        let mut a = Agent::start(ledger, t, TIMING, "bras-d").await.unwrap();
+        let mut a = join_fenced(&e, t, "deadstrays", "bras-d").await;
         // Left to the watchdog: still leased, counted, no deadline raised.
         while t0.elapsed() < rasstatic_cluster::agent::STRAY_KILL_AFTER - Duration::from_secs(1) {
             assert_eq!(a.table().word(slot), word, "reaped while a watchdog runs");

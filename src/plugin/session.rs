@@ -674,17 +674,11 @@ impl Plugin {
                     self.lease = None;
                     // Ask the agent for a block now rather than at its
                     // next step, and wait for it a moment.
-                    let woke = match waiting {
-                        Some(since) => since.elapsed() < AGENT_WAIT,
-                        None => {
-                            let woke = crate::agent_state::wake(&self.cfg.dir, &self.cfg.name);
-                            if woke {
-                                waiting = Some(std::time::Instant::now());
-                            }
-                            woke
-                        }
-                    };
-                    if woke {
+                    if waiting.is_none() && crate::agent_state::wake(&self.cfg.dir, &self.cfg.name)
+                    {
+                        waiting = Some(std::time::Instant::now());
+                    }
+                    if waiting.is_some_and(|since| since.elapsed() < AGENT_WAIT) {
                         std::thread::sleep(AGENT_POLL);
                         attempts -= 1;
                         continue;
