@@ -166,6 +166,13 @@ how_ended() {
     slog "$1" | grep -aoE 'No response to [0-9]+ echo-requests|Hangup \(SIGHUP\)|Terminating on signal [0-9]+|LCP terminated by peer|Modem hangup' | head -1
 }
 
+# enotconn PID: 1 if server pppd PID found its L2TP socket already
+# disconnected by the kernel when it set it up again as LCP restarted
+# (pppd 2.4.9's pppol2tp.so; pppd then exits with status 1), else 0.
+enotconn() {
+    slog "$1" | grep -ac 'setsockopt(PPPOL2TP_LNSMODE): Transport endpoint is not connected'
+}
+
 # l2tp_sessions POOL [-k]: one LNS (in kernel mode with -k) on a
 # three-address pool: three callers get distinct addresses, a fourth is
 # refused, a caller hangs up and its address comes back, a session's pppd
@@ -182,6 +189,7 @@ l2tp_sessions() {
     ev "pppd_version $("$PPPD" --version 2>&1 | awk '{ print $3 }')"
     ev "lns_pid $(lns_pid 1)"
     ev "lns_mode $(lns_mode 1)"
+    ev "kernel $(uname -r)"
     for n in 1 2 3; do
         caller $n
         a=$(caller_addr $n 30) || fail "caller $n got no address: $(tail -3 "$OUT/lac.$n.out" | tr '\n' ';')"
@@ -240,6 +248,7 @@ l2tp_sessions() {
     gone $S3
     ev "lac_hangup_notified $(notified $S3)"
     ev "lac_hangup_released $(released_by $S3)"
+    ev "lac_hangup_enotconn $(enotconn $S3)"
     caller 6
     A6=$(caller_addr 6 30) || fail "caller 6 got no address"
     ev "addr6 $A6"
@@ -267,6 +276,7 @@ l2tp_sessions() {
         eval "s=\$S$n"
         gone $s 20
         ev "old_end$n $(how_ended $s)"
+        ev "old_enotconn$n $(enotconn $s)"
         ev "old_notified$n $(notified $s)"
         ev "old_released$n $(released_by $s)"
         ev "old_client$n $(caller_ended $n 20)"
