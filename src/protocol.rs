@@ -98,7 +98,12 @@
 //!   owner word with a read-modify-write, writes a new file carrying each
 //!   live lease and links it to the name (if another process made a table
 //!   there first, it enters each lease into that one where it is free or
-//!   held by the dead), maps the new file before anyone could delete its
+//!   held by the dead, except where the lease's own process released that
+//!   address there since: it had moved to that table and never writes
+//!   the deleted one again, so its release is newer than what the deleted
+//!   file recorded; [`Slots::carry_in`], modelled in `tests/loom.rs`,
+//!   `a_carried_lease_never_outlives_its_sessions_release_in_the_new_table`),
+//!   maps the new file before anyone could delete its
 //!   name again, and marks the old one superseded. A claim in the old
 //!   file pairs with it as with a reset (the reset word, I5), and also
 //!   checks after its compare-and-swap that the name still leads to its
@@ -659,17 +664,51 @@ impl<W: Word> Slots<'_, W> {
         me: Owner,
         yields: impl Fn(Owner) -> bool,
     ) -> Result<bool, Option<Owner>> {
+        self.enter(slot, me, yields, |_| true)
+            .map(|entered| entered == Some(true))
+    }
+
+    /// Enter, on `owner`'s behalf, a lease it held in a deleted table into
+    /// this one (I6: the table another process made at the name first), as
+    /// a re-assert does, except where `owner` itself released the address
+    /// in this table: it moved here and ended that lease, which is newer
+    /// than what the deleted file recorded (it never writes a table it has
+    /// left). `Ok(None)`: released here by its owner; left free.
+    pub fn carry_in(
+        &self,
+        slot: u32,
+        owner: Owner,
+        yields: impl Fn(Owner) -> bool,
+    ) -> Result<Option<bool>, Option<Owner>> {
+        self.enter(slot, owner, yields, |f| f.last_pid != owner.pid())
+    }
+
+    /// Re-assert and carry-in: `me` takes `slot` by one compare-and-swap
+    /// from a free word `takes(free)` accepts, or from a holder that
+    /// `yields`. `Ok(Some(true))`: entered; `Ok(Some(false))`: `me` held it
+    /// already; `Ok(None)`: a free word `takes` refused.
+    fn enter(
+        &self,
+        slot: u32,
+        me: Owner,
+        yields: impl Fn(Owner) -> bool,
+        takes: impl Fn(Free) -> bool,
+    ) -> Result<Option<bool>, Option<Owner>> {
         loop {
             let w = self.word(slot);
             if w == me.word() {
-                return Ok(false);
+                return Ok(Some(false));
             }
             if is_sealed(w) {
                 return Err(None);
             }
-            if let Some(x) = Owner::from_word(w) {
-                if !yields(x) {
-                    return Err(Some(x));
+            match Owner::from_word(w) {
+                Some(x) if !yields(x) => return Err(Some(x)),
+                Some(_) => {}
+                None => {
+                    if Free::from_word(w).is_some_and(|f| !takes(f)) {
+                        return Ok(None);
+                    }
                 }
             }
             if self.owners[slot as usize]
@@ -677,7 +716,7 @@ impl<W: Word> Slots<'_, W> {
                 .is_ok()
             {
                 self.hint_taken(slot);
-                return Ok(true);
+                return Ok(Some(true));
             }
         }
     }

@@ -1039,3 +1039,55 @@ fn a_claim_undone_at_the_deadline_races_a_seal_a_session_and_a_reaper() {
         });
     }
 }
+
+/// I6, a deleted table's leases entered into the table another process
+/// made at the name ([`Slots::carry_in`]): the lease's own session moved
+/// to that table, re-entered its lease and released it (its call ended),
+/// while a process still mapping the deleted file enters that lease on
+/// the session's behalf, at any point of it. The session may die anywhere.
+/// A live session never ends up recorded as holding an address it has
+/// released, and nothing is lost.
+#[test]
+fn a_carried_lease_never_outlives_its_sessions_release_in_the_new_table() {
+    for (session_budget, merger_budget) in [
+        (usize::MAX, usize::MAX),
+        (1, usize::MAX),
+        (2, usize::MAX),
+        (3, usize::MAX),
+        (usize::MAX, 0),
+    ] {
+        model(move || {
+            let t = Arc::new(Table::new(1));
+            let p = Arc::new(Procs::new());
+            let (t1, p1) = (t.clone(), p.clone());
+            let session = thread::spawn(move || {
+                process(&p1, 1, session_budget, || {
+                    let me = owner(1);
+                    assert!(t1.slots().reassert(0, me, |x| !p1.is_alive(x)).is_ok());
+                    believe(&p1, 1, 0);
+                    p1.holds[1].store(0, Ordering::SeqCst);
+                    assert!(
+                        t1.slots().release(0, me, EndedBy::IpDown, 0),
+                        "the session's lease was taken"
+                    );
+                })
+            });
+            let (t2, p2) = (t.clone(), p.clone());
+            let merger = thread::spawn(move || {
+                process(&p2, 2, merger_budget, || {
+                    let _ = t2.slots().carry_in(0, owner(1), |x| !p2.is_alive(x));
+                })
+            });
+            session.join().unwrap();
+            merger.join().unwrap();
+            if p.alive[1].load(Ordering::SeqCst) {
+                assert_ne!(
+                    t.slots().word(0),
+                    owner(1).word(),
+                    "a released lease came back to life"
+                );
+            }
+            check_nothing_lost(&t, &p, 1);
+        });
+    }
+}

@@ -822,3 +822,39 @@ fn a_reader_survives_truncation_in_place() {
         .to_string()
         .contains("truncated"));
 }
+
+/// I6: a process that maps a deleted table finds a table another process
+/// made at the name meanwhile, and enters its live leases into it. A
+/// session that had moved to that table and released its address there
+/// since keeps it released: its release is newer than the deleted file.
+/// (Seen with real pppd: the lease came back to life for a pppd that had
+/// ended its call, and stayed until that pppd exited.)
+#[test]
+fn a_lease_released_in_the_new_table_is_not_carried_back_from_the_deleted_one() {
+    let d = TempDir::new("carried-back");
+    let spec = "10.7.8.1-10.7.8.4";
+    let (old, _) = open(&d.0, spec).unwrap();
+    let me = Owner::current().unwrap();
+    let mine = claim_at(&old, me, "10.7.8.1");
+    let theirs = claim_at(&old, parent(), "10.7.8.2");
+    // Deleted; another process makes the table again from nothing (it
+    // maps no earlier one), and this session moves there: it re-enters
+    // its lease, then its call ends.
+    fs::remove_file(d.0.join("t.table")).unwrap();
+    let (new, _) = open(&d.0, spec).unwrap();
+    assert_eq!(new.reassert(mine, me, None), Ok(true));
+    assert!(new.release(mine, me, EndedBy::IpDown));
+    // A process still mapping the deleted table now makes it again: the
+    // name leads to the new one, so it enters the live leases there.
+    assert!(old.recreate().unwrap().is_none(), "entered, not made");
+    assert!(
+        Owner::from_word(new.word(mine)).is_none(),
+        "the released lease came back: {:#x}",
+        new.word(mine)
+    );
+    assert_eq!(
+        new.word(theirs),
+        parent().word(),
+        "a live lease the new table lacked is entered"
+    );
+}

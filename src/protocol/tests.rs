@@ -401,3 +401,34 @@ fn an_unclaimed_slot_is_as_it_was() {
         p(2)
     ));
 }
+
+#[test]
+fn carry_in_never_revives_a_lease_its_owner_released_here() {
+    let (o, b, c) = table(8);
+    let s = Slots {
+        owners: &o,
+        bitmap: &b,
+        cursor: &c,
+        sweep: &AtomicU64::new(0),
+    };
+    let p = |i| Owner::new(i, 1);
+    // Never used: entered.
+    assert_eq!(s.carry_in(0, p(1), |_| false), Ok(Some(true)));
+    assert_eq!(s.carry_in(0, p(1), |_| false), Ok(Some(false)));
+    // Released here by its owner: left free, whatever the path.
+    assert!(s.release(0, p(1), EndedBy::IpDown, 5));
+    assert_eq!(s.carry_in(0, p(1), |_| true), Ok(None));
+    assert_eq!(Free::from_word(s.word(0)).unwrap().last_pid, 1);
+    // Released here by another process: entered.
+    assert_eq!(s.carry_in(0, p(2), |_| false), Ok(Some(true)));
+    // Held by a live process that does not yield: named, untouched.
+    assert_eq!(s.carry_in(0, p(3), |_| false), Err(Some(p(2))));
+    // Sealed: never taken.
+    assert!(s.release(0, p(2), EndedBy::IpDown, 6));
+    assert_eq!(s.seal(0, 1), Ok(()));
+    assert_eq!(s.carry_in(0, p(3), |_| true), Err(None));
+    // A re-assert by the owner itself still takes its released word (its
+    // own session says it holds the address).
+    s.unseal(0, 1);
+    assert_eq!(s.reassert(0, p(2), |_| false), Ok(true));
+}

@@ -453,17 +453,20 @@ impl Table {
         let Ok(named) = Table::open_existing(dir, name) else {
             return;
         };
-        let (mut entered, mut taken, mut sealed) = (0, 0, 0);
+        let (mut entered, mut taken, mut sealed, mut ended) = (0, 0, 0, 0);
         for seed in seeds {
             let Some(slot) = named.any_slot_of(Ipv4Addr::from(seed.addr)) else {
                 continue;
             };
             let live = named.liveness();
-            match named.all_slots().reassert(slot, seed.owner, |x| {
+            match named.all_slots().carry_in(slot, seed.owner, |x| {
                 x.iface().is_some_and(|(_, p)| p == seed.addr) || !live.is_alive(x)
             }) {
-                Ok(true) => entered += 1,
-                Ok(false) => {}
+                Ok(Some(true)) => entered += 1,
+                Ok(Some(false)) => {}
+                // Its session moved to that table and released it there
+                // since: not brought back to life.
+                Ok(None) => ended += 1,
                 // Cluster mode: its session re-enters it once the agent
                 // unsealed its block (or hangs up).
                 Err(None) => sealed += 1,
@@ -480,8 +483,13 @@ impl Table {
             }
         }
         log::warn!(
-            "{} was deleted and made again by another process; entered {entered} live lease(s) of the deleted file into it ({taken} taken meanwhile{})",
+            "{} was deleted and made again by another process; entered {entered} live lease(s) of the deleted file into it ({taken} taken meanwhile{}{})",
             self.path.display(),
+            if ended > 0 {
+                format!(", {ended} released there since by their own sessions")
+            } else {
+                String::new()
+            },
             if sealed > 0 {
                 format!(", {sealed} sealed: left to their sessions")
             } else {
