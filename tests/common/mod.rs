@@ -466,7 +466,8 @@ macro_rules! scenario_tests {
             s33_pptpd_misconfigured_files_are_caught_or_refused,
             s34_pppoe_storm_kernel_mode,
             s35_pppoe_storm_user_mode,
-            s36_cluster_a_server_cut_off_from_etcd_refuses_callers_and_hangs_up_at_its_deadline
+            s36_cluster_a_server_cut_off_from_etcd_refuses_callers_and_hangs_up_at_its_deadline,
+            s37_cluster_two_servers_share_a_pool_and_a_dead_servers_block_comes_back
         );
     };
     (@tests $target:expr; $($check:ident),*) => {

@@ -167,7 +167,7 @@ how_ended() {
 }
 
 # enotconn PID: 1 if server pppd PID found its L2TP socket already
-# disconnected by the kernel when it set it up again as LCP restarted
+# disconnected by the kernel when it set it up again as LCP went down
 # (pppd 2.4.9's pppol2tp.so; pppd then exits with status 1), else 0.
 enotconn() {
     slog "$1" | grep -ac 'setsockopt(PPPOL2TP_LNSMODE): Transport endpoint is not connected'
