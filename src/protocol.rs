@@ -99,9 +99,11 @@
 //!   live lease and links it to the name (if another process made a table
 //!   there first, it enters each lease into that one where it is free or
 //!   held by the dead, except where the lease's own process released that
-//!   address there since: it had moved to that table and never writes
-//!   the deleted one again, so its release is newer than what the deleted
-//!   file recorded; [`Slots::carry_in`], modelled in `tests/loom.rs`,
+//!   address there since: that process maps the new table and never
+//!   writes the deleted one (it may never have mapped it, when another
+//!   process carried its lease into that file), and a kernel session read
+//!   may be older than the release, so the release is the newer word;
+//!   [`Slots::carry_in`], modelled in `tests/loom.rs`,
 //!   `a_carried_lease_never_outlives_its_sessions_release_in_the_new_table`),
 //!   maps the new file before anyone could delete its
 //!   name again, and marks the old one superseded. A claim in the old
@@ -668,19 +670,28 @@ impl<W: Word> Slots<'_, W> {
             .map(|entered| entered == Some(true))
     }
 
-    /// Enter, on `owner`'s behalf, a lease it held in a deleted table into
-    /// this one (I6: the table another process made at the name first), as
-    /// a re-assert does, except where `owner` itself released the address
-    /// in this table: it moved here and ended that lease, which is newer
-    /// than what the deleted file recorded (it never writes a table it has
-    /// left). `Ok(None)`: released here by its owner; left free.
+    /// Enter, on `owner`'s behalf, a lease a deleted table (or the kernel)
+    /// recorded for it into this one (I6: the table another process made
+    /// at the name first), as a re-assert does, except where the free word
+    /// says `owner` itself released the address here: it maps this table
+    /// and ended that lease, which is newer than what the deleted file (a
+    /// file it never writes) or an earlier kernel read recorded.
+    /// `Ok(None)`: released here by its owner; left free. Only the last
+    /// release is recorded, so a lease released by its owner and then
+    /// claimed and released by another process in between is entered (a
+    /// window of milliseconds; the lease is then held until its owner
+    /// exits, and is stale after). An interface owner's `pid()` is an
+    /// interface index, never compared.
     pub fn carry_in(
         &self,
         slot: u32,
         owner: Owner,
         yields: impl Fn(Owner) -> bool,
     ) -> Result<Option<bool>, Option<Owner>> {
-        self.enter(slot, owner, yields, |f| f.last_pid != owner.pid())
+        let process = owner.iface().is_none();
+        self.enter(slot, owner, yields, |f| {
+            !(process && f.last_pid == owner.pid())
+        })
     }
 
     /// Re-assert and carry-in: `me` takes `slot` by one compare-and-swap

@@ -1046,7 +1046,9 @@ fn a_claim_undone_at_the_deadline_races_a_seal_a_session_and_a_reaper() {
 /// while a process still mapping the deleted file enters that lease on
 /// the session's behalf, at any point of it. The session may die anywhere.
 /// A live session never ends up recorded as holding an address it has
-/// released, and nothing is lost.
+/// released, and nothing is lost. (Only the last release is recorded: a
+/// third process claiming and releasing the address in between is not
+/// modelled, and `Slots::carry_in` says what it would do.)
 #[test]
 fn a_carried_lease_never_outlives_its_sessions_release_in_the_new_table() {
     for (session_budget, merger_budget) in [

@@ -431,4 +431,10 @@ fn carry_in_never_revives_a_lease_its_owner_released_here() {
     // own session says it holds the address).
     s.unseal(0, 1);
     assert_eq!(s.reassert(0, p(2), |_| false), Ok(true));
+    // An interface lease: its "pid" is an interface index, not compared
+    // with the PID of whoever released the word.
+    assert!(s.release(0, p(2), EndedBy::IpDown, 7));
+    let iface = Owner::interface(2, 0x0a07_0001);
+    assert_eq!(iface.pid(), 2);
+    assert_eq!(s.carry_in(0, iface, |_| false), Ok(Some(true)));
 }

@@ -450,8 +450,15 @@ impl Table {
         ) else {
             return;
         };
-        let Ok(named) = Table::open_existing(dir, name) else {
-            return;
+        let named = match Table::open_existing(dir, name) {
+            Ok(t) => t,
+            Err(e) => {
+                log::error!(
+                    "{} was deleted and made again by another process, but that table cannot be opened ({e}); its sessions re-enter their own leases within seconds",
+                    self.path.display()
+                );
+                return;
+            }
         };
         let (mut entered, mut taken, mut sealed, mut ended) = (0, 0, 0, 0);
         for seed in seeds {
