@@ -120,3 +120,24 @@ leased_ms() {
     done
     echo never
 }
+# etcd_up NAME: a one-member etcd (member NAME) on the guest's loopback,
+# client URL $EP, its data on a tmpfs of its own (it preallocates 64 MB of
+# log); event etcd_health (0: healthy); EPID its PID. etcd_down stops it.
+etcd_up() {
+    mkdir -p /run/etcd && mount -t tmpfs -o size=200m tmpfs /run/etcd
+    launch etcd 1 etcd --name "$1" --data-dir /run/etcd/data \
+        --listen-client-urls $EP --advertise-client-urls $EP \
+        --listen-peer-urls http://127.0.0.1:23800 --initial-advertise-peer-urls http://127.0.0.1:23800 \
+        --initial-cluster "$1=http://127.0.0.1:23800" --heartbeat-interval 100 --election-timeout 1000
+    for _ in $(seq 100); do
+        ETCDCTL_API=3 etcdctl --endpoints $EP endpoint health > /dev/null 2>&1 && break
+        sleep 0.3
+    done
+    ETCDCTL_API=3 etcdctl --endpoints $EP endpoint health > "$OUT/etcd.health" 2>&1
+    ev "etcd_health $?"
+    EPID=$(cat "$OUT/etcd.1.pid")
+}
+etcd_down() {
+    kill -TERM $EPID; ended etcd 1 > /dev/null
+    umount /run/etcd
+}

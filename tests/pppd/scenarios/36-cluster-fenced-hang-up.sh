@@ -16,19 +16,7 @@ HANG_MARGIN_MS=3000
 prom() { "$RASSTATIC" stats --prometheus --dir "$TDIR" | awk -v m="rasstatic_cluster_$1_deadline_seconds" 'index($1, m) == 1 { print $2 }'; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
-# etcd's data on a tmpfs of its own (it preallocates 64 MB of log).
-mkdir -p /run/etcd && mount -t tmpfs -o size=200m tmpfs /run/etcd
-launch etcd 1 etcd --name s36 --data-dir /run/etcd/data \
-    --listen-client-urls $EP --advertise-client-urls $EP \
-    --listen-peer-urls http://127.0.0.1:23800 --initial-advertise-peer-urls http://127.0.0.1:23800 \
-    --initial-cluster s36=http://127.0.0.1:23800 --heartbeat-interval 100 --election-timeout 1000
-for _ in $(seq 100); do
-    ETCDCTL_API=3 etcdctl --endpoints $EP endpoint health > /dev/null 2>&1 && break
-    sleep 0.3
-done
-ETCDCTL_API=3 etcdctl --endpoints $EP endpoint health > "$OUT/etcd.health" 2>&1
-ev "etcd_health $?"
-EPID=$(cat "$OUT/etcd.1.pid")
+etcd_up s36
 
 launch agent 1 "$AGENT" --endpoints $EP --server-id bras-1 --pool $POOL --block 8 \
     --dir "$TDIR" --ttl 4 --grace 6 --claim-margin-ms 1000 --hang-margin-ms $HANG_MARGIN_MS --renew-ms 1000
@@ -93,6 +81,6 @@ snap rejoined
 kill -TERM $(cpid 3)
 ev "server3_exit $(ended server 3)"
 snap end
-kill -TERM $(cat "$OUT/agent.1.pid") $EPID
-ended agent 1 > /dev/null; ended etcd 1 > /dev/null
-umount /run/etcd
+kill -TERM $(cat "$OUT/agent.1.pid")
+ended agent 1 > /dev/null
+etcd_down

@@ -31,18 +31,7 @@ blocks() {
         | sed 's/"first":"\([0-9.]*\)","last":"\([0-9.]*\)"/\1-\2/' | tr '\n' ' '
 }
 
-mkdir -p /run/etcd && mount -t tmpfs -o size=200m tmpfs /run/etcd
-launch etcd 1 etcd --name s37 --data-dir /run/etcd/data \
-    --listen-client-urls $EP --advertise-client-urls $EP \
-    --listen-peer-urls http://127.0.0.1:23800 --initial-advertise-peer-urls http://127.0.0.1:23800 \
-    --initial-cluster s37=http://127.0.0.1:23800 --heartbeat-interval 100 --election-timeout 1000
-for _ in $(seq 100); do
-    ETCDCTL_API=3 etcdctl --endpoints $EP endpoint health > /dev/null 2>&1 && break
-    sleep 0.3
-done
-ETCDCTL_API=3 etcdctl --endpoints $EP endpoint health > "$OUT/etcd.health" 2>&1
-ev "etcd_health $?"
-EPID=$(cat "$OUT/etcd.1.pid")
+etcd_up s37
 
 mkdir -p "$TDIR_B"
 agent 2 bras-b "$TDIR_B"
@@ -111,6 +100,6 @@ ev "server2_exit $(ended server 2)"
 ev "server4_exit $(ended server 4)"
 snap end
 ev "peers_end $(peers)"
-kill -TERM $(cat "$OUT/agent.1.pid") $EPID
-ended agent 1 > /dev/null; ended etcd 1 > /dev/null
-umount /run/etcd
+kill -TERM $(cat "$OUT/agent.1.pid")
+ended agent 1 > /dev/null
+etcd_down
