@@ -16,15 +16,23 @@ fn table(n: u32) -> (Vec<AtomicU64>, Vec<AtomicU64>, AtomicU64) {
     (owners, bitmap, AtomicU64::new(0))
 }
 
+/// `slots!(s, n)`: `s`, a `Slots` over `n` fresh words, for this test.
+macro_rules! slots {
+    ($s:ident, $n:expr) => {
+        let (o, b, c) = table($n);
+        let sweep = AtomicU64::new(0);
+        let $s = Slots {
+            owners: &o,
+            bitmap: &b,
+            cursor: &c,
+            sweep: &sweep,
+        };
+    };
+}
+
 #[test]
 fn round_robin_claims_next_after_last() {
-    let (o, b, c) = table(130);
-    let s = Slots {
-        owners: &o,
-        bitmap: &b,
-        cursor: &c,
-        sweep: &AtomicU64::new(0),
-    };
+    slots!(s, 130);
     let p = |i| Owner::new(i, 1);
     let live = Set((1..200).map(|i| p(i).word()).collect());
     let mut got = vec![];
@@ -79,13 +87,7 @@ fn round_robin_claims_next_after_last() {
 
 #[test]
 fn wraps_around_and_avoids() {
-    let (o, b, c) = table(70);
-    let s = Slots {
-        owners: &o,
-        bitmap: &b,
-        cursor: &c,
-        sweep: &AtomicU64::new(0),
-    };
+    slots!(s, 70);
     let live = Set((1..200).map(|i| Owner::new(i, 1).word()).collect());
     for i in 0..69 {
         let r = s.claim(
@@ -110,20 +112,14 @@ fn wraps_around_and_avoids() {
     );
     assert_eq!(r.claimed, None, "only the avoided slot is left");
     assert!(s.release(68, Owner::new(68, 1), EndedBy::Api, 0));
-    c.store(69, Ordering::Relaxed);
+    s.cursor.store(69, Ordering::Relaxed);
     let r = s.claim(Owner::new(101, 1), ClaimOpts::default(), &live, 0);
     assert_eq!(r.claimed.unwrap().slot, 5, "wraps to the first free slot");
 }
 
 #[test]
 fn full_pool_reaps_dead_before_refusing() {
-    let (o, b, c) = table(3);
-    let s = Slots {
-        owners: &o,
-        bitmap: &b,
-        cursor: &c,
-        sweep: &AtomicU64::new(0),
-    };
+    slots!(s, 3);
     let mut live = Set((1..=4).map(|i| Owner::new(i, 1).word()).collect());
     for i in 1..=3 {
         s.claim(Owner::new(i, 1), ClaimOpts::default(), &live, 0)
@@ -148,13 +144,7 @@ fn full_pool_reaps_dead_before_refusing() {
 
 #[test]
 fn stale_hints_never_hide_a_free_slot() {
-    let (o, b, c) = table(200);
-    let s = Slots {
-        owners: &o,
-        bitmap: &b,
-        cursor: &c,
-        sweep: &AtomicU64::new(0),
-    };
+    slots!(s, 200);
     let live = Set((1..=1000).map(|i| Owner::new(i, 1).word()).collect());
     for i in 0..200 {
         s.claim(Owner::new(i + 1, 1), ClaimOpts::default(), &live, 0)
@@ -162,8 +152,8 @@ fn stale_hints_never_hide_a_free_slot() {
             .unwrap();
     }
     // Free one slot behind the bitmap's back: the hint still says taken.
-    o[123].store(0, Ordering::SeqCst);
-    for w in &b {
+    s.owners[123].store(0, Ordering::SeqCst);
+    for w in s.bitmap {
         w.store(0, Ordering::Relaxed);
     }
     let r = s.claim(Owner::new(999, 1), ClaimOpts::default(), &live, 0);
@@ -213,13 +203,7 @@ fn a_full_pool_sweep_is_bounded_and_resumes() {
 
 #[test]
 fn transfer_is_one_step_and_only_from_the_owner() {
-    let (o, b, c) = table(4);
-    let s = Slots {
-        owners: &o,
-        bitmap: &b,
-        cursor: &c,
-        sweep: &AtomicU64::new(0),
-    };
+    slots!(s, 4);
     let (p, q, x) = (Owner::new(10, 5), Owner::new(11, 6), Owner::new(12, 7));
     let live = Set([p, q, x].iter().map(|o| o.word()).collect());
     let slot = s
@@ -250,13 +234,7 @@ fn free_word_round_trip() {
 
 #[test]
 fn sealed_slots_are_never_claimed_and_a_leased_one_stops_a_seal() {
-    let (o, b, c) = table(8);
-    let s = Slots {
-        owners: &o,
-        bitmap: &b,
-        cursor: &c,
-        sweep: &AtomicU64::new(0),
-    };
+    slots!(s, 8);
     let p = |i| Owner::new(i, 1);
     let live = Set((1..20).map(|i| p(i).word()).collect());
     // Seal the first block of four: claims go to the second.
@@ -311,13 +289,7 @@ fn sealed_slots_are_never_claimed_and_a_leased_one_stops_a_seal() {
 
 #[test]
 fn seal_free_closes_every_free_slot_and_names_the_leased_ones() {
-    let (o, b, c) = table(8);
-    let s = Slots {
-        owners: &o,
-        bitmap: &b,
-        cursor: &c,
-        sweep: &AtomicU64::new(0),
-    };
+    slots!(s, 8);
     let p = |i| Owner::new(i, 1);
     let live = Set((1..20).map(|i| p(i).word()).collect());
     for i in 1..=2 {
@@ -348,13 +320,7 @@ fn seal_free_closes_every_free_slot_and_names_the_leased_ones() {
 
 #[test]
 fn an_unclaimed_slot_is_as_it_was() {
-    let (o, b, c) = table(4);
-    let s = Slots {
-        owners: &o,
-        bitmap: &b,
-        cursor: &c,
-        sweep: &AtomicU64::new(0),
-    };
+    slots!(s, 4);
     let p = |i| Owner::new(i, 1);
     let live = Set((1..20).map(|i| p(i).word()).collect());
     let first = s
@@ -404,13 +370,7 @@ fn an_unclaimed_slot_is_as_it_was() {
 
 #[test]
 fn carry_in_never_revives_a_lease_its_owner_released_here() {
-    let (o, b, c) = table(8);
-    let s = Slots {
-        owners: &o,
-        bitmap: &b,
-        cursor: &c,
-        sweep: &AtomicU64::new(0),
-    };
+    slots!(s, 8);
     let p = |i| Owner::new(i, 1);
     // Never used: entered.
     assert_eq!(s.carry_in(0, p(1), |_| false), Ok(Some(true)));
